@@ -1,0 +1,222 @@
+# ngx_http_gateway_module
+#
+#   make            build the module against Debian's nginx (nginx-dev)
+#   make run        build, then start the demo gateway in the foreground
+#   make test       lint, unit tests (cmocka) and the Test::Nginx suite
+#
+#   NGINX_SRC=DIR   build against (and test with) an nginx source tree
+#
+# On Debian 12 every target installs the packages it misses (as root).
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eu -o pipefail -c
+
+BUILD        := $(CURDIR)/build
+NGINX_SRC    ?=
+PROVE_JOBS   ?= 2
+
+DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
+                zlib1g-dev nginx nginx-dev libcmocka-dev perl
+
+# Debian's nginx, with the module built against its nginx-dev headers;
+# or an nginx built from NGINX_SRC with the module beside it.
+
+ifeq ($(NGINX_SRC),)
+NGINX_BUILD  := $(BUILD)/nginx-dev
+NGINX_OBJS   := $(NGINX_BUILD)/objs
+NGINX_BIN    := /usr/sbin/nginx
+else
+NGINX_BUILD  := $(abspath $(NGINX_SRC))
+NGINX_OBJS   := $(BUILD)/nginx-src
+NGINX_BIN    := $(NGINX_OBJS)/nginx
+endif
+
+MODULE_SO    := $(NGINX_OBJS)/ngx_http_gateway_module.so
+MODULE_SRCS  := $(wildcard $(CURDIR)/module/*.[ch]) $(CURDIR)/config
+
+# unit tests link real nginx core objects, from NGINX_SRC or from
+# Debian's nginx source package
+
+ifeq ($(NGINX_SRC),)
+CORE_SRC     := $(BUILD)/debian-src/nginx
+else
+CORE_SRC     := $(NGINX_BUILD)
+endif
+
+CORE_OBJS_DIR := $(BUILD)/core
+CORE_OBJS    := $(addprefix $(CORE_OBJS_DIR)/src/, \
+                  core/ngx_palloc.o core/ngx_string.o core/ngx_array.o \
+                  core/ngx_list.o core/ngx_hash.o os/unix/ngx_alloc.o)
+CORE_INCS    := -I $(CORE_SRC)/src/core -I $(CORE_SRC)/src/event \
+                -I $(CORE_SRC)/src/event/modules -I $(CORE_SRC)/src/os/unix \
+                -I $(CORE_OBJS_DIR) -I $(CORE_SRC)/src/http \
+                -I $(CORE_SRC)/src/http/modules -I $(CURDIR)/module
+# every pool allocation a malloc of its own, so that ASan sees overruns
+SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer
+CORE_CC_OPT  := -g -O1 -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
+TEST_CFLAGS  := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter \
+                -Werror -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
+UNIT_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%, \
+                  $(wildcard tests/test_*.c))
+UNIT_SRCS    := module/ngx_http_gateway_routes.c \
+                module/ngx_http_gateway_parse.c tests/gateway_test_stubs.c
+
+APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list
+
+# deb-src twins of the machine's deb entries, in one-line format
+MAKE_DEB_SRC_LIST := { \
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list 2>/dev/null || true; \
+    f=/etc/apt/sources.list.d/debian.sources; [ -e $$f ] \
+    && awk '/^Types:/ { t = $$0 ~ /deb( |$$)/ } \
+            /^URIs:/ { u = $$2 } /^Suites:/ { $$1 = ""; s = $$0 } \
+            /^Components:/ { $$1 = ""; c = $$0 } \
+            /^Signed-By:/ { k = $$2 } \
+            /^$$/ { if (t && u) for (i = split(s, a, " "); i; i--) \
+                        print "deb-src [signed-by=" k "] " u, a[i] c; \
+                    t = u = k = "" } \
+            END { if (t && u) for (i = split(s, a, " "); i; i--) \
+                        print "deb-src [signed-by=" k "] " u, a[i] c }' $$f; \
+    true; }
+
+# the real Test::Nginx when installed, else our compatible runner
+PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                  || echo "-I $(CURDIR)/t/lib")
+
+
+.PHONY: all build deps run test unit integration lint clean
+
+all: build
+
+build: $(MODULE_SO)
+
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "missing Debian packages:$$missing"; \
+	        echo "run 'make' as root, or apt-get install them"; \
+	        exit 1; \
+	    fi; \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null; \
+	fi
+
+
+ifeq ($(NGINX_SRC),)
+
+$(NGINX_BUILD)/.configured: config | deps
+	rm -rf $(NGINX_BUILD)
+	cp -a /usr/share/nginx/src $(NGINX_BUILD)
+	cd $(NGINX_BUILD) && . ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
+	    || { cat $(BUILD)/configure.log; exit 1; }
+	touch $@
+
+$(MODULE_SO): $(NGINX_BUILD)/.configured $(MODULE_SRCS)
+	$(MAKE) -C $(NGINX_BUILD) -f objs/Makefile modules
+
+else
+
+$(NGINX_OBJS)/.configured: config | deps
+	mkdir -p $(NGINX_OBJS)
+	cd $(NGINX_BUILD) && ./configure --builddir=$(NGINX_OBJS) \
+	    --with-compat --with-debug --with-http_ssl_module \
+	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
+	    || { cat $(BUILD)/configure.log; exit 1; }
+	touch $@
+
+$(MODULE_SO): $(NGINX_OBJS)/.configured $(MODULE_SRCS)
+	$(MAKE) -C $(NGINX_BUILD) -f $(NGINX_OBJS)/Makefile binary modules
+
+endif
+
+
+# Debian's nginx source: the upstream tarball of the source package
+
+$(BUILD)/debian-src/nginx/.unpacked: | deps
+	mkdir -p $(BUILD)/debian-src
+	if ! ls $(BUILD)/debian-src/nginx_*.orig.tar.gz >/dev/null 2>&1; then \
+	    if [ ! -e $(APT_SRC_LIST) ] && [ "$$(id -u)" = 0 ]; then \
+	        $(MAKE_DEB_SRC_LIST) > $(APT_SRC_LIST); \
+	        apt-get update -qq; \
+	    fi; \
+	    cd $(BUILD)/debian-src && apt-get source --download-only nginx \
+	        >/dev/null 2>&1 || true; \
+	fi
+	ls $(BUILD)/debian-src/nginx_*.orig.tar.gz >/dev/null 2>&1 \
+	    || { echo "cannot get Debian's nginx source (apt-get source" \
+	              "nginx): add a deb-src entry"; exit 1; }
+	rm -rf $(BUILD)/debian-src/nginx
+	mkdir -p $(BUILD)/debian-src/nginx
+	tar xzf $(BUILD)/debian-src/nginx_*.orig.tar.gz --strip-components=1 \
+	    -C $(BUILD)/debian-src/nginx
+	touch $@
+
+ifeq ($(NGINX_SRC),)
+$(CORE_OBJS_DIR)/.configured: $(BUILD)/debian-src/nginx/.unpacked
+else
+$(CORE_OBJS_DIR)/.configured: | deps
+endif
+	mkdir -p $(CORE_OBJS_DIR)
+	cd $(CORE_SRC) && ./configure --builddir=$(CORE_OBJS_DIR) --with-debug \
+	    --with-http_ssl_module --with-cc-opt='$(CORE_CC_OPT)' \
+	    --with-ld-opt='$(SANITIZE)' > $(BUILD)/core-configure.log 2>&1 \
+	    || { cat $(BUILD)/core-configure.log; exit 1; }
+	touch $@
+
+$(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
+	$(MAKE) -C $(CORE_SRC) -f $(CORE_OBJS_DIR)/Makefile $@
+
+$(BUILD)/tests/%: tests/%.c $(UNIT_SRCS) tests/gateway_test.h \
+                  $(wildcard module/*.h) $(CORE_OBJS)
+	mkdir -p $(BUILD)/tests
+	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< $(UNIT_SRCS) $(CORE_OBJS) \
+	    -lcmocka
+
+unit: $(UNIT_TESTS)
+	for t in $(UNIT_TESTS); do $$t; done
+
+
+integration: build
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES=$(MODULE_SO) \
+	TEST_NGINX_RANDOMIZE=1 \
+	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
+
+
+lint:
+	@bad=0; \
+	for f in module/*.[ch]; do \
+	    awk -v f=$$f 'length > 80 { print f ":" NR ": over 80 columns"; \
+	                                b = 1 } \
+	                  /\t/ { print f ":" NR ": tab"; b = 1 } \
+	                  / $$/ { print f ":" NR ": trailing space"; b = 1 } \
+	                  /\/\// && !/"[^"]*\/\/[^"]*"/ { \
+	                      print f ":" NR ": // comment"; b = 1 } \
+	                  END { exit b }' $$f || bad=1; \
+	done; \
+	exit $$bad
+
+test: lint unit integration
+
+
+run: build
+	mkdir -p $(BUILD)/run/logs
+	printf 'load_module %s;\ninclude %s;\n' $(MODULE_SO) \
+	    $(CURDIR)/examples/gateway.conf > $(BUILD)/run/nginx.conf
+	$(NGINX_BIN) -t -q -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf
+	@cat examples/try.txt
+	exec $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf \
+	    -g 'daemon off;'
+
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,741 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_gateway_module.h"
+
+
+#define NGX_HTTP_GATEWAY_HEADER_PREFIX  "x-gateway-"
+
+
+static ngx_int_t ngx_http_gateway_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_reject(ngx_http_request_t *r,
+    ngx_http_gateway_route_match_t *m);
+static ngx_int_t ngx_http_gateway_set_target(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_route_match_t *m);
+static ngx_int_t ngx_http_gateway_set_headers(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r);
+
+static char *ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_gateway_route_reachable(ngx_conf_t *cf,
+    ngx_http_gateway_route_t *route);
+static char *ngx_http_gateway_build_routes(ngx_conf_t *cf,
+    ngx_http_gateway_loc_conf_t *glcf);
+
+static ngx_int_t ngx_http_gateway_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_gateway_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_gateway_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_gateway_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+
+static ngx_command_t  ngx_http_gateway_commands[] = {
+
+    { ngx_string("gateway_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_gateway_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gateway_main_conf_t, shm_zone),
+      NULL },
+
+    { ngx_string("gateway_service"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_gateway_service_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_route"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_gateway_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_gateway_module_ctx = {
+    ngx_http_gateway_preconfiguration,     /* preconfiguration */
+    ngx_http_gateway_postconfiguration,    /* postconfiguration */
+
+    ngx_http_gateway_create_main_conf,     /* create main configuration */
+    ngx_http_gateway_init_main_conf,       /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_gateway_create_loc_conf,      /* create location configuration */
+    ngx_http_gateway_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_gateway_module = {
+    NGX_MODULE_V1,
+    &ngx_http_gateway_module_ctx,          /* module context */
+    ngx_http_gateway_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_gateway_service_header =
+    ngx_string("X-Gateway-Service");
+
+
+/*
+ * Preaccess phase: after rewrites have chosen the location, before the
+ * access checks and the proxy.  A request of a location with routes
+ * either gets its route, service and target, or a problem response.
+ */
+
+static ngx_int_t
+ngx_http_gateway_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                       i;
+    ngx_http_gateway_ctx_t          *ctx;
+    ngx_http_gateway_route_t        *route;
+    ngx_http_gateway_loc_conf_t     *glcf;
+    ngx_http_gateway_main_conf_t    *gmcf;
+    ngx_http_gateway_route_match_t   m;
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_gateway_module);
+
+    if (glcf->table == NULL
+        || ngx_http_get_module_ctx(r, ngx_http_gateway_module) != NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_gateway_route_match(glcf->table, &r->uri, r->method, &m)
+        != NGX_OK)
+    {
+        return ngx_http_gateway_reject(r, &m);
+    }
+
+    route = m.route;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gateway_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->route = route;
+    ctx->service = route->service;
+
+    if (route->nparams) {
+        ctx->params = ngx_palloc(r->pool, route->nparams * sizeof(ngx_str_t));
+        if (ctx->params == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        for (i = 0; i < route->nparams; i++) {
+            ctx->params[i] = m.segments[route->params[i].segment];
+        }
+    }
+
+    if (ngx_http_gateway_set_target(r, ctx, &m) != NGX_OK
+        || ngx_http_gateway_set_headers(r, ctx) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_gateway_module);
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
+    ngx_http_gateway_set_variables(r, gmcf, ctx);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "gateway route \"%V\" service \"%V\" target \"%V\"",
+                   &route->pattern, &ctx->service->name, &ctx->target);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_reject(ngx_http_request_t *r,
+    ngx_http_gateway_route_match_t *m)
+{
+    u_char           *p;
+    ngx_str_t         detail;
+    ngx_table_elt_t  *allow;
+
+    if (m->allowed == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: no route matches the request path");
+
+        ngx_str_set(&detail, "No route of this gateway matches the "
+                             "request path.");
+
+        return ngx_http_gateway_send_problem(r,
+                                             NGX_HTTP_GATEWAY_PROBLEM_NO_ROUTE,
+                                             &detail);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gateway: the route does not allow the method");
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_GATEWAY_METHODS_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow = ngx_list_push(&r->headers_out.headers);
+    if (allow == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow->hash = 1;
+#if (nginx_version >= 1023000)
+    allow->next = NULL;
+#endif
+    ngx_str_set(&allow->key, "Allow");
+    allow->value.data = p;
+    allow->value.len = ngx_http_gateway_methods_text(p, m->allowed) - p;
+
+    ngx_str_set(&detail, "The route for this path does not allow the "
+                         "request method; the Allow header lists those "
+                         "it does.");
+
+    return ngx_http_gateway_send_problem(r, NGX_HTTP_GATEWAY_PROBLEM_METHOD,
+                                         &detail);
+}
+
+
+/*
+ * $gateway_target: scheme://host[:port] + endpoint path + request path
+ * (less the route's segments with "strip") + query.  The path is the
+ * normalised one the route matched, escaped again as proxy_pass does.
+ */
+
+static ngx_int_t
+ngx_http_gateway_set_target(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_route_match_t *m)
+{
+    u_char                       *p;
+    size_t                        len;
+    ngx_str_t                     rest;
+    ngx_http_gateway_endpoint_t  *ep;
+
+    ep = &ctx->service->endpoint;
+
+    if (ctx->route->strip) {
+        rest.data = m->rest;
+        rest.len = r->uri.data + r->uri.len - m->rest;
+
+    } else {
+        rest = r->uri;
+    }
+
+    if (ep->path.len && ep->path.data[ep->path.len - 1] == '/'
+        && rest.len && rest.data[0] == '/')
+    {
+        rest.data++;
+        rest.len--;
+    }
+
+    len = ep->scheme.len + ep->authority.len + ep->path.len + rest.len
+          + 2 * ngx_escape_uri(NULL, rest.data, rest.len, NGX_ESCAPE_URI)
+          + sizeof("/?") - 1 + r->args.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->target.data = p;
+
+    p = ngx_cpymem(p, ep->scheme.data, ep->scheme.len);
+    p = ngx_cpymem(p, ep->authority.data, ep->authority.len);
+    p = ngx_cpymem(p, ep->path.data, ep->path.len);
+    p = (u_char *) ngx_escape_uri(p, rest.data, rest.len, NGX_ESCAPE_URI);
+
+    if (ep->path.len == 0 && rest.len == 0) {
+        *p++ = '/';
+    }
+
+    if (r->args.len) {
+        *p++ = '?';
+        p = ngx_cpymem(p, r->args.data, r->args.len);
+    }
+
+    ctx->target.len = p - ctx->target.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The function learns who called it from X-Gateway-* request headers
+ * the client cannot forge: the client's own are removed first.
+ */
+
+static ngx_int_t
+ngx_http_gateway_set_headers(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_gateway_remove_headers(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->key = ngx_http_gateway_service_header;
+    h->value = ctx->service->name;
+    h->lowcase_key = (u_char *) "x-gateway-service";
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_remove_headers(ngx_http_request_t *r)
+{
+    size_t            len;
+    ngx_uint_t        i, found;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    len = sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1;
+    found = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len > len
+                && ngx_strncmp(h[i].lowcase_key,
+                               NGX_HTTP_GATEWAY_HEADER_PREFIX, len) == 0)
+            {
+                found++;
+            }
+        }
+    }
+
+    if (found == 0) {
+        return NGX_OK;
+    }
+
+    /*
+     * A new list, so that the pointers nginx keeps into the old one
+     * (r->headers_in.host and the like) stay valid.
+     */
+
+    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len > len
+                && ngx_strncmp(h[i].lowcase_key,
+                               NGX_HTTP_GATEWAY_HEADER_PREFIX, len) == 0)
+            {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "gateway removed client header \"%V\"",
+                               &h[i].key);
+                continue;
+            }
+
+            copy = ngx_list_push(&headers);
+            if (copy == NULL) {
+                return NGX_ERROR;
+            }
+
+            *copy = h[i];
+        }
+    }
+
+    /* the list's "last" may point into itself: mind the copy */
+
+    r->headers_in.headers = headers;
+
+    if (headers.last == &headers.part) {
+        r->headers_in.headers.last = &r->headers_in.headers.part;
+    }
+
+    return NGX_OK;
+}
+
+
+/* gateway_route [methods] pattern service [strip]; */
+
+static char *
+ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gateway_loc_conf_t *glcf = conf;
+
+    ngx_int_t                  rc;
+    ngx_str_t                 *value, err;
+    ngx_uint_t                 n;
+    ngx_http_gateway_route_t  *route, **r;
+
+    value = cf->args->elts;
+    n = 1;
+
+    route = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_route_t));
+    if (route == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    route->methods = NGX_HTTP_GATEWAY_ALL_METHODS;
+    route->file = cf->conf_file->file.name.data;
+    route->line = cf->conf_file->line;
+
+    if (value[1].len && value[1].data[0] != '/' && value[1].data[0] != '=') {
+
+        if (ngx_http_gateway_parse_methods(&value[1], &route->methods, &err)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid method \"%V\" in \"%V\"",
+                               &err, &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        n++;
+    }
+
+    if (cf->args->nelts - n < 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a route needs a pattern and a service");
+        return NGX_CONF_ERROR;
+    }
+
+    route->pattern = value[n];
+
+    rc = ngx_http_gateway_route_parse(cf->pool, &value[n], route, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid route pattern \"%V\": %V",
+                           &value[n], &err);
+        return NGX_CONF_ERROR;
+    }
+
+    route->service_name = value[n + 1];
+
+    for (n += 2; n < cf->args->nelts; n++) {
+
+        if (ngx_strcmp(value[n].data, "strip") == 0 && !route->strip) {
+            route->strip = 1;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[n]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_gateway_route_reachable(cf, route) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (glcf->routes == NULL) {
+        glcf->routes = ngx_array_create(cf->pool, 4, sizeof(void *));
+        if (glcf->routes == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    r = ngx_array_push(glcf->routes);
+    if (r == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *r = route;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A route in a prefix location sees only paths that start with the
+ * location's prefix: a route whose literal start is outside it can
+ * never match.
+ */
+
+static ngx_int_t
+ngx_http_gateway_route_reachable(ngx_conf_t *cf,
+    ngx_http_gateway_route_t *route)
+{
+    u_char                    *p, *last;
+    size_t                     len;
+    ngx_str_t                  literal;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (!(cf->cmd_type & NGX_HTTP_LOC_CONF)) {
+        return NGX_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->noname || clcf->name.len == 0
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        )
+    {
+        return NGX_OK;
+    }
+
+    literal = route->pattern;
+
+    if (route->exact) {
+        literal.data++;
+        literal.len--;
+    }
+
+    p = literal.data;
+    last = p + literal.len;
+
+    while (p < last && *p != '{') {
+        p++;
+    }
+
+    literal.len = p - literal.data;
+
+    len = ngx_min(literal.len, clcf->name.len);
+
+    if (ngx_strncmp(literal.data, clcf->name.data, len) == 0) {
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "route \"%V\" can never match in location \"%V\"",
+                       &route->pattern, &clcf->name);
+
+    return NGX_ERROR;
+}
+
+
+static char *
+ngx_http_gateway_build_routes(ngx_conf_t *cf,
+    ngx_http_gateway_loc_conf_t *glcf)
+{
+    ngx_uint_t                      i;
+    ngx_http_gateway_route_t      **route, *conflict[2];
+    ngx_http_gateway_main_conf_t   *gmcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gateway_module);
+
+    route = glcf->routes->elts;
+
+    for (i = 0; i < glcf->routes->nelts; i++) {
+        route[i]->service = ngx_http_gateway_service_find(gmcf,
+                                                  &route[i]->service_name);
+
+        if (route[i]->service == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown gateway service \"%V\" in route \"%V\" "
+                          "in %s:%ui", &route[i]->service_name,
+                          &route[i]->pattern, route[i]->file,
+                          route[i]->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    glcf->table = ngx_http_gateway_route_table_create(cf->pool, glcf->routes,
+                                                      conflict);
+    if (glcf->table == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (glcf->table->nroutes != glcf->routes->nelts) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "route \"%V\" in %s:%ui can never match: route \"%V\" "
+                      "in %s:%ui takes the same paths and methods",
+                      &conflict[1]->pattern, conflict[1]->file,
+                      conflict[1]->line, &conflict[0]->pattern,
+                      conflict[0]->file, conflict[0]->line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_gateway_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_gateway_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gateway_module);
+
+    if (ngx_http_gateway_init_variables(cf, gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_gateway_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_gateway_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_main_conf_t));
+    if (gmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     gmcf->services_hash = { NULL };
+     *     gmcf->shm_zone = NULL;
+     */
+
+    if (ngx_array_init(&gmcf->services, cf->pool, 4, sizeof(void *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    gmcf->services_keys = ngx_pcalloc(cf->temp_pool,
+                                      sizeof(ngx_hash_keys_arrays_t));
+    if (gmcf->services_keys == NULL) {
+        return NULL;
+    }
+
+    gmcf->services_keys->pool = cf->pool;
+    gmcf->services_keys->temp_pool = cf->temp_pool;
+
+    if (ngx_hash_keys_array_init(gmcf->services_keys, NGX_HASH_SMALL)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    gmcf->service_index = NGX_ERROR;
+    gmcf->route_index = NGX_ERROR;
+    gmcf->target_index = NGX_ERROR;
+
+    return gmcf;
+}
+
+
+static char *
+ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_gateway_main_conf_t *gmcf = conf;
+
+    ngx_str_t  name;
+
+    if (ngx_http_gateway_services_init(cf, gmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (gmcf->shm_zone == NULL && gmcf->services.nelts) {
+        ngx_str_set(&name, NGX_HTTP_GATEWAY_ZONE_NAME);
+
+        gmcf->shm_zone = ngx_http_gateway_zone_add(cf, &name,
+                                                  NGX_HTTP_GATEWAY_ZONE_SIZE);
+        if (gmcf->shm_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_gateway_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_gateway_loc_conf_t  *glcf;
+
+    glcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_loc_conf_t));
+    if (glcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     glcf->routes = NULL;
+     *     glcf->table = NULL;
+     */
+
+    return glcf;
+}
+
+
+/*
+ * Routes are inherited from the previous level if and only if there
+ * are no "gateway_route" directives on the current level.
+ */
+
+static char *
+ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_gateway_loc_conf_t *prev = parent;
+    ngx_http_gateway_loc_conf_t *conf = child;
+
+    if (conf->routes == NULL) {
+        conf->routes = prev->routes;
+        conf->table = prev->table;
+        return NGX_CONF_OK;
+    }
+
+    if (conf->table == NULL) {
+        return ngx_http_gateway_build_routes(cf, conf);
+    }
+
+    return NGX_CONF_OK;
+}

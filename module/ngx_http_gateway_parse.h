@@ -1,0 +1,45 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#ifndef _NGX_HTTP_GATEWAY_PARSE_H_INCLUDED_
+#define _NGX_HTTP_GATEWAY_PARSE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/*
+ * Parsers of configuration values.  They take the text and return the
+ * value, or NGX_DECLINED with *err saying what is wrong; the directive
+ * handlers add the directive, the value, the file and the line.
+ */
+
+
+#define NGX_HTTP_GATEWAY_ALL_METHODS    ((ngx_uint_t) -1)
+
+/* "GET, HEAD, POST, ..." for every method nginx knows */
+#define NGX_HTTP_GATEWAY_METHODS_LEN    160
+
+
+typedef struct {
+    ngx_str_t                  scheme;      /* "http://" or "https://" */
+    ngx_str_t                  authority;   /* host[:port] as written */
+    ngx_str_t                  path;        /* "" or "/fn/orders" */
+    unsigned                   ssl:1;
+} ngx_http_gateway_endpoint_t;
+
+
+ngx_int_t ngx_http_gateway_parse_methods(ngx_str_t *value,
+    ngx_uint_t *methods, ngx_str_t *err);
+u_char *ngx_http_gateway_methods_text(u_char *buf, ngx_uint_t methods);
+ngx_int_t ngx_http_gateway_parse_endpoint(ngx_str_t *url,
+    ngx_http_gateway_endpoint_t *endpoint, ngx_str_t *err);
+ngx_int_t ngx_http_gateway_parse_name(ngx_str_t *name, ngx_str_t *err);
+
+
+#endif /* _NGX_HTTP_GATEWAY_PARSE_H_INCLUDED_ */

@@ -1,0 +1,111 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_gateway_problem.h"
+
+
+typedef struct {
+    ngx_uint_t                 status;
+    ngx_str_t                  type;
+    ngx_str_t                  title;
+} ngx_http_gateway_problem_t;
+
+
+/* "tag:" URIs (RFC 4151), as RFC 9457 suggests for types not meant to
+ * be dereferenced; indexed by ngx_http_gateway_problem_e */
+
+static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
+    { NGX_HTTP_NOT_FOUND,
+      ngx_string("tag:ngx-http-gateway,2026:no-route"),
+      ngx_string("Not Found") },
+    { NGX_HTTP_NOT_ALLOWED,
+      ngx_string("tag:ngx-http-gateway,2026:method-not-allowed"),
+      ngx_string("Method Not Allowed") }
+};
+
+
+static ngx_str_t  ngx_http_gateway_problem_type =
+    ngx_string("application/problem+json");
+
+
+ngx_buf_t *
+ngx_http_gateway_problem_body(ngx_pool_t *pool,
+    ngx_http_gateway_problem_e problem, ngx_str_t *detail)
+{
+    size_t                       len;
+    ngx_buf_t                   *b;
+    ngx_http_gateway_problem_t  *p;
+
+    p = &ngx_http_gateway_problems[problem];
+
+    len = sizeof("{\"type\":\"\",\"title\":\"\",\"status\":,"
+                 "\"detail\":\"\"}\n") - 1
+          + p->type.len + p->title.len + NGX_INT_T_LEN
+          + detail->len + ngx_escape_json(NULL, detail->data, detail->len);
+
+    b = ngx_create_temp_buf(pool, len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"type\":\"%V\",\"title\":\"%V\","
+                          "\"status\":%ui,\"detail\":\"",
+                          &p->type, &p->title, p->status);
+    b->last = (u_char *) ngx_escape_json(b->last, detail->data, detail->len);
+    b->last = ngx_cpymem(b->last, "\"}\n", 3);
+
+    return b;
+}
+
+
+ngx_int_t
+ngx_http_gateway_send_problem(ngx_http_request_t *r,
+    ngx_http_gateway_problem_e problem, ngx_str_t *detail)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    b = ngx_http_gateway_problem_body(r->pool, problem, detail);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = ngx_http_gateway_problems[problem].status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type = ngx_http_gateway_problem_type;
+    r->headers_out.content_type_len = ngx_http_gateway_problem_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}

@@ -1,0 +1,40 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#ifndef _NGX_HTTP_GATEWAY_PROBLEM_H_INCLUDED_
+#define _NGX_HTTP_GATEWAY_PROBLEM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* the gateway's own error responses: RFC 9457 problem details */
+
+typedef enum {
+    NGX_HTTP_GATEWAY_PROBLEM_NO_ROUTE = 0,
+    NGX_HTTP_GATEWAY_PROBLEM_METHOD
+} ngx_http_gateway_problem_e;
+
+
+/*
+ * Renders the JSON body into the pool.  The detail is escaped; it must
+ * never carry a secret.  Returns NULL on memory failure.
+ */
+ngx_buf_t *ngx_http_gateway_problem_body(ngx_pool_t *pool,
+    ngx_http_gateway_problem_e problem, ngx_str_t *detail);
+
+/*
+ * Sends the problem as the whole response and finalizes the request;
+ * headers the caller put in r->headers_out go with it.  Returns NGX_DONE,
+ * or an error code for the phase engine when nothing could be sent.
+ */
+ngx_int_t ngx_http_gateway_send_problem(ngx_http_request_t *r,
+    ngx_http_gateway_problem_e problem, ngx_str_t *detail);
+
+
+#endif /* _NGX_HTTP_GATEWAY_PROBLEM_H_INCLUDED_ */

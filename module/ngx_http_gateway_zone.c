@@ -1,0 +1,226 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_gateway_module.h"
+
+
+static ngx_int_t ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_gateway_zone_log_resize(ngx_shm_zone_t *shm_zone);
+
+
+/* gateway_zone name size; */
+
+char *
+ngx_http_gateway_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ssize_t           size;
+    ngx_str_t        *value;
+    ngx_shm_zone_t  **zone;
+
+    zone = (ngx_shm_zone_t **) (p + cmd->offset);
+
+    if (*zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small: \"%V\" is less than "
+                           "%uzk", &value[1], &value[2],
+                           8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    *zone = ngx_http_gateway_zone_add(cf, &value[1], size);
+    if (*zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_shm_zone_t *
+ngx_http_gateway_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
+{
+    ngx_shm_zone_t           *shm_zone;
+    ngx_http_gateway_zone_t  *zone;
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_zone_t));
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, name, size,
+                                     &ngx_http_gateway_module);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used by another "
+                           "\"gateway_zone\"", name);
+        return NULL;
+    }
+
+    shm_zone->init = ngx_http_gateway_init_zone;
+    shm_zone->data = zone;
+
+    return shm_zone;
+}
+
+
+/*
+ * Runs in the master, on start and on every reload.  nginx hands back
+ * the old zone (data != NULL) only when name and size are unchanged;
+ * old workers still use it, so it is checked and adopted, never reset.
+ */
+
+static ngx_int_t
+ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_gateway_zone_t  *ozone = data;
+
+    size_t                    len;
+    ngx_http_gateway_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        if (ozone->sh->magic != NGX_HTTP_GATEWAY_SHM_MAGIC
+            || ozone->sh->version != NGX_HTTP_GATEWAY_SHM_VERSION)
+        {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "gateway zone \"%V\" holds state of layout "
+                          "version %uD, this module uses %d: change the "
+                          "zone's name or size to start it afresh",
+                          &shm_zone->shm.name, ozone->sh->version,
+                          NGX_HTTP_GATEWAY_SHM_VERSION);
+            return NGX_ERROR;
+        }
+
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "gateway zone \"%V\" kept across reload",
+                      &shm_zone->shm.name);
+
+        return NGX_OK;
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+        return NGX_OK;
+    }
+
+    zone->sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_gateway_shctx_t));
+    if (zone->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->sh->magic = NGX_HTTP_GATEWAY_SHM_MAGIC;
+    zone->sh->version = NGX_HTTP_GATEWAY_SHM_VERSION;
+    zone->sh->created = ngx_time();
+
+    zone->shpool->data = zone->sh;
+
+    len = sizeof(" in gateway zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in gateway zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* allocation failures are handled (evict, then one alert) */
+    zone->shpool->log_nomem = 0;
+
+    ngx_http_gateway_zone_log_resize(shm_zone);
+
+    ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                  "gateway zone \"%V\" created, %uzk",
+                  &shm_zone->shm.name, shm_zone->shm.size / 1024);
+
+    return NGX_OK;
+}
+
+
+/*
+ * On reload nginx maps a new segment when the size changed, and the
+ * state of the old one is lost: say so, since nginx does not.
+ */
+
+static void
+ngx_http_gateway_zone_log_resize(ngx_shm_zone_t *shm_zone)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *old;
+
+    /* while the new cycle is set up, ngx_cycle is still the old one */
+
+    if (ngx_cycle == NULL || ngx_cycle->shared_memory.part.elts == NULL) {
+        return;
+    }
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    old = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return;
+            }
+
+            part = part->next;
+            old = part->elts;
+            i = 0;
+        }
+
+        if (old[i].tag == shm_zone->tag
+            && old[i].shm.name.len == shm_zone->shm.name.len
+            && ngx_strncmp(old[i].shm.name.data, shm_zone->shm.name.data,
+                           shm_zone->shm.name.len)
+               == 0
+            && old[i].shm.size != shm_zone->shm.size)
+        {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "gateway zone \"%V\" resized from %uzk to %uzk: "
+                          "its state starts afresh", &shm_zone->shm.name,
+                          old[i].shm.size / 1024, shm_zone->shm.size / 1024);
+            return;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#ifndef _NGX_HTTP_GATEWAY_ZONE_H_INCLUDED_
+#define _NGX_HTTP_GATEWAY_ZONE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* bump the version on any change of what the zone holds */
+#define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
+#define NGX_HTTP_GATEWAY_SHM_VERSION    1
+
+#define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
+#define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)
+
+
+/* lives in the shared memory, first in the slab pool's data */
+typedef struct {
+    uint32_t                   magic;
+    uint32_t                   version;
+    time_t                     created;
+} ngx_http_gateway_shctx_t;
+
+
+/* lives in configuration memory: shm_zone->data */
+typedef struct {
+    ngx_http_gateway_shctx_t  *sh;
+    ngx_slab_pool_t           *shpool;
+} ngx_http_gateway_zone_t;
+
+
+char *ngx_http_gateway_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_shm_zone_t *ngx_http_gateway_zone_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+
+
+#endif /* _NGX_HTTP_GATEWAY_ZONE_H_INCLUDED_ */

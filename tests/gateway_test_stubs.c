@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+/*
+ * What the unit tests need of nginx besides the core objects they link:
+ * a cycle with a log, and a log writer (silent unless GATEWAY_TEST_LOG
+ * is set in the environment).
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include "gateway_test.h"
+
+
+static ngx_log_t        gateway_test_log;
+static ngx_cycle_t      gateway_test_cycle = { .log = &gateway_test_log };
+
+volatile ngx_cycle_t   *ngx_cycle = &gateway_test_cycle;
+
+
+void
+ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
+    const char *fmt, ...)
+{
+    u_char   buf[1024], *p;
+    va_list  args;
+
+    if (getenv("GATEWAY_TEST_LOG") == NULL) {
+        return;
+    }
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+    fprintf(stderr, "log[%lu]: %s\n", (unsigned long) level, buf);
+}
+
+
+void
+ngx_log_abort(ngx_err_t err, const char *fmt, ...)
+{
+    abort();
+}
+
+
+ngx_pool_t *
+gateway_test_pool(void)
+{
+    ngx_pool_t  *pool;
+
+    if (ngx_pagesize == 0) {
+        ngx_pagesize = 4096;
+        ngx_pagesize_shift = 12;
+        ngx_cacheline_size = 64;
+    }
+
+    pool = ngx_create_pool(4096, &gateway_test_log);
+    assert_non_null(pool);
+
+    return pool;
+}
+
+
+ngx_str_t
+gateway_test_str(ngx_pool_t *pool, const char *s)
+{
+    ngx_str_t  str;
+
+    str.len = ngx_strlen(s);
+    str.data = ngx_pnalloc(pool, str.len + 1);
+    assert_non_null(str.data);
+
+    ngx_memcpy(str.data, s, str.len + 1);
+
+    return str;
+}
