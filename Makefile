@@ -2,6 +2,7 @@
 #
 #   make            build the module against Debian's nginx (nginx-dev)
 #   make run        build, then start the demo gateway in the foreground
+#                   (Ctrl-C, or "make stop" from another shell, stops it)
 #   make test       lint, unit tests (cmocka) and the Test::Nginx suite
 #
 #   NGINX_SRC=DIR   build against (and test with) an nginx source tree
@@ -83,7 +84,7 @@ PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                   || echo "-I $(CURDIR)/t/lib")
 
 
-.PHONY: all build deps run test unit integration lint clean
+.PHONY: all build deps run stop test unit integration lint clean
 
 all: build
 
@@ -182,7 +183,7 @@ $(BUILD)/tests/%: tests/%.c $(UNIT_SRCS) tests/gateway_test.h \
 	    -lcmocka
 
 unit: $(UNIT_TESTS)
-	for t in $(UNIT_TESTS); do $$t; done
+	rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc
 
 
 integration: build
@@ -216,6 +217,11 @@ run: build
 	@cat examples/try.txt
 	exec $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf \
 	    -g 'daemon off;'
+
+stop:
+	if [ -s $(BUILD)/run/logs/nginx.pid ]; then \
+	    $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf -s quit; \
+	fi
 
 
 clean:

@@ -127,6 +127,7 @@ ngx_http_gateway_service_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 {
     ngx_http_gateway_service_t *service = conf;
 
+    char           *rv;
     ngx_str_t      *value;
     ngx_uint_t      nargs;
     ngx_command_t  *cmd;
@@ -154,7 +155,18 @@ ngx_http_gateway_service_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             return NGX_CONF_ERROR;
         }
 
-        return cmd->set(cf, cmd, service);
+        rv = cmd->set(cf, cmd, service);
+
+        if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
+            return rv;
+        }
+
+        /* worded as nginx words it: "endpoint" directive is duplicate */
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
+                           &cmd->name, rv);
+
+        return NGX_CONF_ERROR;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
