@@ -200,7 +200,8 @@ lint:
 	                                b = 1 } \
 	                  /\t/ { print f ":" NR ": tab"; b = 1 } \
 	                  / $$/ { print f ":" NR ": trailing space"; b = 1 } \
-	                  /\/\// && !/"[^"]*\/\/[^"]*"/ { \
+	                  { l = $$0; gsub(/"([^"\\]|\\.)*"/, "", l) } \
+	                  l ~ /(^|[^:])\/\// { \
 	                      print f ":" NR ": // comment"; b = 1 } \
 	                  END { exit b }' $$f || bad=1; \
 	done; \

@@ -442,3 +442,31 @@ HEAD /orders/1
 GET /orders/5
 --- response_body
 fn=single uri=/read/5 service=read consumer= conn=1
+
+
+
+=== TEST 22: a function that refuses connections: 502, variables kept
+The routing variables survive nginx's internal redirect to the
+error_page location, so that a fallback can still name the service.
+--- http_config
+    gateway_service down { endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_5/fn; }
+--- config
+    location / {
+        gateway_route /down/ down strip;
+        proxy_pass $gateway_target;
+        error_page 502 = @fallback;
+    }
+
+    location @fallback {
+        add_header X-Failed "$gateway_service $gateway_route $gateway_target" always;
+        return 502 "fallback\n";
+    }
+--- request
+GET /down/x?y=1
+--- error_code: 502
+--- response_headers_like
+X-Failed: down /down/ http://127\.0\.0\.1:\d+/fn/x\?y=1
+--- response_body
+fallback
+--- error_log
+connect() failed (111: Connection refused)
