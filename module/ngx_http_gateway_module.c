@@ -21,6 +21,7 @@ static ngx_int_t ngx_http_gateway_set_target(ngx_http_request_t *r,
 static ngx_int_t ngx_http_gateway_set_headers(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
 static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_gateway_own_header(ngx_table_elt_t *h);
 
 static char *ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -318,25 +319,18 @@ ngx_http_gateway_set_headers(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gateway_remove_headers(ngx_http_request_t *r)
 {
-    size_t            len;
     ngx_uint_t        i, found;
     ngx_list_t        headers;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *copy;
 
-    len = sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1;
     found = 0;
 
     for (part = &r->headers_in.headers.part; part; part = part->next) {
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len > len
-                && ngx_strncmp(h[i].lowcase_key,
-                               NGX_HTTP_GATEWAY_HEADER_PREFIX, len) == 0)
-            {
-                found++;
-            }
+            found += ngx_http_gateway_own_header(&h[i]);
         }
     }
 
@@ -359,10 +353,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r)
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len > len
-                && ngx_strncmp(h[i].lowcase_key,
-                               NGX_HTTP_GATEWAY_HEADER_PREFIX, len) == 0)
-            {
+            if (ngx_http_gateway_own_header(&h[i])) {
                 ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                                "gateway removed client header \"%V\"",
                                &h[i].key);
@@ -387,6 +378,19 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r)
     }
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_gateway_own_header(ngx_table_elt_t *h)
+{
+    size_t  len;
+
+    len = sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1;
+
+    return h->key.len > len
+           && ngx_strncmp(h->lowcase_key, NGX_HTTP_GATEWAY_HEADER_PREFIX, len)
+              == 0;
 }
 
 

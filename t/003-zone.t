@@ -5,6 +5,8 @@
 use Test::Nginx::Socket 'no_plan';
 
 use_hup();
+master_on();
+workers(2);
 no_shuffle();
 repeat_each(1);
 no_long_string();
