@@ -8,6 +8,13 @@ no_long_string();
 no_root_location();
 log_level('info');
 
+# the [emerg] lines are asserted in the error log; keep the terminal quiet
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("suppress_stderr", 1) if defined $block->must_die;
+});
+
 run_tests();
 
 __DATA__
