@@ -59,8 +59,9 @@ TEST_CFLAGS  := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter \
                 -Werror -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
 UNIT_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%, \
                   $(wildcard tests/test_*.c))
-UNIT_SRCS    := module/ngx_http_gateway_routes.c \
-                module/ngx_http_gateway_parse.c tests/gateway_test_stubs.c
+# tests/test_X.c tests module/ngx_http_gateway_X.c, with these
+UNIT_COMMON  := module/ngx_http_gateway_parse.c tests/gateway_test_stubs.c
+UNIT_LIBS    := -lcmocka -lcrypto -ljansson
 
 APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list
 
@@ -176,11 +177,13 @@ endif
 $(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
 	$(MAKE) -C $(CORE_SRC) -f $(CORE_OBJS_DIR)/Makefile $@
 
-$(BUILD)/tests/%: tests/%.c $(UNIT_SRCS) tests/gateway_test.h \
-                  $(wildcard module/*.h) $(CORE_OBJS)
+$(BUILD)/tests/test_%: tests/test_%.c module/ngx_http_gateway_%.c \
+                       $(UNIT_COMMON) tests/gateway_test.h \
+                       $(wildcard module/*.h) $(CORE_OBJS)
 	mkdir -p $(BUILD)/tests
-	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< $(UNIT_SRCS) $(CORE_OBJS) \
-	    -lcmocka
+	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
+	    $(sort module/ngx_http_gateway_$*.c $(UNIT_COMMON)) $(CORE_OBJS) \
+	    $(UNIT_LIBS)
 
 unit: $(UNIT_TESTS)
 	rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc
