@@ -273,3 +273,115 @@ ngx_http_gateway_parse_name(ngx_str_t *name, ngx_str_t *err)
 
     return NGX_OK;
 }
+
+
+/* "100r/s" or "600r/m", as limit_req_zone writes rates */
+
+ngx_int_t
+ngx_http_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
+    ngx_str_t *err)
+{
+    size_t     len;
+    ngx_int_t  n, scale;
+
+    len = value->len;
+
+    if (len > 3 && ngx_strncmp(value->data + len - 3, "r/s", 3) == 0) {
+        scale = 1;
+
+    } else if (len > 3
+               && ngx_strncmp(value->data + len - 3, "r/m", 3) == 0)
+    {
+        scale = 60;
+
+    } else {
+        ngx_str_set(err, "a rate is a number of requests and \"r/s\" or "
+                         "\"r/m\"");
+        return NGX_DECLINED;
+    }
+
+    n = ngx_atoi(value->data, len - 3);
+
+    if (n <= 0 || n > NGX_HTTP_GATEWAY_RATE_MAX) {
+        ngx_str_set(err, "a rate is 1 to 1000000 requests a second or a "
+                         "minute");
+        return NGX_DECLINED;
+    }
+
+    *rate = (ngx_uint_t) n * 1000 / scale;
+
+    if (*rate == 0) {
+        ngx_str_set(err, "a rate is at least 1r/m");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "RATE [burst=N]": a consumer's own limit in the consumers file */
+
+ngx_int_t
+ngx_http_gateway_parse_rate_limit(ngx_str_t *value, ngx_uint_t *rate,
+    ngx_uint_t *burst, ngx_str_t *err)
+{
+    u_char     *p, *last, *start;
+    ngx_int_t   n;
+    ngx_str_t   word;
+    ngx_uint_t  words;
+
+    *burst = 0;
+    words = 0;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+
+        start = p;
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+
+        word.data = start;
+        word.len = p - start;
+
+        if (words++ == 0) {
+            if (ngx_http_gateway_parse_rate(&word, rate, err) != NGX_OK) {
+                return NGX_DECLINED;
+            }
+
+            continue;
+        }
+
+        if (word.len > 6 && ngx_strncmp(word.data, "burst=", 6) == 0
+            && words == 2)
+        {
+            n = ngx_atoi(word.data + 6, word.len - 6);
+
+            if (n == NGX_ERROR || n > NGX_HTTP_GATEWAY_RATE_MAX) {
+                ngx_str_set(err, "burst is 0 to 1000000");
+                return NGX_DECLINED;
+            }
+
+            *burst = n;
+            continue;
+        }
+
+        ngx_str_set(err, "expected a rate and an optional \"burst=N\"");
+        return NGX_DECLINED;
+    }
+
+    if (words == 0) {
+        ngx_str_set(err, "empty rate");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}

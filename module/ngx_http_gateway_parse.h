@@ -25,6 +25,9 @@
 /* "GET, HEAD, POST, ..." for every method nginx knows */
 #define NGX_HTTP_GATEWAY_METHODS_LEN    160
 
+/* rates are kept as limit_req keeps them: 1 = 0.001 requests/second */
+#define NGX_HTTP_GATEWAY_RATE_MAX       1000000
+
 
 typedef struct {
     ngx_str_t                  scheme;      /* "http://" or "https://" */
@@ -40,6 +43,10 @@ u_char *ngx_http_gateway_methods_text(u_char *buf, ngx_uint_t methods);
 ngx_int_t ngx_http_gateway_parse_endpoint(ngx_str_t *url,
     ngx_http_gateway_endpoint_t *endpoint, ngx_str_t *err);
 ngx_int_t ngx_http_gateway_parse_name(ngx_str_t *name, ngx_str_t *err);
+ngx_int_t ngx_http_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
+    ngx_str_t *err);
+ngx_int_t ngx_http_gateway_parse_rate_limit(ngx_str_t *value,
+    ngx_uint_t *rate, ngx_uint_t *burst, ngx_str_t *err);
 
 
 #endif /* _NGX_HTTP_GATEWAY_PARSE_H_INCLUDED_ */

@@ -1,0 +1,61 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#ifndef _NGX_HTTP_GATEWAY_CACHE_H_INCLUDED_
+#define _NGX_HTTP_GATEWAY_CACHE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+/*
+ * A bounded LRU map of 32-byte digests (and a tag) to small values that
+ * expire, private to one worker: verified tokens, so that a signature is
+ * checked once per token and not on every request.  Time is passed in.
+ */
+
+
+#define NGX_HTTP_GATEWAY_CACHE_KEY_LEN  32
+
+
+typedef struct ngx_http_gateway_cache_entry_s  ngx_http_gateway_cache_entry_t;
+
+struct ngx_http_gateway_cache_entry_s {
+    ngx_http_gateway_cache_entry_t  *next;      /* in its bucket */
+    ngx_queue_t                      queue;     /* LRU, newest first */
+    u_char                           key[NGX_HTTP_GATEWAY_CACHE_KEY_LEN];
+    ngx_uint_t                       tag;
+    time_t                           expires;
+    size_t                           len;
+    u_char                           data[1];
+};
+
+
+typedef struct {
+    ngx_http_gateway_cache_entry_t **buckets;
+    ngx_uint_t                       mask;
+    ngx_uint_t                       capacity;
+    ngx_uint_t                       n;
+    ngx_queue_t                      lru;
+    ngx_log_t                       *log;
+} ngx_http_gateway_cache_t;
+
+
+/* NULL on memory failure; entries are freed with the pool */
+ngx_http_gateway_cache_t *ngx_http_gateway_cache_create(ngx_pool_t *pool,
+    ngx_uint_t capacity, ngx_log_t *log);
+
+/* the value stored for (key, tag) while now < its expiry, or NULL */
+u_char *ngx_http_gateway_cache_get(ngx_http_gateway_cache_t *cache,
+    u_char *key, ngx_uint_t tag, time_t now, size_t *len);
+
+/* stores a copy of the value, evicting the least recently used entry */
+ngx_int_t ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache,
+    u_char *key, ngx_uint_t tag, time_t expires, u_char *data, size_t len);
+
+
+#endif /* _NGX_HTTP_GATEWAY_CACHE_H_INCLUDED_ */
