@@ -17,7 +17,7 @@ NGINX_SRC    ?=
 PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
-                zlib1g-dev nginx nginx-dev libcmocka-dev perl
+                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl
 
 # Debian's nginx, with the module built against its nginx-dev headers;
 # or an nginx built from NGINX_SRC with the module beside it.
@@ -217,6 +217,7 @@ run: build
 	mkdir -p $(BUILD)/run/logs
 	printf 'load_module %s;\ninclude %s;\n' $(MODULE_SO) \
 	    $(CURDIR)/examples/gateway.conf > $(BUILD)/run/nginx.conf
+	cp examples/consumers.json examples/jwks.json $(BUILD)/run/
 	$(NGINX_BIN) -t -q -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf
 	@cat examples/try.txt
 	exec $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf \

@@ -119,8 +119,9 @@ ngx_http_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
     consumers->nconsumers = json_array_size(list);
 
     if (consumers->nconsumers) {
-        consumers->consumers = ngx_pcalloc(pool, consumers->nconsumers
-                                          * sizeof(ngx_http_gateway_consumer_t));
+        consumers->consumers = ngx_pcalloc(pool,
+                                   consumers->nconsumers
+                                   * sizeof(ngx_http_gateway_consumer_t));
         if (consumers->consumers == NULL) {
             return NGX_ERROR;
         }

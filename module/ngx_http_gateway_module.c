@@ -20,8 +20,12 @@ static ngx_int_t ngx_http_gateway_set_target(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_route_match_t *m);
 static ngx_int_t ngx_http_gateway_set_headers(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
-static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_gateway_own_header(ngx_table_elt_t *h);
+static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r,
+    ngx_array_t *drop);
+static ngx_uint_t ngx_http_gateway_own_header(ngx_table_elt_t *h,
+    ngx_array_t *drop);
+static ngx_int_t ngx_http_gateway_args(ngx_http_request_t *r,
+    ngx_str_t *drop, ngx_str_t *args);
 
 static char *ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -39,6 +43,11 @@ static char *ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
 
+static ngx_conf_num_bounds_t  ngx_http_gateway_jwt_cache_bounds = {
+    ngx_conf_check_num_bounds, 0, 1000000
+};
+
+
 static ngx_command_t  ngx_http_gateway_commands[] = {
 
     { ngx_string("gateway_zone"),
@@ -54,6 +63,34 @@ static ngx_command_t  ngx_http_gateway_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("gateway_consumers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gateway_auth_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_jwks"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gateway_auth_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_default_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_gateway_auth_modes,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gateway_main_conf_t, default_auth),
+      NULL },
+
+    { ngx_string("gateway_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gateway_main_conf_t, jwt_cache_size),
+      &ngx_http_gateway_jwt_cache_bounds },
 
     { ngx_string("gateway_route"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
@@ -88,7 +125,7 @@ ngx_module_t  ngx_http_gateway_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_gateway_auth_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -110,6 +147,7 @@ static ngx_str_t  ngx_http_gateway_service_header =
 static ngx_int_t
 ngx_http_gateway_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                        rc;
     ngx_uint_t                       i;
     ngx_http_gateway_ctx_t          *ctx;
     ngx_http_gateway_route_t        *route;
@@ -152,15 +190,25 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         }
     }
 
+    ngx_http_set_ctx(r, ctx, ngx_http_gateway_module);
+
+    /* refusals are logged with the service and route they were for */
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
+    ngx_http_gateway_set_variables(r, gmcf, ctx);
+
+    rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (ngx_http_gateway_set_target(r, ctx, &m) != NGX_OK
         || ngx_http_gateway_set_headers(r, ctx) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_gateway_module);
-
-    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
     ngx_http_gateway_set_variables(r, gmcf, ctx);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -233,7 +281,7 @@ ngx_http_gateway_set_target(ngx_http_request_t *r,
 {
     u_char                       *p;
     size_t                        len;
-    ngx_str_t                     rest;
+    ngx_str_t                     rest, args;
     ngx_http_gateway_endpoint_t  *ep;
 
     ep = &ctx->service->endpoint;
@@ -253,9 +301,13 @@ ngx_http_gateway_set_target(ngx_http_request_t *r,
         rest.len--;
     }
 
+    if (ngx_http_gateway_args(r, &ctx->drop_arg, &args) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     len = ep->scheme.len + ep->authority.len + ep->path.len + rest.len
           + 2 * ngx_escape_uri(NULL, rest.data, rest.len, NGX_ESCAPE_URI)
-          + sizeof("/?") - 1 + r->args.len;
+          + sizeof("/?") - 1 + args.len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -273,12 +325,61 @@ ngx_http_gateway_set_target(ngx_http_request_t *r,
         *p++ = '/';
     }
 
-    if (r->args.len) {
+    if (args.len) {
         *p++ = '?';
-        p = ngx_cpymem(p, r->args.data, r->args.len);
+        p = ngx_cpymem(p, args.data, args.len);
     }
 
     ctx->target.len = p - ctx->target.data;
+
+    return NGX_OK;
+}
+
+
+/* the query string, less the "name=" arguments of a query API key */
+
+static ngx_int_t
+ngx_http_gateway_args(ngx_http_request_t *r, ngx_str_t *drop,
+    ngx_str_t *args)
+{
+    u_char  *p, *last, *start, *d;
+
+    if (drop->len == 0) {
+        *args = r->args;
+        return NGX_OK;
+    }
+
+    d = ngx_pnalloc(r->pool, r->args.len);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    args->data = d;
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        start = p;
+
+        while (p < last && *p != '&') {
+            p++;
+        }
+
+        if (!((size_t) (p - start) > drop->len && start[drop->len] == '='
+              && ngx_strncmp(start, drop->data, drop->len) == 0)
+            && p > start)
+        {
+            if (d != args->data) {
+                *d++ = '&';
+            }
+
+            d = ngx_cpymem(d, start, p - start);
+        }
+
+        p++;
+    }
+
+    args->len = d - args->data;
 
     return NGX_OK;
 }
@@ -295,7 +396,9 @@ ngx_http_gateway_set_headers(ngx_http_request_t *r,
 {
     ngx_table_elt_t  *h;
 
-    if (ngx_http_gateway_remove_headers(r) != NGX_OK) {
+    if (ngx_http_gateway_remove_headers(r, &ctx->service->auth.drop)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -312,12 +415,12 @@ ngx_http_gateway_set_headers(ngx_http_request_t *r,
     h->next = NULL;
 #endif
 
-    return NGX_OK;
+    return ngx_http_gateway_auth_headers(r, ctx);
 }
 
 
 static ngx_int_t
-ngx_http_gateway_remove_headers(ngx_http_request_t *r)
+ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
 {
     ngx_uint_t        i, found;
     ngx_list_t        headers;
@@ -330,7 +433,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r)
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            found += ngx_http_gateway_own_header(&h[i]);
+            found += ngx_http_gateway_own_header(&h[i], drop);
         }
     }
 
@@ -353,7 +456,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r)
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (ngx_http_gateway_own_header(&h[i])) {
+            if (ngx_http_gateway_own_header(&h[i], drop)) {
                 ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                                "gateway removed client header \"%V\"",
                                &h[i].key);
@@ -377,20 +480,50 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r)
         r->headers_in.headers.last = &r->headers_in.headers.part;
     }
 
+    /* $http_authorization reads this pointer, not the list */
+
+    if (r->headers_in.authorization
+        && ngx_http_gateway_own_header(r->headers_in.authorization, drop))
+    {
+        r->headers_in.authorization = NULL;
+    }
+
     return NGX_OK;
 }
 
 
+/*
+ * Headers the function must not get from the client: any X-Gateway-*
+ * and the service's credentials and claim headers (lower case names).
+ */
+
 static ngx_uint_t
-ngx_http_gateway_own_header(ngx_table_elt_t *h)
+ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_array_t *drop)
 {
-    size_t  len;
+    size_t      len;
+    ngx_str_t  *name;
+    ngx_uint_t  i;
 
     len = sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1;
 
-    return h->key.len > len
-           && ngx_strncmp(h->lowcase_key, NGX_HTTP_GATEWAY_HEADER_PREFIX, len)
-              == 0;
+    if (h->key.len > len
+        && ngx_strncmp(h->lowcase_key, NGX_HTTP_GATEWAY_HEADER_PREFIX, len)
+           == 0)
+    {
+        return 1;
+    }
+
+    name = drop->elts;
+
+    for (i = 0; i < drop->nelts; i++) {
+        if (name[i].len == h->key.len
+            && ngx_strncmp(name[i].data, h->lowcase_key, h->key.len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -666,9 +799,14 @@ ngx_http_gateway_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    gmcf->default_auth = NGX_CONF_UNSET_UINT;
+    gmcf->jwt_cache_size = NGX_CONF_UNSET_UINT;
+
     gmcf->service_index = NGX_ERROR;
     gmcf->route_index = NGX_ERROR;
     gmcf->target_index = NGX_ERROR;
+    gmcf->consumer_index = NGX_ERROR;
+    gmcf->auth_index = NGX_ERROR;
 
     return gmcf;
 }
@@ -681,7 +819,9 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_str_t  name;
 
-    if (ngx_http_gateway_services_init(cf, gmcf) != NGX_OK) {
+    if (ngx_http_gateway_services_init(cf, gmcf) != NGX_OK
+        || ngx_http_gateway_auth_init(cf, gmcf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -11,16 +11,47 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_http_gateway_cache.h"
+#include "ngx_http_gateway_consumers.h"
+#include "ngx_http_gateway_jwt.h"
 #include "ngx_http_gateway_parse.h"
 #include "ngx_http_gateway_problem.h"
 #include "ngx_http_gateway_routes.h"
 #include "ngx_http_gateway_zone.h"
 
 
+/* "auth" modes, as bits */
+#define NGX_HTTP_GATEWAY_AUTH_OFF       0x01
+#define NGX_HTTP_GATEWAY_AUTH_APIKEY    0x02
+#define NGX_HTTP_GATEWAY_AUTH_JWT       0x04
+
+
+typedef struct {
+    ngx_str_t                        claim;
+    ngx_str_t                        header;
+    ngx_str_t                        lowcase;
+} ngx_http_gateway_claim_header_t;
+
+
+typedef struct {
+    ngx_uint_t                       modes;     /* unset: the default */
+    ngx_str_t                        apikey_header;
+    ngx_str_t                        apikey_query;  /* len 0: refused */
+    ngx_http_gateway_jwt_policy_t    jwt;
+    ngx_array_t                     *claim_headers;
+    ngx_flag_t                       jwt_forward_token;
+
+    /* request headers removed before proxying: lower case names */
+    ngx_array_t                      drop;
+} ngx_http_gateway_auth_t;
+
+
 typedef struct {
     ngx_str_t                        name;
+    ngx_uint_t                       index;     /* in the services array */
     ngx_http_gateway_endpoint_t      endpoint;
     ngx_http_upstream_srv_conf_t    *upstream;
+    ngx_http_gateway_auth_t          auth;
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
 } ngx_http_gateway_service_t;
@@ -33,9 +64,19 @@ typedef struct {
 
     ngx_shm_zone_t                  *shm_zone;
 
+    ngx_uint_t                       default_auth;
+    ngx_http_gateway_consumers_t    *consumers;
+    ngx_str_t                        consumers_file;
+    ngx_http_gateway_jwks_t         *jwks;
+    ngx_str_t                        jwks_file;
+    ngx_uint_t                       jwt_cache_size;
+    ngx_http_gateway_cache_t        *jwt_cache;     /* per worker */
+
     ngx_int_t                        service_index;   /* variables */
     ngx_int_t                        route_index;
     ngx_int_t                        target_index;
+    ngx_int_t                        consumer_index;
+    ngx_int_t                        auth_index;
 } ngx_http_gateway_main_conf_t;
 
 
@@ -50,6 +91,11 @@ typedef struct {
     ngx_http_gateway_route_t        *route;
     ngx_str_t                       *params;    /* as route->params */
     ngx_str_t                        target;
+
+    ngx_str_t                        auth;      /* "off", "apikey", "jwt" */
+    ngx_str_t                        consumer;  /* id, or token subject */
+    ngx_str_t                       *claims;    /* as auth.claim_headers */
+    ngx_str_t                        drop_arg;  /* query key to remove */
 } ngx_http_gateway_ctx_t;
 
 
@@ -59,6 +105,25 @@ ngx_http_gateway_service_t *ngx_http_gateway_service_find(
     ngx_http_gateway_main_conf_t *gmcf, ngx_str_t *name);
 ngx_int_t ngx_http_gateway_services_init(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf);
+
+char *ngx_http_gateway_auth_modes(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gateway_auth_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gateway_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gateway_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gateway_jwt_claim_headers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_gateway_auth_create(ngx_http_gateway_auth_t *auth);
+ngx_int_t ngx_http_gateway_auth_init(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_gateway_authenticate(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_auth_headers(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 
 ngx_int_t ngx_http_gateway_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_gateway_init_variables(ngx_conf_t *cf,

@@ -26,7 +26,13 @@ static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
       ngx_string("Not Found") },
     { NGX_HTTP_NOT_ALLOWED,
       ngx_string("tag:ngx-http-gateway,2026:method-not-allowed"),
-      ngx_string("Method Not Allowed") }
+      ngx_string("Method Not Allowed") },
+    { NGX_HTTP_UNAUTHORIZED,
+      ngx_string("tag:ngx-http-gateway,2026:unauthorized"),
+      ngx_string("Unauthorized") },
+    { NGX_HTTP_FORBIDDEN,
+      ngx_string("tag:ngx-http-gateway,2026:forbidden"),
+      ngx_string("Forbidden") }
 };
 
 

@@ -14,12 +14,24 @@ static char *ngx_http_gateway_service_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_gateway_service_endpoint(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static ngx_uint_t ngx_http_gateway_service_nargs_ok(ngx_command_t *cmd,
+    ngx_uint_t nargs);
 
 
 /*
  * The directives of a "gateway_service" block.  Their "type" holds only
  * the argument count flags; the block handler checks them.
  */
+
+static ngx_conf_num_bounds_t  ngx_http_gateway_jwt_max_size_bounds = {
+    ngx_conf_check_num_bounds, 256, 65536
+};
+
+
+#define ngx_http_gateway_auth_offset(field)                                   \
+    offsetof(ngx_http_gateway_service_t, auth) +                              \
+    offsetof(ngx_http_gateway_auth_t, field)
+
 
 static ngx_command_t  ngx_http_gateway_service_commands[] = {
 
@@ -28,6 +40,76 @@ static ngx_command_t  ngx_http_gateway_service_commands[] = {
       ngx_http_gateway_service_endpoint,
       0,
       0,
+      NULL },
+
+    { ngx_string("auth"),
+      NGX_CONF_TAKE12,
+      ngx_http_gateway_auth_modes,
+      0,
+      ngx_http_gateway_auth_offset(modes),
+      NULL },
+
+    { ngx_string("apikey_header"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      ngx_http_gateway_auth_offset(apikey_header),
+      NULL },
+
+    { ngx_string("apikey_query"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      ngx_http_gateway_auth_offset(apikey_query),
+      NULL },
+
+    { ngx_string("jwt_issuer"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      ngx_http_gateway_auth_offset(jwt.issuer),
+      NULL },
+
+    { ngx_string("jwt_audience"),
+      NGX_CONF_1MORE,
+      ngx_http_gateway_jwt_audience,
+      0,
+      ngx_http_gateway_auth_offset(jwt.audiences),
+      NULL },
+
+    { ngx_string("jwt_algorithms"),
+      NGX_CONF_1MORE,
+      ngx_http_gateway_jwt_algorithms,
+      0,
+      ngx_http_gateway_auth_offset(jwt.algorithms),
+      NULL },
+
+    { ngx_string("jwt_leeway"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      ngx_http_gateway_auth_offset(jwt.leeway),
+      NULL },
+
+    { ngx_string("jwt_max_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      ngx_http_gateway_auth_offset(jwt.max_size),
+      &ngx_http_gateway_jwt_max_size_bounds },
+
+    { ngx_string("jwt_claim_headers"),
+      NGX_CONF_1MORE,
+      ngx_http_gateway_jwt_claim_headers,
+      0,
+      ngx_http_gateway_auth_offset(claim_headers),
+      NULL },
+
+    { ngx_string("jwt_forward_token"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      ngx_http_gateway_auth_offset(jwt_forward_token),
       NULL },
 
       ngx_null_command
@@ -75,6 +157,7 @@ ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     service->name = value[1];
+    service->index = gmcf->services.nelts;
     service->file = cf->conf_file->file.name.data;
     service->line = cf->conf_file->line;
 
@@ -97,6 +180,8 @@ ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     *s = service;
+
+    ngx_http_gateway_auth_create(&service->auth);
 
     save = *cf;
     cf->handler = ngx_http_gateway_service_directive;
@@ -143,11 +228,7 @@ ngx_http_gateway_service_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             continue;
         }
 
-        if ((cmd->type & NGX_CONF_1MORE) ? nargs < 1
-            : (cmd->type & NGX_CONF_2MORE) ? nargs < 2
-            : nargs >= 8
-              || !(cmd->type & ngx_http_gateway_argument_number[nargs]))
-        {
+        if (!ngx_http_gateway_service_nargs_ok(cmd, nargs)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid number of arguments in \"%V\" "
                                "directive of gateway service \"%V\"",
@@ -174,6 +255,27 @@ ngx_http_gateway_service_directive(ngx_conf_t *cf, ngx_command_t *dummy,
                        &value[0], &service->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* the argument count rules of ngx_conf_handler() */
+
+static ngx_uint_t
+ngx_http_gateway_service_nargs_ok(ngx_command_t *cmd, ngx_uint_t nargs)
+{
+    if (cmd->type & NGX_CONF_FLAG) {
+        return nargs == 1;
+    }
+
+    if (cmd->type & NGX_CONF_1MORE) {
+        return nargs >= 1;
+    }
+
+    if (cmd->type & NGX_CONF_2MORE) {
+        return nargs >= 2;
+    }
+
+    return nargs < 8 && (cmd->type & ngx_http_gateway_argument_number[nargs]);
 }
 
 

@@ -35,6 +35,12 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
     { ngx_string("gateway_target"), NULL,
       ngx_http_gateway_unset_variable, 0, 0, 0 },
 
+    { ngx_string("gateway_consumer"), NULL,
+      ngx_http_gateway_unset_variable, 0, 0, 0 },
+
+    { ngx_string("gateway_auth"), NULL,
+      ngx_http_gateway_unset_variable, 0, 0, 0 },
+
     { ngx_string("gateway_param_"), NULL,
       ngx_http_gateway_param_variable, 0, NGX_HTTP_VAR_PREFIX, 0 },
 
@@ -76,9 +82,17 @@ ngx_http_gateway_init_variables(ngx_conf_t *cf,
     ngx_str_set(&name, "gateway_target");
     gmcf->target_index = ngx_http_get_variable_index(cf, &name);
 
+    ngx_str_set(&name, "gateway_consumer");
+    gmcf->consumer_index = ngx_http_get_variable_index(cf, &name);
+
+    ngx_str_set(&name, "gateway_auth");
+    gmcf->auth_index = ngx_http_get_variable_index(cf, &name);
+
     if (gmcf->service_index == NGX_ERROR
         || gmcf->route_index == NGX_ERROR
-        || gmcf->target_index == NGX_ERROR)
+        || gmcf->target_index == NGX_ERROR
+        || gmcf->consumer_index == NGX_ERROR
+        || gmcf->auth_index == NGX_ERROR)
     {
         return NGX_ERROR;
     }
@@ -111,7 +125,18 @@ ngx_http_gateway_set_variables(ngx_http_request_t *r,
     ngx_http_gateway_set_variable(r, gmcf->service_index,
                                   &ctx->service->name);
     ngx_http_gateway_set_variable(r, gmcf->route_index, &ctx->route->pattern);
-    ngx_http_gateway_set_variable(r, gmcf->target_index, &ctx->target);
+    if (ctx->target.len) {
+        ngx_http_gateway_set_variable(r, gmcf->target_index, &ctx->target);
+    }
+
+    if (ctx->auth.len) {
+        ngx_http_gateway_set_variable(r, gmcf->auth_index, &ctx->auth);
+    }
+
+    if (ctx->consumer.len) {
+        ngx_http_gateway_set_variable(r, gmcf->consumer_index,
+                                      &ctx->consumer);
+    }
 }
 
 

@@ -12,6 +12,8 @@ log_level('info');
 # the URI it received and the gateway headers it was given.
 
 our $Backends = <<'_EOC_';
+    gateway_default_auth off;
+
     map $server_port $fn_instance {
         $TEST_NGINX_RAND_PORT_1  pool-a;
         $TEST_NGINX_RAND_PORT_2  pool-b;

@@ -8,11 +8,17 @@ no_long_string();
 no_root_location();
 log_level('info');
 
-# the [emerg] lines are asserted in the error log; keep the terminal quiet
+# The [emerg] lines are asserted in the error log; keep the terminal
+# quiet.  Services are public unless a block is about authentication.
 add_block_preprocessor(sub {
     my $block = shift;
 
     $block->set_value("suppress_stderr", 1) if defined $block->must_die;
+
+    if (defined $block->http_config && $block->name !~ /auth/) {
+        $block->set_value("http_config", "    gateway_default_auth off;\n"
+                                         . $block->http_config);
+    }
 });
 
 run_tests();
@@ -68,12 +74,12 @@ qr{\[emerg\] .*gateway service "orders" has no "endpoint" in \S+nginx\.conf:\d+}
 --- http_config
     gateway_service orders {
         endpoint http://127.0.0.1:1/;
-        auth off;
+        rate_limit 10r/s;
     }
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*unknown directive "auth" in gateway service "orders" in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*unknown directive "rate_limit" in gateway service "orders" in \S+nginx\.conf:\d+}
 
 
 

@@ -9,6 +9,7 @@ no_root_location();
 log_level('info');
 
 our $Services = <<'_EOC_';
+    gateway_default_auth off;
     gateway_service orders { endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fn; }
 
     server {

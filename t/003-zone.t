@@ -14,7 +14,10 @@ no_root_location();
 log_level('info');
 
 our $Service = <<'_EOC_';
-    gateway_service orders { endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fn; }
+    gateway_service orders {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fn;
+        auth off;
+    }
 
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;

@@ -189,6 +189,18 @@ sub _all_blocks {
     return $AllBlocks;
 }
 
+our %KnownSections = map { $_ => 1 } qw(
+    main_config post_main_config http_config config server_name init
+    user_files request more_headers raw_request raw_request_middle_delay
+    pipelined_requests server_addr_for_client timeout abort ignore_response
+    wait error_code error_code_like response_headers response_headers_like
+    raw_response_headers_like response_body response_body_like
+    response_body_unlike error_log no_error_log grep_error_log
+    grep_error_log_out log_level must_die suppress_stderr tcp_listen
+    tcp_reply tcp_reply_delay tcp_query tcp_query_len tcp_no_close
+    tcp_shutdown ONLY SKIP LAST
+);
+
 sub _parse_block {
     my ($hunk) = @_;
     $hunk =~ s/\A===[ \t]*(.*)\s+//;
@@ -205,6 +217,9 @@ sub _parse_block {
             $value //= '';
             $value =~ s/^\s+|\s+$//g;
         }
+        # an unknown section would be a check that never runs
+        die "$block->{name}[0]: unknown section '$type' (see t/lib/README)\n"
+            unless $KnownSections{$type};
         $block->{_filters}{$type} = $filters;
         push @{ $block->{_order} }, $type;
         $block->set_value($type, $value);
@@ -1268,6 +1283,13 @@ sub _check_response {
                 Test::More::is($got, $subst_port->($val), "$name - header $key ok");
             }
         }
+    }
+
+    if (defined(my $pat = $block->raw_response_headers_like)) {
+        $pat = _indexed($name, $pat, $idx, $need_array);
+        Test::More::like($res ? $res->{raw_headers} : '',
+                         ref $pat ? $pat : qr/$pat/s,
+                         "$name - raw resp headers like");
     }
 
     my $body = $res ? $res->{body} : undef;

@@ -1,0 +1,1367 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/sha.h>
+#include "ngx_http_gateway_module.h"
+
+
+#define NGX_HTTP_GATEWAY_JWT_MAX_SIZE      8192
+#define NGX_HTTP_GATEWAY_JWT_LEEWAY_MAX    300
+
+#define ngx_http_gateway_auth_is(auth, m)                                     \
+    ((auth)->modes & NGX_HTTP_GATEWAY_AUTH_##m)
+
+
+/* why a request was refused: for the log, the problem and the header */
+
+typedef struct {
+    ngx_str_t                   log;        /* a fixed text to grep for */
+    ngx_str_t                   detail;
+    unsigned                    invalid_token:1;
+} ngx_http_gateway_auth_failure_t;
+
+
+typedef enum {
+    NGX_HTTP_GATEWAY_AUTH_MISSING = 0,
+    NGX_HTTP_GATEWAY_AUTH_AMBIGUOUS,
+    NGX_HTTP_GATEWAY_AUTH_UNKNOWN_KEY,
+    NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME,
+    NGX_HTTP_GATEWAY_AUTH_BAD_TOKEN,
+    NGX_HTTP_GATEWAY_AUTH_BAD_SUBJECT
+} ngx_http_gateway_auth_failure_e;
+
+
+static ngx_int_t ngx_http_gateway_auth_apikey(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_str_t *key);
+static ngx_int_t ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_str_t *authorization);
+static ngx_int_t ngx_http_gateway_auth_verify(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_str_t *token, ngx_str_t *subject);
+static ngx_int_t ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    u_char *digest, time_t expires, ngx_str_t *subject);
+static ngx_int_t ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len,
+    ngx_str_t *subject);
+static ngx_int_t ngx_http_gateway_auth_admit(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_consumer_t *consumer);
+static ngx_int_t ngx_http_gateway_auth_find_key(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_str_t *key);
+static ngx_int_t ngx_http_gateway_auth_query_key(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *key);
+static ngx_int_t ngx_http_gateway_auth_reject(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_str_t *log, ngx_str_t *detail,
+    ngx_uint_t invalid_token);
+static ngx_int_t ngx_http_gateway_auth_fail(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_auth_failure_e failure);
+static ngx_int_t ngx_http_gateway_auth_challenge(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_int_t ngx_http_gateway_auth_load(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *content);
+static ngx_int_t ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s);
+static ngx_int_t ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf);
+static ngx_int_t ngx_http_gateway_auth_drop(ngx_conf_t *cf,
+    ngx_http_gateway_auth_t *auth, ngx_str_t *name);
+static ngx_uint_t ngx_http_gateway_header_value_ok(ngx_str_t *value);
+
+
+static ngx_http_gateway_auth_failure_t  ngx_http_gateway_auth_failures[] = {
+
+    { ngx_string("no credentials"),
+      ngx_string("This service needs credentials: an API key or a bearer "
+                 "token, as the WWW-Authenticate header says."), 0 },
+
+    { ngx_string("more than one credential"),
+      ngx_string("The request carries more than one API key or token; "
+                 "send exactly one."), 1 },
+
+    { ngx_string("unknown API key"),
+      ngx_string("The API key is not valid."), 0 },
+
+    { ngx_string("not a bearer token"),
+      ngx_string("The Authorization header does not hold a bearer "
+                 "token."), 1 },
+
+    { ngx_string("invalid token"),
+      ngx_string("The bearer token is not valid."), 1 },
+
+    { ngx_string("unusable token subject"),
+      ngx_string("The bearer token's subject cannot name a caller."), 1 }
+};
+
+
+static ngx_str_t  ngx_http_gateway_auth_off = ngx_string("off");
+static ngx_str_t  ngx_http_gateway_auth_apikey_name = ngx_string("apikey");
+static ngx_str_t  ngx_http_gateway_auth_jwt_name = ngx_string("jwt");
+static ngx_str_t  ngx_http_gateway_bearer =
+    ngx_string("Bearer realm=\"gateway\"");
+static ngx_str_t  ngx_http_gateway_bearer_invalid =
+    ngx_string("Bearer realm=\"gateway\", error=\"invalid_token\"");
+static ngx_str_t  ngx_http_gateway_consumer_header =
+    ngx_string("X-Gateway-Consumer");
+
+
+/*
+ * Decides who calls: sets ctx->auth, ctx->consumer and ctx->claims and
+ * returns NGX_OK, or answers 401/403 itself and returns NGX_DONE.  Other
+ * values are errors for the phase engine.
+ */
+
+ngx_int_t
+ngx_http_gateway_authenticate(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 key;
+    ngx_table_elt_t          *authorization;
+    ngx_http_gateway_auth_t  *auth;
+
+    auth = &ctx->service->auth;
+
+    if (auth->modes == NGX_HTTP_GATEWAY_AUTH_OFF) {
+        ctx->auth = ngx_http_gateway_auth_off;
+        return NGX_OK;
+    }
+
+    if (ngx_http_gateway_auth_is(auth, APIKEY)) {
+        rc = ngx_http_gateway_auth_find_key(r, ctx, &key);
+
+        if (rc == NGX_OK) {
+            return ngx_http_gateway_auth_apikey(r, gmcf, ctx, &key);
+        }
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    authorization = r->headers_in.authorization;
+
+    if (ngx_http_gateway_auth_is(auth, JWT) && authorization != NULL) {
+        return ngx_http_gateway_auth_jwt(r, gmcf, ctx,
+                                         &authorization->value);
+    }
+
+    return ngx_http_gateway_auth_fail(r, ctx, NGX_HTTP_GATEWAY_AUTH_MISSING);
+}
+
+
+static ngx_int_t
+ngx_http_gateway_auth_apikey(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_str_t *key)
+{
+    u_char                        digest[SHA256_DIGEST_LENGTH];
+    ngx_http_gateway_consumer_t  *consumer;
+
+    SHA256(key->data, key->len, digest);
+
+    consumer = ngx_http_gateway_consumers_by_key(gmcf->consumers, digest);
+
+    if (consumer == NULL) {
+        return ngx_http_gateway_auth_fail(r, ctx,
+                                          NGX_HTTP_GATEWAY_AUTH_UNKNOWN_KEY);
+    }
+
+    ctx->auth = ngx_http_gateway_auth_apikey_name;
+
+    return ngx_http_gateway_auth_admit(r, ctx, consumer);
+}
+
+
+static ngx_int_t
+ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_str_t *authorization)
+{
+    u_char                       *p, *last;
+    ngx_int_t                     rc;
+    ngx_str_t                     token, subject;
+    ngx_http_gateway_consumer_t  *consumer;
+
+    /* credentials = auth-scheme 1*SP token68; the scheme is caseless */
+
+    p = authorization->data;
+    last = p + authorization->len;
+
+    if (authorization->len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(p, (u_char *) "Bearer ", 7) != 0)
+    {
+        return ngx_http_gateway_auth_fail(r, ctx,
+                                          NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME);
+    }
+
+    for (p += 7; p < last && *p == ' '; p++) { /* void */ }
+
+    token.data = p;
+    token.len = last - p;
+
+    if (token.len == 0) {
+        return ngx_http_gateway_auth_fail(r, ctx,
+                                          NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME);
+    }
+
+    rc = ngx_http_gateway_auth_verify(r, gmcf, ctx, &token, &subject);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->auth = ngx_http_gateway_auth_jwt_name;
+
+    /* a subject listed in the consumers file is that consumer */
+
+    consumer = gmcf->consumers
+               ? ngx_http_gateway_consumers_by_subject(gmcf->consumers,
+                                                       &subject)
+               : NULL;
+
+    if (consumer) {
+        return ngx_http_gateway_auth_admit(r, ctx, consumer);
+    }
+
+    ctx->consumer = subject;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Verifies the token, or finds it verified in this worker's cache for
+ * this service: a cached token costs a SHA-256 and a lookup, not a
+ * signature check and a JSON parse.
+ */
+
+static ngx_int_t
+ngx_http_gateway_auth_verify(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_str_t *token, ngx_str_t *subject)
+{
+    u_char                          *data, digest[SHA256_DIGEST_LENGTH];
+    size_t                           len;
+    ngx_str_t                       *text, detail;
+    ngx_uint_t                       i, cached;
+    ngx_http_gateway_jwt_t           jwt;
+    ngx_http_gateway_auth_t         *auth;
+    ngx_http_gateway_claim_header_t *ch;
+    ngx_http_gateway_jwt_status_e    status;
+
+    auth = &ctx->service->auth;
+    cached = 0;
+
+    if (gmcf->jwt_cache && token->len <= auth->jwt.max_size) {
+        SHA256(token->data, token->len, digest);
+        cached = 1;
+
+        data = ngx_http_gateway_cache_get(gmcf->jwt_cache, digest,
+                                          ctx->service->index, ngx_time(),
+                                          &len);
+        if (data) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "gateway jwt cache hit");
+
+            return ngx_http_gateway_auth_cache_get(r, ctx, data, len,
+                                                   subject);
+        }
+    }
+
+    status = ngx_http_gateway_jwt_verify(r->pool, token, gmcf->jwks,
+                                         &auth->jwt, ngx_time(), &jwt);
+
+    if (status == NGX_HTTP_GATEWAY_JWT_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status != NGX_HTTP_GATEWAY_JWT_OK) {
+        text = ngx_http_gateway_jwt_status_text(status);
+
+        detail.len = sizeof("The bearer token is not valid: .") - 1
+                     + text->len;
+        detail.data = ngx_pnalloc(r->pool, detail.len);
+        if (detail.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf(detail.data, "The bearer token is not valid: %V.", text);
+
+        return ngx_http_gateway_auth_reject(r, ctx, text, &detail, 1);
+    }
+
+    *subject = jwt.subject;
+
+    if (!ngx_http_gateway_header_value_ok(subject)) {
+        return ngx_http_gateway_auth_fail(r, ctx,
+                                          NGX_HTTP_GATEWAY_AUTH_BAD_SUBJECT);
+    }
+
+    if (auth->claim_headers) {
+        ctx->claims = ngx_pcalloc(r->pool, auth->claim_headers->nelts
+                                           * sizeof(ngx_str_t));
+        if (ctx->claims == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ch = auth->claim_headers->elts;
+
+        for (i = 0; i < auth->claim_headers->nelts; i++) {
+            if (ngx_http_gateway_jwt_claim(&jwt, &ch[i].claim, r->pool,
+                                           &ctx->claims[i])
+                == NGX_ERROR)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+
+    if (cached
+        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, digest, jwt.expires,
+                                           subject)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A cached verification: the subject and the claim header values, each
+ * as a length (2 bytes) and its bytes; 0xffff marks an absent claim.
+ */
+
+static ngx_int_t
+ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    u_char *digest, time_t expires, ngx_str_t *subject)
+{
+    u_char      *data, *p;
+    size_t       len;
+    ngx_str_t   *v;
+    ngx_uint_t   i, n;
+
+    n = ctx->claims ? ctx->service->auth.claim_headers->nelts : 0;
+
+    len = 2 + subject->len;
+
+    for (i = 0; i < n; i++) {
+        len += 2 + ctx->claims[i].len;
+
+        if (ctx->claims[i].len >= 0xffff) {
+            return NGX_OK;
+        }
+    }
+
+    if (subject->len >= 0xffff) {
+        return NGX_OK;
+    }
+
+    data = ngx_pnalloc(r->pool, len);
+    if (data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = data;
+
+    for (i = 0; i <= n; i++) {
+        v = (i == 0) ? subject : &ctx->claims[i - 1];
+
+        if (i > 0 && v->data == NULL) {
+            *p++ = 0xff;
+            *p++ = 0xff;
+            continue;
+        }
+
+        *p++ = (u_char) (v->len >> 8);
+        *p++ = (u_char) v->len;
+        p = ngx_cpymem(p, v->data, v->len);
+    }
+
+    return ngx_http_gateway_cache_put(gmcf->jwt_cache, digest,
+                                      ctx->service->index, expires,
+                                      data, p - data);
+}
+
+
+static ngx_int_t
+ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len,
+    ngx_str_t *subject)
+{
+    u_char      *p, *last;
+    size_t       n;
+    ngx_str_t   *v;
+    ngx_uint_t   i, nclaims;
+
+    nclaims = ctx->service->auth.claim_headers
+              ? ctx->service->auth.claim_headers->nelts : 0;
+
+    if (nclaims) {
+        ctx->claims = ngx_pcalloc(r->pool, nclaims * sizeof(ngx_str_t));
+        if (ctx->claims == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /* the entry is copied: it may be evicted while the request lives */
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(p, data, len);
+    last = p + len;
+
+    for (i = 0; i <= nclaims && p + 2 <= last; i++) {
+        v = (i == 0) ? subject : &ctx->claims[i - 1];
+        n = (size_t) p[0] << 8 | p[1];
+        p += 2;
+
+        if (n == 0xffff) {
+            continue;
+        }
+
+        v->data = p;
+        v->len = n;
+        p += n;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the consumer is known: may it call this service? */
+
+static ngx_int_t
+ngx_http_gateway_auth_admit(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_consumer_t *consumer)
+{
+    u_char      *allowed;
+    ngx_str_t    detail;
+    ngx_uint_t   index;
+
+    ctx->consumer = consumer->id;
+
+    allowed = consumer->allowed;
+    index = ctx->service->index;
+
+    if (consumer->all_services || (allowed[index / 8] & (1 << index % 8))) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gateway: consumer \"%V\" may not call service \"%V\"",
+                  &consumer->id, &ctx->service->name);
+
+    ngx_str_set(&detail, "This consumer may not call this service.");
+
+    return ngx_http_gateway_send_problem(r, NGX_HTTP_GATEWAY_PROBLEM_FORBIDDEN,
+                                         &detail);
+}
+
+
+/*
+ * The API key: from the configured header, or from the query when the
+ * service allows it; one place and one copy only.  NGX_DECLINED: none.
+ */
+
+static ngx_int_t
+ngx_http_gateway_auth_find_key(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_str_t *key)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 query;
+    ngx_uint_t                i, n;
+    ngx_list_part_t          *part;
+    ngx_table_elt_t          *h;
+    ngx_http_gateway_auth_t  *auth;
+
+    auth = &ctx->service->auth;
+    n = 0;
+
+    ngx_str_null(key);
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == auth->apikey_header.len
+                && ngx_strncasecmp(h[i].key.data, auth->apikey_header.data,
+                                   auth->apikey_header.len)
+                   == 0)
+            {
+                *key = h[i].value;
+                n++;
+            }
+        }
+    }
+
+    if (auth->apikey_query.len) {
+        rc = ngx_http_gateway_auth_query_key(r, &auth->apikey_query, &query);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            *key = query;
+            ctx->drop_arg = auth->apikey_query;
+            n++;
+
+        } else if (rc == NGX_BUSY) {
+            n += 2;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (n > 1) {
+        return ngx_http_gateway_auth_fail(r, ctx,
+                                          NGX_HTTP_GATEWAY_AUTH_AMBIGUOUS);
+    }
+
+    if (key->len == 0) {
+        return ngx_http_gateway_auth_fail(r, ctx,
+                                          NGX_HTTP_GATEWAY_AUTH_UNKNOWN_KEY);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK with the unescaped value of the one "name=" argument, NGX_BUSY
+ * when there are several, NGX_DECLINED when there is none.
+ */
+
+static ngx_int_t
+ngx_http_gateway_auth_query_key(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *key)
+{
+    u_char      *p, *last, *start, *dst, *src;
+    ngx_str_t    value;
+    ngx_uint_t   n;
+
+    p = r->args.data;
+    last = p + r->args.len;
+    n = 0;
+
+    while (p < last) {
+        start = p;
+
+        while (p < last && *p != '&') {
+            p++;
+        }
+
+        if ((size_t) (p - start) > name->len && start[name->len] == '='
+            && ngx_strncmp(start, name->data, name->len) == 0)
+        {
+            value.data = start + name->len + 1;
+            value.len = p - value.data;
+            n++;
+        }
+
+        p++;
+    }
+
+    if (n == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (n > 1) {
+        return NGX_BUSY;
+    }
+
+    dst = ngx_pnalloc(r->pool, value.len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->data = dst;
+    src = value.data;
+
+    ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
+
+    key->len = dst - key->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_auth_fail(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_auth_failure_e failure)
+{
+    ngx_http_gateway_auth_failure_t  *f;
+
+    f = &ngx_http_gateway_auth_failures[failure];
+
+    return ngx_http_gateway_auth_reject(r, ctx, &f->log, &f->detail,
+                                        f->invalid_token);
+}
+
+
+/*
+ * 401, with a challenge for each scheme the service accepts, a fixed
+ * log text and a problem body that never repeats what the client sent.
+ */
+
+static ngx_int_t
+ngx_http_gateway_auth_reject(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_str_t *log, ngx_str_t *detail,
+    ngx_uint_t invalid_token)
+{
+    u_char                   *p;
+    ngx_str_t                 challenge;
+    ngx_http_gateway_auth_t  *auth;
+
+    auth = &ctx->service->auth;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gateway: authentication failed for service \"%V\": %V",
+                  &ctx->service->name, log);
+
+    if (ngx_http_gateway_auth_is(auth, JWT)) {
+        challenge = invalid_token ? ngx_http_gateway_bearer_invalid
+                                  : ngx_http_gateway_bearer;
+
+        if (ngx_http_gateway_auth_challenge(r, &challenge) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ngx_http_gateway_auth_is(auth, APIKEY)) {
+        p = ngx_pnalloc(r->pool, sizeof("ApiKey realm=\"gateway\", "
+                                        "header=\"\"") - 1
+                                 + auth->apikey_header.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        challenge.data = p;
+        challenge.len = ngx_sprintf(p, "ApiKey realm=\"gateway\", "
+                                    "header=\"%V\"", &auth->apikey_header)
+                        - p;
+
+        if (ngx_http_gateway_auth_challenge(r, &challenge) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_gateway_send_problem(r,
+                                         NGX_HTTP_GATEWAY_PROBLEM_UNAUTHORIZED,
+                                         detail);
+}
+
+
+static ngx_int_t
+ngx_http_gateway_auth_challenge(ngx_http_request_t *r, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value = *value;
+
+    if (r->headers_out.www_authenticate == NULL) {
+        r->headers_out.www_authenticate = h;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the headers the function receives: X-Gateway-Consumer and claims */
+
+ngx_int_t
+ngx_http_gateway_auth_headers(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_uint_t                        i;
+    ngx_table_elt_t                  *h;
+    ngx_http_gateway_claim_header_t  *ch;
+
+    if (ctx->consumer.len) {
+        h = ngx_list_push(&r->headers_in.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->key = ngx_http_gateway_consumer_header;
+        h->value = ctx->consumer;
+        h->lowcase_key = (u_char *) "x-gateway-consumer";
+        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    if (ctx->claims == NULL) {
+        return NGX_OK;
+    }
+
+    ch = ctx->service->auth.claim_headers->elts;
+
+    for (i = 0; i < ctx->service->auth.claim_headers->nelts; i++) {
+
+        if (ctx->claims[i].data == NULL) {
+            continue;
+        }
+
+        h = ngx_list_push(&r->headers_in.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->key = ch[i].header;
+        h->value = ctx->claims[i];
+        h->lowcase_key = ch[i].lowcase.data;
+        h->hash = ngx_hash_key(ch[i].lowcase.data, ch[i].lowcase.len);
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_gateway_header_value_ok(ngx_str_t *value)
+{
+    u_char  *p, *last;
+
+    last = value->data + value->len;
+
+    for (p = value->data; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* auth off | apikey | jwt | apikey jwt; */
+
+char *
+ngx_http_gateway_auth_modes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, *modes;
+
+    modes = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*modes != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    *modes = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "off") == 0
+            && cf->args->nelts == 2)
+        {
+            *modes = NGX_HTTP_GATEWAY_AUTH_OFF;
+
+        } else if (ngx_strcmp(value[i].data, "apikey") == 0
+                   && !(*modes & NGX_HTTP_GATEWAY_AUTH_APIKEY))
+        {
+            *modes |= NGX_HTTP_GATEWAY_AUTH_APIKEY;
+
+        } else if (ngx_strcmp(value[i].data, "jwt") == 0
+                   && !(*modes & NGX_HTTP_GATEWAY_AUTH_JWT))
+        {
+            *modes |= NGX_HTTP_GATEWAY_AUTH_JWT;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid authentication \"%V\": \"off\", "
+                               "\"apikey\", \"jwt\" or \"apikey jwt\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gateway_consumers file;  gateway_jwks file; */
+
+char *
+ngx_http_gateway_auth_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gateway_main_conf_t *gmcf = conf;
+
+    ngx_int_t   rc;
+    ngx_str_t  *value, content, err, *file;
+
+    value = cf->args->elts;
+
+    file = (ngx_strcmp(cmd->name.data, "gateway_jwks") == 0)
+           ? &gmcf->jwks_file : &gmcf->consumers_file;
+
+    if (file->data) {
+        return "is duplicate";
+    }
+
+    *file = value[1];
+
+    if (ngx_http_gateway_auth_load(cf, file, &content) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (file == &gmcf->jwks_file) {
+        gmcf->jwks = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_jwks_t));
+        if (gmcf->jwks == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_http_gateway_jwks_parse(cf->pool, content.data, content.len,
+                                         gmcf->jwks, &err);
+
+    } else {
+        gmcf->consumers = ngx_pcalloc(cf->pool,
+                                      sizeof(ngx_http_gateway_consumers_t));
+        if (gmcf->consumers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_http_gateway_consumers_parse(cf->pool, content.data,
+                                              content.len, gmcf->consumers,
+                                              &err);
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V \"%V\": %V",
+                           &cmd->name, file, &err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the whole file, read at configuration time; relative to conf dir */
+
+static ngx_int_t
+ngx_http_gateway_auth_load(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *content)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = *name;
+    file.log = cf->log;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto failed;
+    }
+
+    content->len = ngx_file_size(&fi);
+    content->data = ngx_pnalloc(cf->pool, content->len + 1);
+    if (content->data == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, content->data, content->len, 0);
+
+    if (n == NGX_ERROR || (size_t) n != content->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "could not read \"%V\"", name);
+        goto failed;
+    }
+
+    content->data[content->len] = '\0';
+
+    ngx_close_file(fd);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_file(fd);
+
+    return NGX_ERROR;
+}
+
+
+/* jwt_audience value ...; */
+
+char *
+ngx_http_gateway_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *aud;
+    ngx_uint_t     i;
+    ngx_array_t  **audiences;
+
+    audiences = (ngx_array_t **) (p + cmd->offset);
+
+    if (*audiences) {
+        return "is duplicate";
+    }
+
+    *audiences = ngx_array_create(cf->pool, cf->args->nelts,
+                                  sizeof(ngx_str_t));
+    if (*audiences == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty audience");
+            return NGX_CONF_ERROR;
+        }
+
+        aud = ngx_array_push(*audiences);
+        if (aud == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *aud = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* jwt_algorithms RS256 ES256 ...; */
+
+char *
+ngx_http_gateway_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, alg, *algorithms;
+
+    algorithms = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*algorithms) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        alg = ngx_http_gateway_jwt_alg(&value[i]);
+
+        if (alg == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown JWT algorithm \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        *algorithms |= alg;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* jwt_claim_headers claim:Header ...; */
+
+char *
+ngx_http_gateway_jwt_claim_headers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    u_char                           *colon, *c;
+    ngx_str_t                        *value;
+    ngx_uint_t                        i;
+    ngx_array_t                     **headers;
+    ngx_http_gateway_claim_header_t  *ch;
+
+    headers = (ngx_array_t **) (p + cmd->offset);
+
+    if (*headers) {
+        return "is duplicate";
+    }
+
+    *headers = ngx_array_create(cf->pool, cf->args->nelts,
+                                sizeof(ngx_http_gateway_claim_header_t));
+    if (*headers == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        colon = ngx_strlchr(value[i].data, value[i].data + value[i].len,
+                            ':');
+
+        if (colon == NULL || colon == value[i].data
+            || colon == value[i].data + value[i].len - 1)
+        {
+            goto invalid;
+        }
+
+        ch = ngx_array_push(*headers);
+        if (ch == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ch->claim.data = value[i].data;
+        ch->claim.len = colon - value[i].data;
+        ch->header.data = colon + 1;
+        ch->header.len = value[i].data + value[i].len - colon - 1;
+
+        /* a header name is a token (RFC 9110): letters, digits, "-" */
+
+        for (c = ch->header.data; c < ch->header.data + ch->header.len; c++)
+        {
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
+                  || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            {
+                goto invalid;
+            }
+        }
+
+        ch->lowcase.len = ch->header.len;
+        ch->lowcase.data = ngx_pnalloc(cf->pool, ch->header.len);
+        if (ch->lowcase.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_strlow(ch->lowcase.data, ch->header.data, ch->header.len);
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid claim header \"%V\": \"claim:Header-Name\"",
+                       &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+void
+ngx_http_gateway_auth_create(ngx_http_gateway_auth_t *auth)
+{
+    auth->modes = NGX_CONF_UNSET_UINT;
+    auth->jwt.leeway = NGX_CONF_UNSET;
+    auth->jwt.max_size = NGX_CONF_UNSET_SIZE;
+    auth->jwt_forward_token = NGX_CONF_UNSET;
+}
+
+
+/*
+ * After the http block: every service has an authentication mode, the
+ * files it needs are loaded, settings that would have no effect are
+ * refused, and the consumers' service lists are resolved.
+ */
+
+ngx_int_t
+ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
+{
+    ngx_uint_t                    i;
+    ngx_http_gateway_service_t  **s;
+
+    if (gmcf->default_auth == NGX_CONF_UNSET_UINT) {
+        gmcf->default_auth = 0;
+    }
+
+    ngx_conf_init_uint_value(gmcf->jwt_cache_size, 1024);
+
+    s = gmcf->services.elts;
+
+    for (i = 0; i < gmcf->services.nelts; i++) {
+        if (ngx_http_gateway_auth_init_service(cf, gmcf, s[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (gmcf->consumers) {
+        return ngx_http_gateway_auth_init_consumers(cf, gmcf);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s)
+{
+    ngx_str_t                         name;
+    ngx_uint_t                        i;
+    const char                       *unused;
+    ngx_http_gateway_auth_t          *auth;
+    ngx_http_gateway_claim_header_t  *ch;
+
+    auth = &s->auth;
+
+    if (auth->modes == NGX_CONF_UNSET_UINT) {
+        if (gmcf->default_auth == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "gateway service \"%V\" in %s:%ui has no "
+                          "\"auth\": say \"auth off;\" for a public service, "
+                          "or set \"gateway_default_auth\"",
+                          &s->name, s->file, s->line);
+            return NGX_ERROR;
+        }
+
+        auth->modes = gmcf->default_auth;
+    }
+
+    unused = NULL;
+
+    if (!ngx_http_gateway_auth_is(auth, APIKEY)) {
+        if (auth->apikey_header.data) {
+            unused = "apikey_header";
+
+        } else if (auth->apikey_query.data) {
+            unused = "apikey_query";
+        }
+    }
+
+    if (!ngx_http_gateway_auth_is(auth, JWT)) {
+        if (auth->jwt.issuer.data) {
+            unused = "jwt_issuer";
+
+        } else if (auth->jwt.audiences) {
+            unused = "jwt_audience";
+
+        } else if (auth->jwt.algorithms) {
+            unused = "jwt_algorithms";
+
+        } else if (auth->jwt.leeway != NGX_CONF_UNSET) {
+            unused = "jwt_leeway";
+
+        } else if (auth->jwt.max_size != NGX_CONF_UNSET_SIZE) {
+            unused = "jwt_max_size";
+
+        } else if (auth->claim_headers) {
+            unused = "jwt_claim_headers";
+
+        } else if (auth->jwt_forward_token != NGX_CONF_UNSET) {
+            unused = "jwt_forward_token";
+        }
+    }
+
+    if (unused) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" of gateway service \"%V\" in %s:%ui has no "
+                      "effect: the service does not use that "
+                      "authentication", unused, &s->name, s->file, s->line);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_gateway_auth_is(auth, APIKEY) && gmcf->consumers == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "gateway service \"%V\" in %s:%ui uses API keys, but "
+                      "no \"gateway_consumers\" file is set",
+                      &s->name, s->file, s->line);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_gateway_auth_is(auth, JWT) && gmcf->jwks == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "gateway service \"%V\" in %s:%ui uses JWT, but no "
+                      "\"gateway_jwks\" file is set",
+                      &s->name, s->file, s->line);
+        return NGX_ERROR;
+    }
+
+    if (auth->jwt.leeway > NGX_HTTP_GATEWAY_JWT_LEEWAY_MAX) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"jwt_leeway\" of gateway service \"%V\" in %s:%ui is "
+                      "more than %ds", &s->name, s->file, s->line,
+                      NGX_HTTP_GATEWAY_JWT_LEEWAY_MAX);
+        return NGX_ERROR;
+    }
+
+    ngx_conf_init_value(auth->jwt.leeway, 0);
+    ngx_conf_init_size_value(auth->jwt.max_size,
+                             NGX_HTTP_GATEWAY_JWT_MAX_SIZE);
+    ngx_conf_init_value(auth->jwt_forward_token, 0);
+
+    if (auth->apikey_header.data == NULL) {
+        ngx_str_set(&auth->apikey_header, "X-API-Key");
+    }
+
+    /* what the function must not see: credentials and forgeable copies */
+
+    if (ngx_array_init(&auth->drop, cf->pool, 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_gateway_auth_is(auth, APIKEY)
+        && ngx_http_gateway_auth_drop(cf, auth, &auth->apikey_header)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_gateway_auth_is(auth, JWT) && !auth->jwt_forward_token) {
+        ngx_str_set(&name, "Authorization");
+
+        if (ngx_http_gateway_auth_drop(cf, auth, &name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (auth->claim_headers) {
+        ch = auth->claim_headers->elts;
+
+        for (i = 0; i < auth->claim_headers->nelts; i++) {
+            if (ngx_http_gateway_auth_drop(cf, auth, &ch[i].header)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_auth_drop(ngx_conf_t *cf, ngx_http_gateway_auth_t *auth,
+    ngx_str_t *name)
+{
+    ngx_str_t  *lc;
+
+    lc = ngx_array_push(&auth->drop);
+    if (lc == NULL) {
+        return NGX_ERROR;
+    }
+
+    lc->len = name->len;
+    lc->data = ngx_pnalloc(cf->pool, name->len);
+    if (lc->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(lc->data, name->data, name->len);
+
+    return NGX_OK;
+}
+
+
+/* consumers' service lists become bit sets of service indexes */
+
+static ngx_int_t
+ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf)
+{
+    u_char                       *allowed;
+    ngx_uint_t                    i, j;
+    ngx_http_gateway_service_t   *s;
+    ngx_http_gateway_consumer_t  *c;
+
+    for (i = 0; i < gmcf->consumers->nconsumers; i++) {
+        c = &gmcf->consumers->consumers[i];
+
+        allowed = ngx_pcalloc(cf->pool, gmcf->services.nelts / 8 + 1);
+        if (allowed == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->allowed = allowed;
+
+        for (j = 0; j < c->nservices; j++) {
+            if (c->services[j].len == 1 && c->services[j].data[0] == '*') {
+                continue;
+            }
+
+            s = ngx_http_gateway_service_find(gmcf, &c->services[j]);
+
+            if (s == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "consumer \"%V\" in \"%V\" names unknown "
+                              "gateway service \"%V\"", &c->id,
+                              &gmcf->consumers_file, &c->services[j]);
+                return NGX_ERROR;
+            }
+
+            allowed[s->index / 8] |= 1 << s->index % 8;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gateway_module);
+
+    if (gmcf == NULL || gmcf->jwks == NULL || gmcf->jwt_cache_size == 0) {
+        return NGX_OK;
+    }
+
+    gmcf->jwt_cache = ngx_http_gateway_cache_create(cycle->pool,
+                                                    gmcf->jwt_cache_size,
+                                                    cycle->log);
+    if (gmcf->jwt_cache == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
