@@ -6,8 +6,8 @@
 
 /*
  * What the unit tests need of nginx besides the core objects they link:
- * a cycle with a log, and a log writer (silent unless GATEWAY_TEST_LOG
- * is set in the environment).
+ * a cycle with a log, a log writer (silent unless GATEWAY_TEST_LOG is set
+ * in the environment) and the shared memory mutex.
  */
 
 
@@ -46,6 +46,27 @@ void
 ngx_log_abort(ngx_err_t err, const char *fmt, ...)
 {
     abort();
+}
+
+
+void
+ngx_debug_point(void)
+{
+    abort();
+}
+
+
+/* one process: the slab pool's mutex has nothing to exclude */
+
+void
+ngx_shmtx_lock(ngx_shmtx_t *mtx)
+{
+}
+
+
+void
+ngx_shmtx_unlock(ngx_shmtx_t *mtx)
+{
 }
 
 
