@@ -4,6 +4,7 @@
 #   make run        build, then start the demo gateway in the foreground
 #                   (Ctrl-C, or "make stop" from another shell, stops it)
 #   make test       lint, unit tests (cmocka) and the Test::Nginx suite
+#   make fuzz       libFuzzer on the parsers of outside input (FUZZ_TIME=s)
 #
 #   NGINX_SRC=DIR   build against (and test with) an nginx source tree
 #
@@ -87,7 +88,8 @@ PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                   || echo "-I $(CURDIR)/t/lib")
 
 
-.PHONY: all build deps run stop test unit integration lint clean
+.PHONY: all build deps run stop test unit integration lint fuzz bench-jwt \
+        clean
 
 all: build
 
@@ -186,6 +188,39 @@ $(BUILD)/tests/test_%: tests/test_%.c module/ngx_http_gateway_%.c \
 	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
 	    $(sort module/ngx_http_gateway_$*.c $(UNIT_COMMON)) $(CORE_OBJS) \
 	    $(UNIT_LIBS)
+
+# libFuzzer harnesses, built with clang; nginx core sources compiled in
+FUZZ_TIME    ?= 60
+FUZZERS      := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%, \
+                  $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CORE    := $(addprefix $(CORE_SRC)/src/, core/ngx_palloc.c \
+                  core/ngx_string.c core/ngx_array.c os/unix/ngx_alloc.c)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c module/ngx_http_gateway_jwt.c \
+                      $(CORE_OBJS_DIR)/.configured
+	command -v clang >/dev/null || { apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
+	mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-omit-frame-pointer -DNGX_DEBUG_PALLOC=1 $(CORE_INCS) -o $@ $< \
+	    module/ngx_http_gateway_jwt.c $(FUZZ_CORE) -lcrypto -ljansson
+
+fuzz: $(FUZZERS)
+	for f in $(FUZZERS); do \
+	    name=$${f##*/fuzz_}; seeds=tests/fuzz/seeds/$${name%_token}; \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+	    $$f -max_total_time=$(FUZZ_TIME) -max_len=8192 \
+	        $(BUILD)/fuzz/corpus-$$name $$seeds || exit 1; \
+	done
+
+# signature verifications per second, one core (not a test)
+$(BUILD)/bench_jwt: tests/bench_jwt.c module/ngx_http_gateway_jwt.c \
+                    $(CORE_OBJS_DIR)/.configured
+	cc -O2 $(CORE_INCS) -o $@ $< module/ngx_http_gateway_jwt.c $(FUZZ_CORE) \
+	    -lcrypto -ljansson
+
+bench-jwt: $(BUILD)/bench_jwt
+	$(BUILD)/bench_jwt 20000
 
 unit: $(UNIT_TESTS)
 	rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc

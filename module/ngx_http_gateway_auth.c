@@ -453,6 +453,7 @@ ngx_http_gateway_auth_admit(ngx_http_request_t *r,
     ngx_uint_t   index;
 
     ctx->consumer = consumer->id;
+    ctx->consumer_entry = consumer;
 
     allowed = consumer->allowed;
     index = ctx->service->index;
@@ -1125,7 +1126,9 @@ ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
     s = gmcf->services.elts;
 
     for (i = 0; i < gmcf->services.nelts; i++) {
-        if (ngx_http_gateway_auth_init_service(cf, gmcf, s[i]) != NGX_OK) {
+        if (ngx_http_gateway_auth_init_service(cf, gmcf, s[i]) != NGX_OK
+            || ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }

@@ -199,6 +199,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
 
+    if (rc == NGX_OK) {
+        rc = ngx_http_gateway_rate_limit_check(r, gmcf, ctx);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -807,6 +811,7 @@ ngx_http_gateway_create_main_conf(ngx_conf_t *cf)
     gmcf->target_index = NGX_ERROR;
     gmcf->consumer_index = NGX_ERROR;
     gmcf->auth_index = NGX_ERROR;
+    gmcf->remaining_index = NGX_ERROR;
 
     return gmcf;
 }

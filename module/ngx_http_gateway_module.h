@@ -14,6 +14,7 @@
 #include "ngx_http_gateway_cache.h"
 #include "ngx_http_gateway_consumers.h"
 #include "ngx_http_gateway_jwt.h"
+#include "ngx_http_gateway_limit.h"
 #include "ngx_http_gateway_parse.h"
 #include "ngx_http_gateway_problem.h"
 #include "ngx_http_gateway_routes.h"
@@ -46,12 +47,27 @@ typedef struct {
 } ngx_http_gateway_auth_t;
 
 
+#define NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER  0
+#define NGX_HTTP_GATEWAY_LIMIT_PER_IP        1
+#define NGX_HTTP_GATEWAY_LIMIT_PER_SERVICE   2
+
+
+typedef struct {
+    ngx_uint_t                       rate;      /* 0: no limit */
+    ngx_uint_t                       burst;
+    ngx_uint_t                       per;
+    ngx_uint_t                       status;
+    ngx_uint_t                       dry_run;
+} ngx_http_gateway_limit_conf_t;
+
+
 typedef struct {
     ngx_str_t                        name;
     ngx_uint_t                       index;     /* in the services array */
     ngx_http_gateway_endpoint_t      endpoint;
     ngx_http_upstream_srv_conf_t    *upstream;
     ngx_http_gateway_auth_t          auth;
+    ngx_http_gateway_limit_conf_t    limit;
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
 } ngx_http_gateway_service_t;
@@ -71,12 +87,14 @@ typedef struct {
     ngx_str_t                        jwks_file;
     ngx_uint_t                       jwt_cache_size;
     ngx_http_gateway_cache_t        *jwt_cache;     /* per worker */
+    ngx_msec_t                       limit_alert;   /* per worker */
 
     ngx_int_t                        service_index;   /* variables */
     ngx_int_t                        route_index;
     ngx_int_t                        target_index;
     ngx_int_t                        consumer_index;
     ngx_int_t                        auth_index;
+    ngx_int_t                        remaining_index;
 } ngx_http_gateway_main_conf_t;
 
 
@@ -94,8 +112,12 @@ typedef struct {
 
     ngx_str_t                        auth;      /* "off", "apikey", "jwt" */
     ngx_str_t                        consumer;  /* id, or token subject */
+    ngx_http_gateway_consumer_t     *consumer_entry;
     ngx_str_t                       *claims;    /* as auth.claim_headers */
     ngx_str_t                        drop_arg;  /* query key to remove */
+
+    ngx_uint_t                       ratelimit_remaining;
+    unsigned                         ratelimited:1;
 } ngx_http_gateway_ctx_t;
 
 
@@ -124,6 +146,14 @@ ngx_int_t ngx_http_gateway_authenticate(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_auth_headers(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
+
+char *ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_gateway_rate_limit_create(ngx_http_gateway_limit_conf_t *lc);
+ngx_int_t ngx_http_gateway_rate_limit_init(ngx_conf_t *cf,
+    ngx_http_gateway_service_t *s);
+ngx_int_t ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 
 ngx_int_t ngx_http_gateway_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_gateway_init_variables(ngx_conf_t *cf,

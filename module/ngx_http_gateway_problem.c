@@ -32,7 +32,10 @@ static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
       ngx_string("Unauthorized") },
     { NGX_HTTP_FORBIDDEN,
       ngx_string("tag:ngx-http-gateway,2026:forbidden"),
-      ngx_string("Forbidden") }
+      ngx_string("Forbidden") },
+    { NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_string("tag:ngx-http-gateway,2026:rate-limited"),
+      ngx_string("Rate Limit Exceeded") }
 };
 
 
@@ -42,7 +45,7 @@ static ngx_str_t  ngx_http_gateway_problem_type =
 
 ngx_buf_t *
 ngx_http_gateway_problem_body(ngx_pool_t *pool,
-    ngx_http_gateway_problem_e problem, ngx_str_t *detail)
+    ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail)
 {
     size_t                       len;
     ngx_buf_t                   *b;
@@ -62,7 +65,7 @@ ngx_http_gateway_problem_body(ngx_pool_t *pool,
 
     b->last = ngx_sprintf(b->last, "{\"type\":\"%V\",\"title\":\"%V\","
                           "\"status\":%ui,\"detail\":\"",
-                          &p->type, &p->title, p->status);
+                          &p->type, &p->title, status);
     b->last = (u_char *) ngx_escape_json(b->last, detail->data, detail->len);
     b->last = ngx_cpymem(b->last, "\"}\n", 3);
 
@@ -74,6 +77,15 @@ ngx_int_t
 ngx_http_gateway_send_problem(ngx_http_request_t *r,
     ngx_http_gateway_problem_e problem, ngx_str_t *detail)
 {
+    return ngx_http_gateway_send_problem_status(r, problem,
+               ngx_http_gateway_problems[problem].status, detail);
+}
+
+
+ngx_int_t
+ngx_http_gateway_send_problem_status(ngx_http_request_t *r,
+    ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
@@ -84,7 +96,7 @@ ngx_http_gateway_send_problem(ngx_http_request_t *r,
         return rc;
     }
 
-    b = ngx_http_gateway_problem_body(r->pool, problem, detail);
+    b = ngx_http_gateway_problem_body(r->pool, problem, status, detail);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -92,7 +104,7 @@ ngx_http_gateway_send_problem(ngx_http_request_t *r,
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
-    r->headers_out.status = ngx_http_gateway_problems[problem].status;
+    r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
     r->headers_out.content_type = ngx_http_gateway_problem_type;
     r->headers_out.content_type_len = ngx_http_gateway_problem_type.len;

@@ -19,7 +19,8 @@ typedef enum {
     NGX_HTTP_GATEWAY_PROBLEM_NO_ROUTE = 0,
     NGX_HTTP_GATEWAY_PROBLEM_METHOD,
     NGX_HTTP_GATEWAY_PROBLEM_UNAUTHORIZED,
-    NGX_HTTP_GATEWAY_PROBLEM_FORBIDDEN
+    NGX_HTTP_GATEWAY_PROBLEM_FORBIDDEN,
+    NGX_HTTP_GATEWAY_PROBLEM_RATE_LIMITED
 } ngx_http_gateway_problem_e;
 
 
@@ -28,7 +29,7 @@ typedef enum {
  * never carry a secret.  Returns NULL on memory failure.
  */
 ngx_buf_t *ngx_http_gateway_problem_body(ngx_pool_t *pool,
-    ngx_http_gateway_problem_e problem, ngx_str_t *detail);
+    ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail);
 
 /*
  * Sends the problem as the whole response and finalizes the request;
@@ -37,6 +38,10 @@ ngx_buf_t *ngx_http_gateway_problem_body(ngx_pool_t *pool,
  */
 ngx_int_t ngx_http_gateway_send_problem(ngx_http_request_t *r,
     ngx_http_gateway_problem_e problem, ngx_str_t *detail);
+
+/* the same with a status of the configuration's choosing */
+ngx_int_t ngx_http_gateway_send_problem_status(ngx_http_request_t *r,
+    ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail);
 
 
 #endif /* _NGX_HTTP_GATEWAY_PROBLEM_H_INCLUDED_ */

@@ -105,6 +105,13 @@ static ngx_command_t  ngx_http_gateway_service_commands[] = {
       ngx_http_gateway_auth_offset(claim_headers),
       NULL },
 
+    { ngx_string("rate_limit"),
+      NGX_CONF_1MORE,
+      ngx_http_gateway_rate_limit,
+      0,
+      offsetof(ngx_http_gateway_service_t, limit),
+      NULL },
+
     { ngx_string("jwt_forward_token"),
       NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -182,6 +189,7 @@ ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     *s = service;
 
     ngx_http_gateway_auth_create(&service->auth);
+    ngx_http_gateway_rate_limit_create(&service->limit);
 
     save = *cf;
     cf->handler = ngx_http_gateway_service_directive;

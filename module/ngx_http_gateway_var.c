@@ -41,6 +41,9 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
     { ngx_string("gateway_auth"), NULL,
       ngx_http_gateway_unset_variable, 0, 0, 0 },
 
+    { ngx_string("gateway_ratelimit_remaining"), NULL,
+      ngx_http_gateway_unset_variable, 0, 0, 0 },
+
     { ngx_string("gateway_param_"), NULL,
       ngx_http_gateway_param_variable, 0, NGX_HTTP_VAR_PREFIX, 0 },
 
@@ -88,11 +91,15 @@ ngx_http_gateway_init_variables(ngx_conf_t *cf,
     ngx_str_set(&name, "gateway_auth");
     gmcf->auth_index = ngx_http_get_variable_index(cf, &name);
 
+    ngx_str_set(&name, "gateway_ratelimit_remaining");
+    gmcf->remaining_index = ngx_http_get_variable_index(cf, &name);
+
     if (gmcf->service_index == NGX_ERROR
         || gmcf->route_index == NGX_ERROR
         || gmcf->target_index == NGX_ERROR
         || gmcf->consumer_index == NGX_ERROR
-        || gmcf->auth_index == NGX_ERROR)
+        || gmcf->auth_index == NGX_ERROR
+        || gmcf->remaining_index == NGX_ERROR)
     {
         return NGX_ERROR;
     }
@@ -122,6 +129,8 @@ void
 ngx_http_gateway_set_variables(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
+    ngx_str_t  remaining;
+
     ngx_http_gateway_set_variable(r, gmcf->service_index,
                                   &ctx->service->name);
     ngx_http_gateway_set_variable(r, gmcf->route_index, &ctx->route->pattern);
@@ -136,6 +145,19 @@ ngx_http_gateway_set_variables(ngx_http_request_t *r,
     if (ctx->consumer.len) {
         ngx_http_gateway_set_variable(r, gmcf->consumer_index,
                                       &ctx->consumer);
+    }
+
+    if (ctx->ratelimited) {
+        remaining.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+
+        if (remaining.data) {
+            remaining.len = ngx_sprintf(remaining.data, "%ui",
+                                        ctx->ratelimit_remaining)
+                            - remaining.data;
+
+            ngx_http_gateway_set_variable(r, gmcf->remaining_index,
+                                          &remaining);
+        }
     }
 }
 

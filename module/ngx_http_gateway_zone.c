@@ -150,6 +150,7 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->sh->magic = NGX_HTTP_GATEWAY_SHM_MAGIC;
     zone->sh->version = NGX_HTTP_GATEWAY_SHM_VERSION;
     zone->sh->created = ngx_time();
+    ngx_http_gateway_limit_init(&zone->sh->limits);
 
     zone->shpool->data = zone->sh;
 

@@ -11,11 +11,12 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_http_gateway_limit.h"
 
 
 /* bump the version on any change of what the zone holds */
 #define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
-#define NGX_HTTP_GATEWAY_SHM_VERSION    1
+#define NGX_HTTP_GATEWAY_SHM_VERSION    2
 
 #define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
 #define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)
@@ -23,9 +24,10 @@
 
 /* lives in the shared memory, first in the slab pool's data */
 typedef struct {
-    uint32_t                   magic;
-    uint32_t                   version;
-    time_t                     created;
+    uint32_t                     magic;
+    uint32_t                     version;
+    time_t                       created;
+    ngx_http_gateway_limit_sh_t  limits;
 } ngx_http_gateway_shctx_t;
 
 
