@@ -50,7 +50,7 @@ CORE_OBJS    := $(addprefix $(CORE_OBJS_DIR)/src/, \
                   core/ngx_palloc.o core/ngx_string.o core/ngx_array.o \
                   core/ngx_list.o core/ngx_hash.o core/ngx_slab.o \
                   core/ngx_rbtree.o core/ngx_queue.o core/ngx_crc32.o \
-                  os/unix/ngx_alloc.o)
+                  core/ngx_parse_time.o os/unix/ngx_alloc.o)
 CORE_INCS    := -I $(CORE_SRC)/src/core -I $(CORE_SRC)/src/event \
                 -I $(CORE_SRC)/src/event/modules -I $(CORE_SRC)/src/os/unix \
                 -I $(CORE_OBJS_DIR) -I $(CORE_SRC)/src/http \
