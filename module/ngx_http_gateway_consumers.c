@@ -45,7 +45,6 @@ static u_char *ngx_http_gateway_consumers_locate(
     ngx_http_gateway_consumers_ctx_t *ctx, const char *member,
     ngx_str_t *value, ngx_uint_t occurrence);
 static ngx_uint_t ngx_http_gateway_consumers_key_slot(u_char *digest);
-static uint32_t ngx_http_gateway_consumers_hash(u_char *data, size_t len);
 static void ngx_http_gateway_consumers_cleanup(void *data);
 
 
@@ -443,7 +442,7 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
         c = &cs->consumers[i];
 
         if (c->jwt_subject.len) {
-            slot = ngx_http_gateway_consumers_hash(c->jwt_subject.data,
+            slot = ngx_crc32_short(c->jwt_subject.data,
                                                    c->jwt_subject.len)
                    & cs->subjects_mask;
 
@@ -544,7 +543,7 @@ ngx_http_gateway_consumers_by_subject(ngx_http_gateway_consumers_t *consumers,
         return NULL;
     }
 
-    slot = ngx_http_gateway_consumers_hash(subject->data, subject->len)
+    slot = ngx_crc32_short(subject->data, subject->len)
            & consumers->subjects_mask;
 
     for ( ;; ) {
@@ -572,23 +571,6 @@ ngx_http_gateway_consumers_key_slot(u_char *digest)
 
     return (ngx_uint_t) digest[0] | (ngx_uint_t) digest[1] << 8
            | (ngx_uint_t) digest[2] << 16 | (ngx_uint_t) digest[3] << 24;
-}
-
-
-static uint32_t
-ngx_http_gateway_consumers_hash(u_char *data, size_t len)
-{
-    size_t    i;
-    uint32_t  h;
-
-    h = 2166136261u;
-
-    for (i = 0; i < len; i++) {
-        h ^= data[i];
-        h *= 16777619u;
-    }
-
-    return h;
 }
 
 

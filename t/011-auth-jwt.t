@@ -32,6 +32,7 @@ our %T = (
     carol     => jwt(claims => { %std, sub => 'carol-sub' }),
     crlf      => jwt(claims => { %std, email => "a\r\nX-Admin: 1" }),
     expired   => jwt(claims => { %std, exp => $now - 10 }),
+    longgone  => jwt(claims => { %std, exp => $now - 3600 }),
     future    => jwt(claims => { %std, nbf => $now + 3600, exp => $now + 7200 }),
     noexp     => jwt(claims => { %std, exp => undef }),
     otheraud  => jwt(claims => { %std, aud => ['billing', 'users'] }),
@@ -75,7 +76,7 @@ our $HttpConfig = <<'_EOC_';
         endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/relay;
         auth jwt apikey;
         jwt_forward_token on;
-        jwt_leeway 30s;
+        jwt_leeway 5m;
         jwt_max_size 1024;
         jwt_algorithms RS256 ES256;
     }
@@ -363,6 +364,7 @@ qr/gateway: authentication failed for service "relay": \w.*(large|size)/
 
 
 === TEST 24: jwt_leeway admits a token expired within it
+Five minutes: the whole file runs well within them.
 --- request
 GET /relay/1
 --- more_headers eval
@@ -374,7 +376,18 @@ main::bearer('expired')
 
 
 
-=== TEST 25: "jwt apikey": no credentials names both schemes
+=== TEST 25: and not a token expired before it
+--- request
+GET /relay/1
+--- more_headers eval
+main::bearer('longgone')
+--- error_code: 401
+--- error_log
+gateway: authentication failed for service "relay": expired
+
+
+
+=== TEST 26: "jwt apikey": no credentials names both schemes
 --- request
 GET /relay/1
 --- error_code: 401
