@@ -1126,9 +1126,7 @@ ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
     s = gmcf->services.elts;
 
     for (i = 0; i < gmcf->services.nelts; i++) {
-        if (ngx_http_gateway_auth_init_service(cf, gmcf, s[i]) != NGX_OK
-            || ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK)
-        {
+        if (ngx_http_gateway_auth_init_service(cf, gmcf, s[i]) != NGX_OK) {
             return NGX_ERROR;
         }
     }

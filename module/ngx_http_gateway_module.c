@@ -822,12 +822,24 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_gateway_main_conf_t *gmcf = conf;
 
-    ngx_str_t  name;
+    ngx_str_t                     name;
+    ngx_uint_t                    i;
+    ngx_http_gateway_service_t  **s;
 
     if (ngx_http_gateway_services_init(cf, gmcf) != NGX_OK
         || ngx_http_gateway_auth_init(cf, gmcf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
+    }
+
+    /* after authentication: a limit per consumer needs one */
+
+    s = gmcf->services.elts;
+
+    for (i = 0; i < gmcf->services.nelts; i++) {
+        if (ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (gmcf->shm_zone == NULL && gmcf->services.nelts) {
