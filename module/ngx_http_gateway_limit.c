@@ -114,7 +114,7 @@ ngx_http_gateway_limit_msec(int64_t ms)
 
 #if (NGX_PTR_SIZE == 4)
 
-    /* a day's burst at 1r/m outlasts a 32-bit ngx_msec_t */
+    /* a burst of 100000 at 1r/m leaks in 72 days: beyond 32 bits of ms */
 
     if (ms > NGX_MAX_UINT32_VALUE) {
         return NGX_MAX_UINT32_VALUE;
@@ -182,7 +182,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
             ngx_queue_remove(&ln->queue);
             ngx_queue_insert_head(&sh->lru, &ln->queue);
 
-            /* rates are at most 1000000 r/s: 10^9 fits */
+            /* at most 1000000 r/s: 10^9 fits in 32 bits */
             ln->rate = (uint32_t) rate;
 
             return &ln->bucket;

@@ -110,7 +110,7 @@ void ngx_http_gateway_limit_init(ngx_http_gateway_limit_sh_t *sh);
  * the allocation succeeds.  NULL when even that fails (the zone is full
  * of other allocations or other sizes, or the key can never fit): the
  * caller answers with its configured status and logs one alert.
- * *created: 1 for a new entry (an empty bucket), 0 for an old one.
+ * *created: 1 for a new entry (an empty bucket), else 0.
  *
  * The bucket returned is valid while the caller holds the lock and until
  * its next lookup in this store (which may evict it): take, then unlock.

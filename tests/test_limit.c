@@ -676,6 +676,8 @@ fill(limit_state_t *st, size_t len, ngx_uint_t from, ngx_msec_t now,
     ngx_http_gateway_bucket_t  *b;
 
     for (n = from; /* void */; n++) {
+        assert_true(n < from + 1000000);
+
         before = st->sh->nodes;
 
         key = key_of(buf, len, n);
@@ -1318,6 +1320,8 @@ test_store_sizes(void **state)
     full = 0;
 
     for (n = 0; full != 3; n++) {
+        assert_true(n < 10000);
+
         key = key_of(buf, (n & 1) ? 100 : 40, n);
         i = st->sh->nodes;
         b = lookup(st, &key, 1000, 1000, &created);
@@ -1556,9 +1560,10 @@ test_store_measure_16m(void **state)
 
     cap = fill(st, 40, 0, 1000, &next);
 
-    print_message("a 16m zone holds %lu keys of 40 bytes: %lu bytes a key "
-                  "(nodes of %lu bytes)\n",
+    print_message("a 16m zone holds %lu keys of 40 bytes: %lu.%02lu bytes "
+                  "a key (nodes of %lu bytes)\n",
                   (unsigned long) cap, (unsigned long) (16 * MIB / cap),
+                  (unsigned long) (16 * MIB * 100 / cap % 100),
                   (unsigned long) ngx_http_gateway_limit_node_size(40));
 
     /* the slab's page descriptors cost 24 bytes a page: 0.6% */
