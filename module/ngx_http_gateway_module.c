@@ -203,6 +203,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         rc = ngx_http_gateway_rate_limit_check(r, gmcf, ctx);
     }
 
+    if (rc == NGX_OK) {
+        rc = ngx_http_gateway_circuit_admit(r, gmcf, ctx);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -812,6 +816,7 @@ ngx_http_gateway_create_main_conf(ngx_conf_t *cf)
     gmcf->consumer_index = NGX_ERROR;
     gmcf->auth_index = NGX_ERROR;
     gmcf->remaining_index = NGX_ERROR;
+    gmcf->breaker_index = NGX_ERROR;
 
     return gmcf;
 }
@@ -846,7 +851,8 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&name, NGX_HTTP_GATEWAY_ZONE_NAME);
 
         gmcf->shm_zone = ngx_http_gateway_zone_add(cf, &name,
-                                                  NGX_HTTP_GATEWAY_ZONE_SIZE);
+                                                  NGX_HTTP_GATEWAY_ZONE_SIZE,
+                                                  gmcf);
         if (gmcf->shm_zone == NULL) {
             return NGX_CONF_ERROR;
         }

@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_http_gateway_breaker.h"
 #include "ngx_http_gateway_cache.h"
 #include "ngx_http_gateway_consumers.h"
 #include "ngx_http_gateway_jwt.h"
@@ -61,6 +62,11 @@ typedef struct {
 } ngx_http_gateway_limit_conf_t;
 
 
+/* what a breaker counts as failures, besides statuses */
+#define NGX_HTTP_GATEWAY_FAIL_ERROR          0x01
+#define NGX_HTTP_GATEWAY_FAIL_TIMEOUT        0x02
+
+
 typedef struct {
     ngx_str_t                        name;
     ngx_uint_t                       index;     /* in the services array */
@@ -68,6 +74,13 @@ typedef struct {
     ngx_http_upstream_srv_conf_t    *upstream;
     ngx_http_gateway_auth_t          auth;
     ngx_http_gateway_limit_conf_t    limit;
+
+    ngx_http_gateway_breaker_conf_t  breaker;
+    ngx_uint_t                       breaker_on;
+    ngx_uint_t                       breaker_failures;
+    u_char                           breaker_codes[13];  /* 500-599 */
+    ngx_http_gateway_breaker_t      *circuit;   /* in the zone */
+
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
 } ngx_http_gateway_service_t;
@@ -95,6 +108,7 @@ typedef struct {
     ngx_int_t                        consumer_index;
     ngx_int_t                        auth_index;
     ngx_int_t                        remaining_index;
+    ngx_int_t                        breaker_index;
 } ngx_http_gateway_main_conf_t;
 
 
@@ -117,7 +131,9 @@ typedef struct {
     ngx_str_t                        drop_arg;  /* query key to remove */
 
     ngx_uint_t                       ratelimit_remaining;
+    ngx_uint_t                       breaker_state;
     unsigned                         ratelimited:1;
+    unsigned                         breaker:1;
 } ngx_http_gateway_ctx_t;
 
 
@@ -154,6 +170,13 @@ ngx_int_t ngx_http_gateway_rate_limit_init(ngx_conf_t *cf,
     ngx_http_gateway_service_t *s);
 ngx_int_t ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+
+char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_gateway_main_conf_t *gmcf);
 
 ngx_int_t ngx_http_gateway_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_gateway_init_variables(ngx_conf_t *cf,

@@ -35,7 +35,10 @@ static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
       ngx_string("Forbidden") },
     { NGX_HTTP_TOO_MANY_REQUESTS,
       ngx_string("tag:ngx-http-gateway,2026:rate-limited"),
-      ngx_string("Rate Limit Exceeded") }
+      ngx_string("Rate Limit Exceeded") },
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("tag:ngx-http-gateway,2026:breaker-open"),
+      ngx_string("Service Unavailable") }
 };
 
 

@@ -112,6 +112,13 @@ static ngx_command_t  ngx_http_gateway_service_commands[] = {
       offsetof(ngx_http_gateway_service_t, limit),
       NULL },
 
+    { ngx_string("breaker"),
+      NGX_CONF_ANY,
+      ngx_http_gateway_breaker,
+      0,
+      0,
+      NULL },
+
     { ngx_string("jwt_forward_token"),
       NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -271,6 +278,10 @@ ngx_http_gateway_service_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 static ngx_uint_t
 ngx_http_gateway_service_nargs_ok(ngx_command_t *cmd, ngx_uint_t nargs)
 {
+    if (cmd->type & NGX_CONF_ANY) {
+        return 1;
+    }
+
     if (cmd->type & NGX_CONF_FLAG) {
         return nargs == 1;
     }

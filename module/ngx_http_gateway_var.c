@@ -44,6 +44,9 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
     { ngx_string("gateway_ratelimit_remaining"), NULL,
       ngx_http_gateway_unset_variable, 0, 0, 0 },
 
+    { ngx_string("gateway_breaker_state"), NULL,
+      ngx_http_gateway_unset_variable, 0, 0, 0 },
+
     { ngx_string("gateway_param_"), NULL,
       ngx_http_gateway_param_variable, 0, NGX_HTTP_VAR_PREFIX, 0 },
 
@@ -94,12 +97,16 @@ ngx_http_gateway_init_variables(ngx_conf_t *cf,
     ngx_str_set(&name, "gateway_ratelimit_remaining");
     gmcf->remaining_index = ngx_http_get_variable_index(cf, &name);
 
+    ngx_str_set(&name, "gateway_breaker_state");
+    gmcf->breaker_index = ngx_http_get_variable_index(cf, &name);
+
     if (gmcf->service_index == NGX_ERROR
         || gmcf->route_index == NGX_ERROR
         || gmcf->target_index == NGX_ERROR
         || gmcf->consumer_index == NGX_ERROR
         || gmcf->auth_index == NGX_ERROR
-        || gmcf->remaining_index == NGX_ERROR)
+        || gmcf->remaining_index == NGX_ERROR
+        || gmcf->breaker_index == NGX_ERROR)
     {
         return NGX_ERROR;
     }
@@ -129,7 +136,7 @@ void
 ngx_http_gateway_set_variables(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    ngx_str_t  remaining;
+    ngx_str_t  remaining, state;
 
     ngx_http_gateway_set_variable(r, gmcf->service_index,
                                   &ctx->service->name);
@@ -145,6 +152,14 @@ ngx_http_gateway_set_variables(ngx_http_request_t *r,
     if (ctx->consumer.len) {
         ngx_http_gateway_set_variable(r, gmcf->consumer_index,
                                       &ctx->consumer);
+    }
+
+    if (ctx->breaker) {
+        state.data = (u_char *)
+                     ngx_http_gateway_breaker_state_name(ctx->breaker_state);
+        state.len = ngx_strlen(state.data);
+
+        ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
     }
 
     if (ctx->ratelimited) {

@@ -56,7 +56,7 @@ ngx_http_gateway_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    *zone = ngx_http_gateway_zone_add(cf, &value[1], size);
+    *zone = ngx_http_gateway_zone_add(cf, &value[1], size, conf);
     if (*zone == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -66,7 +66,8 @@ ngx_http_gateway_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 ngx_shm_zone_t *
-ngx_http_gateway_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
+ngx_http_gateway_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    void *gmcf)
 {
     ngx_shm_zone_t           *shm_zone;
     ngx_http_gateway_zone_t  *zone;
@@ -88,6 +89,8 @@ ngx_http_gateway_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
                            "\"gateway_zone\"", name);
         return NULL;
     }
+
+    zone->gmcf = gmcf;
 
     shm_zone->init = ngx_http_gateway_init_zone;
     shm_zone->data = zone;
@@ -132,14 +135,14 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                       "gateway zone \"%V\" kept across reload",
                       &shm_zone->shm.name);
 
-        return NGX_OK;
+        return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
     }
 
     zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (shm_zone->shm.exists) {
         zone->sh = zone->shpool->data;
-        return NGX_OK;
+        return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
     }
 
     zone->sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_gateway_shctx_t));
@@ -151,6 +154,8 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->sh->version = NGX_HTTP_GATEWAY_SHM_VERSION;
     zone->sh->created = ngx_time();
     ngx_http_gateway_limit_init(&zone->sh->limits);
+    ngx_rbtree_init(&zone->sh->breakers, &zone->sh->breakers_sentinel,
+                    ngx_str_rbtree_insert_value);
 
     zone->shpool->data = zone->sh;
 
@@ -173,7 +178,7 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                   "gateway zone \"%V\" created, %uzk",
                   &shm_zone->shm.name, shm_zone->shm.size / 1024);
 
-    return NGX_OK;
+    return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
 }
 
 

@@ -16,7 +16,7 @@
 
 /* bump the version on any change of what the zone holds */
 #define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
-#define NGX_HTTP_GATEWAY_SHM_VERSION    2
+#define NGX_HTTP_GATEWAY_SHM_VERSION    3
 
 #define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
 #define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)
@@ -28,6 +28,8 @@ typedef struct {
     uint32_t                     version;
     time_t                       created;
     ngx_http_gateway_limit_sh_t  limits;
+    ngx_rbtree_t                 breakers;   /* by service name */
+    ngx_rbtree_node_t            breakers_sentinel;
 } ngx_http_gateway_shctx_t;
 
 
@@ -35,12 +37,13 @@ typedef struct {
 typedef struct {
     ngx_http_gateway_shctx_t  *sh;
     ngx_slab_pool_t           *shpool;
+    void                      *gmcf;     /* the configuration using it */
 } ngx_http_gateway_zone_t;
 
 
 char *ngx_http_gateway_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_shm_zone_t *ngx_http_gateway_zone_add(ngx_conf_t *cf, ngx_str_t *name,
-    size_t size);
+    size_t size, void *gmcf);
 
 
 #endif /* _NGX_HTTP_GATEWAY_ZONE_H_INCLUDED_ */

@@ -74,12 +74,12 @@ qr{\[emerg\] .*gateway service "orders" has no "endpoint" in \S+nginx\.conf:\d+}
 --- http_config
     gateway_service orders {
         endpoint http://127.0.0.1:1/;
-        breaker failure_rate=50%;
+        retries 2;
     }
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*unknown directive "breaker" in gateway service "orders" in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*unknown directive "retries" in gateway service "orders" in \S+nginx\.conf:\d+}
 
 
 

@@ -1,0 +1,550 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_gateway_module.h"
+
+
+/*
+ * The circuit breaker of a service, bound to nginx: its state lives in
+ * the gateway zone, found by the service's name (so that it survives
+ * reloads that add or remove other services); a request is admitted
+ * before the call, and a cleanup of the request's pool records how each
+ * attempt went, whatever ended the request.
+ */
+
+
+typedef struct {
+    ngx_str_node_t                      sn;         /* name in the zone */
+    ngx_http_gateway_breaker_t          breaker;
+    u_char                              name[1];
+} ngx_http_gateway_circuit_node_t;
+
+
+typedef struct {
+    ngx_http_request_t                 *request;
+    ngx_http_gateway_service_t         *service;
+    ngx_http_gateway_main_conf_t       *gmcf;
+    ngx_http_gateway_breaker_ticket_t   ticket;
+} ngx_http_gateway_circuit_call_t;
+
+
+static void ngx_http_gateway_circuit_done(void *data);
+static ngx_uint_t ngx_http_gateway_circuit_outcome(
+    ngx_http_gateway_service_t *s, ngx_http_upstream_state_t *state);
+static void ngx_http_gateway_circuit_log(ngx_log_t *log,
+    ngx_http_gateway_service_t *s, ngx_http_gateway_breaker_transition_t *tr);
+static ngx_int_t ngx_http_gateway_circuit_failures(ngx_conf_t *cf,
+    ngx_http_gateway_service_t *s, ngx_str_t *list);
+
+
+static ngx_str_t  ngx_http_gateway_circuit_reasons[] = {
+    ngx_null_string,
+    ngx_string("failure rate reached"),
+    ngx_string("consecutive failures"),
+    ngx_string("a probe failed"),
+    ngx_string("open time elapsed"),
+    ngx_string("probes succeeded")
+};
+
+
+/*
+ * Before the call: NGX_OK admits (a cleanup will record the outcome),
+ * NGX_DONE when the open breaker answered 503 itself.
+ */
+
+ngx_int_t
+ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+{
+    u_char                                 *p;
+    ngx_int_t                               rc;
+    ngx_str_t                               detail;
+    ngx_msec_t                              retry;
+    ngx_table_elt_t                        *h;
+    ngx_pool_cleanup_t                     *cln;
+    ngx_http_gateway_zone_t                *zone;
+    ngx_http_gateway_service_t             *s;
+    ngx_http_gateway_circuit_call_t        *call;
+    ngx_http_gateway_breaker_transition_t   tr;
+
+    s = ctx->service;
+
+    if (s->circuit == NULL) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool,
+                               sizeof(ngx_http_gateway_circuit_call_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    call = cln->data;
+    call->request = r;
+    call->service = s;
+    call->gmcf = gmcf;
+
+    zone = gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    rc = ngx_http_gateway_breaker_admit(s->circuit, &s->breaker,
+                                        ngx_current_msec, &call->ticket,
+                                        &retry, &tr);
+
+    ctx->breaker_state = s->circuit->state;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_gateway_circuit_log(r->connection->log, s, &tr);
+
+    ctx->breaker = 1;
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: breaker of service \"%V\" is open, dry run: "
+                      "not refused", &s->name);
+    }
+
+    if (rc != NGX_BUSY) {
+        cln->handler = ngx_http_gateway_circuit_done;
+        return NGX_OK;
+    }
+
+    /* refused: nothing to record; the function receives nothing */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gateway: breaker of service \"%V\" is open: refused",
+                  &s->name);
+
+    ngx_http_gateway_set_variables(r, gmcf, ctx);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%M", ngx_max((retry + 999) / 1000, 1))
+                   - p;
+
+    ngx_str_set(&detail, "The function behind this service is failing; "
+                         "the gateway does not call it until the time the "
+                         "Retry-After header says.");
+
+    return ngx_http_gateway_send_problem(r,
+                                         NGX_HTTP_GATEWAY_PROBLEM_BREAKER_OPEN,
+                                         &detail);
+}
+
+
+/*
+ * The request is over, whatever ended it: each attempt of the proxy is
+ * an outcome; a request that never reached the function frees its probe
+ * lease without counting.
+ */
+
+static void
+ngx_http_gateway_circuit_done(void *data)
+{
+    ngx_http_gateway_circuit_call_t *call = data;
+
+    ngx_uint_t                              i, n, outcome;
+    ngx_http_request_t                     *r;
+    ngx_http_gateway_zone_t                *zone;
+    ngx_http_upstream_state_t              *state;
+    ngx_http_gateway_service_t             *s;
+    ngx_http_gateway_breaker_transition_t   tr[2];
+
+    r = call->request;
+    s = call->service;
+    zone = call->gmcf->shm_zone->data;
+
+    state = NULL;
+    n = 0;
+
+    if (r->upstream_states && r->upstream_states->nelts) {
+        state = r->upstream_states->elts;
+        n = r->upstream_states->nelts;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (n == 0) {
+        (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
+                                               ngx_current_msec,
+                                               &call->ticket,
+                                               NGX_HTTP_GATEWAY_BREAKER_IGNORED,
+                                               &tr[0]);
+        tr[1].from = tr[1].to = 0;
+
+    } else {
+        tr[0].from = tr[0].to = 0;
+        tr[1].from = tr[1].to = 0;
+
+        for (i = 0; i < n; i++) {
+            outcome = ngx_http_gateway_circuit_outcome(s, &state[i]);
+
+            /* keep the first and the last transition for the log */
+
+            (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
+                       ngx_current_msec, &call->ticket, outcome,
+                       (tr[0].from == tr[0].to) ? &tr[0] : &tr[1]);
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_gateway_circuit_log(r->connection->log, s, &tr[0]);
+    ngx_http_gateway_circuit_log(r->connection->log, s, &tr[1]);
+}
+
+
+/*
+ * No response header: the connection failed or timed out.  A status in
+ * "failures" is a failure; 429 is throttling, neither; the rest succeed.
+ */
+
+static ngx_uint_t
+ngx_http_gateway_circuit_outcome(ngx_http_gateway_service_t *s,
+    ngx_http_upstream_state_t *state)
+{
+    ngx_uint_t  status;
+
+    status = state->status;
+
+    if (state->header_time == (ngx_msec_t) -1 || status == 0) {
+
+        if (status == NGX_HTTP_GATEWAY_TIME_OUT) {
+            return (s->breaker_failures & NGX_HTTP_GATEWAY_FAIL_TIMEOUT)
+                   ? NGX_HTTP_GATEWAY_BREAKER_FAILURE
+                   : NGX_HTTP_GATEWAY_BREAKER_IGNORED;
+        }
+
+        return (s->breaker_failures & NGX_HTTP_GATEWAY_FAIL_ERROR)
+               ? NGX_HTTP_GATEWAY_BREAKER_FAILURE
+               : NGX_HTTP_GATEWAY_BREAKER_IGNORED;
+    }
+
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        return NGX_HTTP_GATEWAY_BREAKER_IGNORED;
+    }
+
+    if (status >= 500 && status <= 599
+        && (s->breaker_codes[(status - 500) / 8] & (1 << (status - 500) % 8)))
+    {
+        return NGX_HTTP_GATEWAY_BREAKER_FAILURE;
+    }
+
+    return NGX_HTTP_GATEWAY_BREAKER_SUCCESS;
+}
+
+
+static void
+ngx_http_gateway_circuit_log(ngx_log_t *log, ngx_http_gateway_service_t *s,
+    ngx_http_gateway_breaker_transition_t *tr)
+{
+    if (tr->from == tr->to) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "gateway: breaker of service \"%V\" %s -> %s: %V",
+                  &s->name, ngx_http_gateway_breaker_state_name(tr->from),
+                  ngx_http_gateway_breaker_state_name(tr->to),
+                  &ngx_http_gateway_circuit_reasons[tr->reason]);
+}
+
+
+/*
+ * At zone initialisation, in the master, on start and reload: each
+ * service with a breaker finds its state by name, or gets a fresh one.
+ */
+
+ngx_int_t
+ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_gateway_main_conf_t *gmcf)
+{
+    size_t                            size;
+    uint32_t                          hash;
+    ngx_uint_t                        i;
+    ngx_str_node_t                   *sn;
+    ngx_slab_pool_t                  *shpool;
+    ngx_http_gateway_zone_t          *zone;
+    ngx_http_gateway_service_t      **s;
+    ngx_http_gateway_circuit_node_t  *node;
+
+    zone = shm_zone->data;
+    shpool = zone->shpool;
+    s = gmcf->services.elts;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < gmcf->services.nelts; i++) {
+
+        if (!s[i]->breaker_on) {
+            continue;
+        }
+
+        hash = ngx_crc32_short(s[i]->name.data, s[i]->name.len);
+
+        sn = ngx_str_rbtree_lookup(&zone->sh->breakers, &s[i]->name, hash);
+
+        if (sn) {
+            node = (ngx_http_gateway_circuit_node_t *) sn;
+            s[i]->circuit = &node->breaker;
+            continue;
+        }
+
+        size = offsetof(ngx_http_gateway_circuit_node_t, name)
+               + s[i]->name.len;
+
+        node = ngx_slab_calloc_locked(shpool, size);
+        if (node == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "gateway zone \"%V\" has no room for the breaker "
+                          "of service \"%V\"", &shm_zone->shm.name,
+                          &s[i]->name);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(node->name, s[i]->name.data, s[i]->name.len);
+        node->sn.str.data = node->name;
+        node->sn.str.len = s[i]->name.len;
+        node->sn.node.key = hash;
+
+        ngx_http_gateway_breaker_init(&node->breaker);
+
+        ngx_rbtree_insert(&zone->sh->breakers, &node->sn.node);
+
+        s[i]->circuit = &node->breaker;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * breaker [failure_rate=P%] [min_requests=N] [window=T] [open=T]
+ *     [max_open=T] [probes=K] [consecutive=N] [failures=LIST]
+ *     [probe_timeout=T] [dry_run];
+ */
+
+char *
+ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gateway_service_t *s = conf;
+
+    char                             *err;
+    u_char                           *eq;
+    ngx_int_t                         n;
+    ngx_str_t                        *value, name, v;
+    ngx_uint_t                        i;
+    ngx_msec_t                       *ms;
+    ngx_uint_t                       *num;
+    ngx_http_gateway_breaker_conf_t  *bc;
+
+    if (s->breaker_on) {
+        return "is duplicate";
+    }
+
+    s->breaker_on = 1;
+    bc = &s->breaker;
+
+    ngx_http_gateway_breaker_conf_init(bc);
+
+    s->breaker_failures = NGX_HTTP_GATEWAY_FAIL_ERROR
+                          | NGX_HTTP_GATEWAY_FAIL_TIMEOUT;
+    ngx_memset(s->breaker_codes, 0xff, sizeof(s->breaker_codes));
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "dry_run") == 0) {
+            bc->dry_run = 1;
+            continue;
+        }
+
+        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+        if (eq == NULL) {
+            goto invalid;
+        }
+
+        name.data = value[i].data;
+        name.len = eq - value[i].data;
+        v.data = eq + 1;
+        v.len = value[i].data + value[i].len - v.data;
+
+        ms = NULL;
+        num = NULL;
+
+        if (name.len == 12 && ngx_strncmp(name.data, "failure_rate", 12) == 0)
+        {
+            if (v.len < 2 || v.data[v.len - 1] != '%') {
+                goto invalid;
+            }
+
+            n = ngx_atoi(v.data, v.len - 1);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            bc->failure_rate = n;
+            continue;
+        }
+
+        if (name.len == 8 && ngx_strncmp(name.data, "failures", 8) == 0) {
+            if (ngx_http_gateway_circuit_failures(cf, s, &v) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (name.len == 12 && ngx_strncmp(name.data, "min_requests", 12) == 0)
+        {
+            num = &bc->min_requests;
+
+        } else if (name.len == 6 && ngx_strncmp(name.data, "probes", 6) == 0)
+        {
+            num = &bc->probes;
+
+        } else if (name.len == 11
+                   && ngx_strncmp(name.data, "consecutive", 11) == 0)
+        {
+            num = &bc->consecutive;
+
+        } else if (name.len == 6 && ngx_strncmp(name.data, "window", 6) == 0)
+        {
+            ms = &bc->window;
+
+        } else if (name.len == 4 && ngx_strncmp(name.data, "open", 4) == 0) {
+            ms = &bc->open;
+
+        } else if (name.len == 8 && ngx_strncmp(name.data, "max_open", 8) == 0)
+        {
+            ms = &bc->max_open;
+
+        } else if (name.len == 13
+                   && ngx_strncmp(name.data, "probe_timeout", 13) == 0)
+        {
+            ms = &bc->probe_timeout;
+
+        } else {
+            goto invalid;
+        }
+
+        if (num) {
+            n = ngx_atoi(v.data, v.len);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            *num = n;
+            continue;
+        }
+
+        n = ngx_parse_time(&v, 0);
+        if (n == NGX_ERROR) {
+            goto invalid;
+        }
+
+        *ms = n;
+    }
+
+    err = ngx_http_gateway_breaker_conf_check(bc);
+
+    if (err) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid breaker: %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid breaker parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* failures=error,timeout,5xx,500,502,... */
+
+static ngx_int_t
+ngx_http_gateway_circuit_failures(ngx_conf_t *cf,
+    ngx_http_gateway_service_t *s, ngx_str_t *list)
+{
+    u_char     *p, *last, *start;
+    ngx_int_t   code;
+    ngx_str_t   item;
+
+    s->breaker_failures = 0;
+    ngx_memzero(s->breaker_codes, sizeof(s->breaker_codes));
+
+    p = list->data;
+    last = p + list->len;
+
+    while (p <= last) {
+        start = p;
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        item.data = start;
+        item.len = p - start;
+        p++;
+
+        if (item.len == 5 && ngx_strncmp(item.data, "error", 5) == 0) {
+            s->breaker_failures |= NGX_HTTP_GATEWAY_FAIL_ERROR;
+            continue;
+        }
+
+        if (item.len == 7 && ngx_strncmp(item.data, "timeout", 7) == 0) {
+            s->breaker_failures |= NGX_HTTP_GATEWAY_FAIL_TIMEOUT;
+            continue;
+        }
+
+        if (item.len == 3 && ngx_strncmp(item.data, "5xx", 3) == 0) {
+            ngx_memset(s->breaker_codes, 0xff, sizeof(s->breaker_codes));
+            continue;
+        }
+
+        code = ngx_atoi(item.data, item.len);
+
+        if (code < 500 || code > 599) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid breaker failure \"%V\": \"error\", "
+                               "\"timeout\", \"5xx\" or a status 500 to 599",
+                               &item);
+            return NGX_ERROR;
+        }
+
+        s->breaker_codes[(code - 500) / 8] |= 1 << (code - 500) % 8;
+    }
+
+    return NGX_OK;
+}
