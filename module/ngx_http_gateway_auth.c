@@ -110,6 +110,8 @@ static ngx_str_t  ngx_http_gateway_bearer_invalid =
     ngx_string("Bearer realm=\"gateway\", error=\"invalid_token\"");
 static ngx_str_t  ngx_http_gateway_consumer_header =
     ngx_string("X-Gateway-Consumer");
+static ngx_str_t  ngx_http_gateway_consumer_lowcase =
+    ngx_string("x-gateway-consumer");
 
 
 /*
@@ -674,16 +676,11 @@ ngx_http_gateway_auth_challenge(ngx_http_request_t *r, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_gateway_add_header(r, "WWW-Authenticate", 0);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "WWW-Authenticate");
     h->value = *value;
 
     if (r->headers_out.www_authenticate == NULL) {
@@ -701,22 +698,15 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx)
 {
     ngx_uint_t                        i;
-    ngx_table_elt_t                  *h;
     ngx_http_gateway_claim_header_t  *ch;
 
-    if (ctx->consumer.len) {
-        h = ngx_list_push(&r->headers_in.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->key = ngx_http_gateway_consumer_header;
-        h->value = ctx->consumer;
-        h->lowcase_key = (u_char *) "x-gateway-consumer";
-        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
+    if (ctx->consumer.len
+        && ngx_http_gateway_add_request_header(r,
+               &ngx_http_gateway_consumer_header,
+               &ngx_http_gateway_consumer_lowcase, &ctx->consumer)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ctx->claims == NULL) {
@@ -731,18 +721,13 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
             continue;
         }
 
-        h = ngx_list_push(&r->headers_in.headers);
-        if (h == NULL) {
+        if (ngx_http_gateway_add_request_header(r, &ch[i].header,
+                                                &ch[i].lowcase,
+                                                &ctx->claims[i])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        h->key = ch[i].header;
-        h->value = ctx->claims[i];
-        h->lowcase_key = ch[i].lowcase.data;
-        h->hash = ngx_hash_key(ch[i].lowcase.data, ch[i].lowcase.len);
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
     }
 
     return NGX_OK;

@@ -62,11 +62,9 @@ ngx_int_t
 ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    u_char                                 *p;
     ngx_int_t                               rc;
     ngx_str_t                               detail;
     ngx_msec_t                              retry;
-    ngx_table_elt_t                        *h;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
     ngx_http_gateway_service_t             *s;
@@ -125,24 +123,9 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
 
     ngx_http_gateway_set_variables(r, gmcf, ctx);
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_gateway_retry_after(r, retry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Retry-After");
-    h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%M", ngx_max((retry + 999) / 1000, 1))
-                   - p;
 
     ngx_str_set(&detail, "The function behind this service is failing; "
                          "the gateway does not call it until the time the "

@@ -136,6 +136,8 @@ ngx_module_t  ngx_http_gateway_module = {
 
 static ngx_str_t  ngx_http_gateway_service_header =
     ngx_string("X-Gateway-Service");
+static ngx_str_t  ngx_http_gateway_service_lowcase =
+    ngx_string("x-gateway-service");
 
 
 /*
@@ -250,22 +252,13 @@ ngx_http_gateway_reject(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: the route does not allow the method");
 
-    p = ngx_pnalloc(r->pool, NGX_HTTP_GATEWAY_METHODS_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    allow = ngx_list_push(&r->headers_out.headers);
+    allow = ngx_http_gateway_add_header(r, "Allow",
+                                        NGX_HTTP_GATEWAY_METHODS_LEN);
     if (allow == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    allow->hash = 1;
-#if (nginx_version >= 1023000)
-    allow->next = NULL;
-#endif
-    ngx_str_set(&allow->key, "Allow");
-    allow->value.data = p;
+    p = allow->value.data;
     allow->value.len = ngx_http_gateway_methods_text(p, m->allowed) - p;
 
     ngx_str_set(&detail, "The route for this path does not allow the "
@@ -402,28 +395,46 @@ static ngx_int_t
 ngx_http_gateway_set_headers(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx)
 {
-    ngx_table_elt_t  *h;
-
     if (ngx_http_gateway_remove_headers(r, &ctx->service->auth.drop)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    if (ngx_http_gateway_add_request_header(r,
+            &ngx_http_gateway_service_header,
+            &ngx_http_gateway_service_lowcase, &ctx->service->name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_auth_headers(r, ctx);
+}
+
+
+/* a request header for the function, as if the client had sent it */
+
+ngx_int_t
+ngx_http_gateway_add_request_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *lowcase, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
     h = ngx_list_push(&r->headers_in.headers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    h->key = ngx_http_gateway_service_header;
-    h->value = ctx->service->name;
-    h->lowcase_key = (u_char *) "x-gateway-service";
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    h->key = *key;
+    h->value = *value;
+    h->lowcase_key = lowcase->data;
+    h->hash = ngx_hash_key(lowcase->data, lowcase->len);
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
 
-    return ngx_http_gateway_auth_headers(r, ctx);
+    return NGX_OK;
 }
 
 

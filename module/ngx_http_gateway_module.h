@@ -137,6 +137,9 @@ typedef struct {
 } ngx_http_gateway_ctx_t;
 
 
+ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *lowcase, ngx_str_t *value);
+
 char *ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_http_gateway_service_t *ngx_http_gateway_service_find(

@@ -130,3 +130,53 @@ ngx_http_gateway_send_problem_status(ngx_http_request_t *r,
 
     return NGX_DONE;
 }
+
+
+ngx_table_elt_t *
+ngx_http_gateway_add_header(ngx_http_request_t *r, char *name, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.len = 0;
+    h->value.data = NULL;
+
+    if (len) {
+        h->value.data = ngx_pnalloc(r->pool, len);
+        if (h->value.data == NULL) {
+            return NULL;
+        }
+    }
+
+    return h;
+}
+
+
+ngx_int_t
+ngx_http_gateway_retry_after(ngx_http_request_t *r, ngx_msec_t ms)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_gateway_add_header(r, "Retry-After", NGX_TIME_T_LEN);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* whole seconds, never 0 while refusing */
+
+    h->value.len = ngx_sprintf(h->value.data, "%M",
+                               ngx_max((ms + 999) / 1000, 1))
+                   - h->value.data;
+
+    return NGX_OK;
+}

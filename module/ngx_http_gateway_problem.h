@@ -44,5 +44,12 @@ ngx_int_t ngx_http_gateway_send_problem(ngx_http_request_t *r,
 ngx_int_t ngx_http_gateway_send_problem_status(ngx_http_request_t *r,
     ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail);
 
+/* a header of the gateway's own answers, with room for a len-byte value */
+ngx_table_elt_t *ngx_http_gateway_add_header(ngx_http_request_t *r,
+    char *name, size_t len);
+
+/* Retry-After in whole seconds, at least 1 */
+ngx_int_t ngx_http_gateway_retry_after(ngx_http_request_t *r, ngx_msec_t ms);
+
 
 #endif /* _NGX_HTTP_GATEWAY_PROBLEM_H_INCLUDED_ */

@@ -23,8 +23,6 @@ static ngx_int_t ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_msec_t retry);
 static ngx_int_t ngx_http_gateway_limit_full(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
-static ngx_table_elt_t *ngx_http_gateway_limit_header(ngx_http_request_t *r,
-    char *name, size_t len);
 
 
 static ngx_str_t  ngx_http_gateway_limit_per[] = {
@@ -227,7 +225,7 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
         window = 60;
     }
 
-    h = ngx_http_gateway_limit_header(r, "RateLimit-Policy",
+    h = ngx_http_gateway_add_header(r, "RateLimit-Policy",
                                       sizeof("\"\";q=;w=") - 1
                                       + ctx->service->name.len
                                       + 2 * NGX_INT_T_LEN);
@@ -239,7 +237,7 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
                     &ctx->service->name, quota, window);
     h->value.len = p - h->value.data;
 
-    h = ngx_http_gateway_limit_header(r, "RateLimit",
+    h = ngx_http_gateway_add_header(r, "RateLimit",
                                       sizeof("\"\";r=;t=") - 1
                                       + ctx->service->name.len
                                       + 2 * NGX_INT_T_LEN);
@@ -255,53 +253,19 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
 }
 
 
-static ngx_table_elt_t *
-ngx_http_gateway_limit_header(ngx_http_request_t *r, char *name, size_t len)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NULL;
-    }
-
-    h->value.data = ngx_pnalloc(r->pool, len);
-    if (h->value.data == NULL) {
-        return NULL;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-
-    return h;
-}
-
-
 static ngx_int_t
 ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_msec_t retry)
 {
-    u_char           *p;
-    ngx_str_t         detail;
-    ngx_table_elt_t  *h;
+    ngx_str_t  detail;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: rate limit exceeded for service \"%V\"",
                   &ctx->service->name);
 
-    /* whole seconds, never 0 while refusing */
-
-    h = ngx_http_gateway_limit_header(r, "Retry-After", NGX_TIME_T_LEN);
-    if (h == NULL) {
+    if (ngx_http_gateway_retry_after(r, retry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_sprintf(h->value.data, "%M", ngx_max((retry + 999) / 1000, 1));
-    h->value.len = p - h->value.data;
 
     ngx_str_set(&detail, "The rate limit of this service is exceeded; "
                          "retry after the time the Retry-After header says.");
