@@ -90,6 +90,7 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
 
+    $block->set_value("suppress_stderr", 1) if defined $block->must_die;
     $block->set_value("user_files", $Consumers);
     $block->set_value("http_config", $HttpConfig)
         unless defined $block->http_config;
