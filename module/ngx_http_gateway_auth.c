@@ -464,6 +464,8 @@ ngx_http_gateway_auth_admit(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    ngx_http_gateway_count(ctx->service, forbidden);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: consumer \"%V\" may not call service \"%V\"",
                   &consumer->id, &ctx->service->name);
@@ -633,6 +635,8 @@ ngx_http_gateway_auth_reject(ngx_http_request_t *r,
     ngx_http_gateway_auth_t  *auth;
 
     auth = &ctx->service->auth;
+
+    ngx_http_gateway_count(ctx->service, unauthorized);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: authentication failed for service \"%V\": %V",

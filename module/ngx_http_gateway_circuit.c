@@ -11,16 +11,17 @@
 
 
 /*
- * The circuit breaker of a service, bound to nginx: its state lives in
- * the gateway zone, found by the service's name (so that it survives
- * reloads that add or remove other services); a request is admitted
- * before the call, and a cleanup of the request's pool records how each
- * attempt went, whatever ended the request.
+ * A service's state in the gateway zone, found by the service's name (so
+ * that it survives reloads that add or remove other services): its
+ * counters and its circuit breaker.  A call is admitted before it is
+ * made, and a cleanup of the request's pool records how each attempt
+ * went, whatever ended the request.
  */
 
 
 typedef struct {
     ngx_str_node_t                      sn;         /* name in the zone */
+    ngx_http_gateway_counters_t         counters;
     ngx_http_gateway_breaker_t          breaker;
     u_char                              name[1];
 } ngx_http_gateway_circuit_node_t;
@@ -35,6 +36,8 @@ typedef struct {
 
 
 static void ngx_http_gateway_circuit_done(void *data);
+static void ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
+    ngx_http_upstream_state_t *state);
 static ngx_uint_t ngx_http_gateway_circuit_outcome(
     ngx_http_gateway_service_t *s, ngx_http_upstream_state_t *state);
 static void ngx_http_gateway_circuit_log(ngx_log_t *log,
@@ -73,10 +76,6 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
 
     s = ctx->service;
 
-    if (s->circuit == NULL) {
-        return NGX_OK;
-    }
-
     cln = ngx_pool_cleanup_add(r->pool,
                                sizeof(ngx_http_gateway_circuit_call_t));
     if (cln == NULL) {
@@ -87,6 +86,11 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     call->request = r;
     call->service = s;
     call->gmcf = gmcf;
+
+    if (s->circuit == NULL) {
+        cln->handler = ngx_http_gateway_circuit_done;
+        return NGX_OK;
+    }
 
     zone = gmcf->shm_zone->data;
 
@@ -116,6 +120,8 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     }
 
     /* refused: nothing to record; the function receives nothing */
+
+    ngx_http_gateway_count(s, refused);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: breaker of service \"%V\" is open: refused",
@@ -157,7 +163,6 @@ ngx_http_gateway_circuit_done(void *data)
 
     r = call->request;
     s = call->service;
-    zone = call->gmcf->shm_zone->data;
 
     state = NULL;
     n = 0;
@@ -167,6 +172,19 @@ ngx_http_gateway_circuit_done(void *data)
         n = r->upstream_states->nelts;
     }
 
+    for (i = 0; i < n; i++) {
+        ngx_http_gateway_circuit_count(s, &state[i]);
+    }
+
+    if (s->circuit == NULL) {
+        return;
+    }
+
+    zone = call->gmcf->shm_zone->data;
+
+    tr[0].from = tr[0].to = 0;
+    tr[1].from = tr[1].to = 0;
+
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     if (n == 0) {
@@ -175,27 +193,52 @@ ngx_http_gateway_circuit_done(void *data)
                                                &call->ticket,
                                                NGX_HTTP_GATEWAY_BREAKER_IGNORED,
                                                &tr[0]);
-        tr[1].from = tr[1].to = 0;
+    }
 
-    } else {
-        tr[0].from = tr[0].to = 0;
-        tr[1].from = tr[1].to = 0;
+    for (i = 0; i < n; i++) {
+        outcome = ngx_http_gateway_circuit_outcome(s, &state[i]);
 
-        for (i = 0; i < n; i++) {
-            outcome = ngx_http_gateway_circuit_outcome(s, &state[i]);
+        /* keep the first and the last transition for the log */
 
-            /* keep the first and the last transition for the log */
-
-            (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
-                       ngx_current_msec, &call->ticket, outcome,
-                       (tr[0].from == tr[0].to) ? &tr[0] : &tr[1]);
-        }
+        (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
+                   ngx_current_msec, &call->ticket, outcome,
+                   (tr[0].from == tr[0].to) ? &tr[0] : &tr[1]);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     ngx_http_gateway_circuit_log(r->connection->log, s, &tr[0]);
     ngx_http_gateway_circuit_log(r->connection->log, s, &tr[1]);
+}
+
+
+/* the service's counters of attempts, whatever its breaker counts */
+
+static void
+ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
+    ngx_http_upstream_state_t *state)
+{
+    if (state->header_time == (ngx_msec_t) -1 || state->status == 0) {
+
+        if (state->status == NGX_HTTP_GATEWAY_TIME_OUT) {
+            ngx_http_gateway_count(s, timeouts);
+
+        } else {
+            ngx_http_gateway_count(s, errors);
+        }
+
+        return;
+    }
+
+    if (state->status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        ngx_http_gateway_count(s, throttled);
+
+    } else if (state->status >= 500) {
+        ngx_http_gateway_count(s, failed);
+
+    } else {
+        ngx_http_gateway_count(s, successes);
+    }
 }
 
 
@@ -257,7 +300,7 @@ ngx_http_gateway_circuit_log(ngx_log_t *log, ngx_http_gateway_service_t *s,
 
 /*
  * At zone initialisation, in the master, on start and reload: each
- * service with a breaker finds its state by name, or gets a fresh one.
+ * service finds its state by name, or gets a fresh one.
  */
 
 ngx_int_t
@@ -281,17 +324,14 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
 
     for (i = 0; i < gmcf->services.nelts; i++) {
 
-        if (!s[i]->breaker_on) {
-            continue;
-        }
-
         hash = ngx_crc32_short(s[i]->name.data, s[i]->name.len);
 
-        sn = ngx_str_rbtree_lookup(&zone->sh->breakers, &s[i]->name, hash);
+        sn = ngx_str_rbtree_lookup(&zone->sh->services, &s[i]->name, hash);
 
         if (sn) {
             node = (ngx_http_gateway_circuit_node_t *) sn;
-            s[i]->circuit = &node->breaker;
+            s[i]->counters = &node->counters;
+            s[i]->circuit = s[i]->breaker_on ? &node->breaker : NULL;
             continue;
         }
 
@@ -303,7 +343,7 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
             ngx_shmtx_unlock(&shpool->mutex);
 
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "gateway zone \"%V\" has no room for the breaker "
+                          "gateway zone \"%V\" has no room for the state "
                           "of service \"%V\"", &shm_zone->shm.name,
                           &s[i]->name);
             return NGX_ERROR;
@@ -316,9 +356,13 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
 
         ngx_http_gateway_breaker_init(&node->breaker);
 
-        ngx_rbtree_insert(&zone->sh->breakers, &node->sn.node);
+        /* in its state since now, for the status endpoint */
+        node->breaker.since = ngx_current_msec;
 
-        s[i]->circuit = &node->breaker;
+        ngx_rbtree_insert(&zone->sh->services, &node->sn.node);
+
+        s[i]->counters = &node->counters;
+        s[i]->circuit = s[i]->breaker_on ? &node->breaker : NULL;
     }
 
     ngx_shmtx_unlock(&shpool->mutex);

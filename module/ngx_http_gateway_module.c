@@ -92,6 +92,13 @@ static ngx_command_t  ngx_http_gateway_commands[] = {
       offsetof(ngx_http_gateway_main_conf_t, jwt_cache_size),
       &ngx_http_gateway_jwt_cache_bounds },
 
+    { ngx_string("gateway_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_gateway_status,
+      0,
+      0,
+      NULL },
+
     { ngx_string("gateway_route"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
       ngx_http_gateway_route,
@@ -180,6 +187,8 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     ctx->route = route;
     ctx->service = route->service;
+
+    ngx_http_gateway_count(ctx->service, requests);
 
     if (route->nparams) {
         ctx->params = ngx_palloc(r->pool, route->nparams * sizeof(ngx_str_t));

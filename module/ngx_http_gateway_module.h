@@ -62,6 +62,21 @@ typedef struct {
 } ngx_http_gateway_limit_conf_t;
 
 
+/* per service, in the zone: they only grow, updated with atomics */
+typedef struct {
+    ngx_atomic_t                     requests;      /* routed */
+    ngx_atomic_t                     unauthorized;  /* 401 */
+    ngx_atomic_t                     forbidden;     /* 403 */
+    ngx_atomic_t                     limited;       /* rate limit */
+    ngx_atomic_t                     refused;       /* open breaker */
+    ngx_atomic_t                     successes;     /* attempts: */
+    ngx_atomic_t                     errors;
+    ngx_atomic_t                     timeouts;
+    ngx_atomic_t                     failed;        /* 5xx */
+    ngx_atomic_t                     throttled;     /* 429 */
+} ngx_http_gateway_counters_t;
+
+
 /* what a breaker counts as failures, besides statuses */
 #define NGX_HTTP_GATEWAY_FAIL_ERROR          0x01
 #define NGX_HTTP_GATEWAY_FAIL_TIMEOUT        0x02
@@ -80,6 +95,7 @@ typedef struct {
     ngx_uint_t                       breaker_failures;
     u_char                           breaker_codes[13];  /* 500-599 */
     ngx_http_gateway_breaker_t      *circuit;   /* in the zone */
+    ngx_http_gateway_counters_t     *counters;  /* in the zone */
 
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
@@ -180,6 +196,12 @@ ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
+
+char *ngx_http_gateway_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+#define ngx_http_gateway_count(s, field)                                      \
+    (void) ngx_atomic_fetch_add(&(s)->counters->field, 1)
 
 ngx_int_t ngx_http_gateway_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_gateway_init_variables(ngx_conf_t *cf,

@@ -259,6 +259,8 @@ ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
 {
     ngx_str_t  detail;
 
+    ngx_http_gateway_count(ctx->service, limited);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: rate limit exceeded for service \"%V\"",
                   &ctx->service->name);
@@ -286,6 +288,8 @@ ngx_http_gateway_limit_full(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_str_t  detail;
+
+    ngx_http_gateway_count(ctx->service, limited);
 
     if (gmcf->limit_alert == 0
         || ngx_current_msec - gmcf->limit_alert

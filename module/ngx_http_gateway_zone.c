@@ -154,7 +154,7 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->sh->version = NGX_HTTP_GATEWAY_SHM_VERSION;
     zone->sh->created = ngx_time();
     ngx_http_gateway_limit_init(&zone->sh->limits);
-    ngx_rbtree_init(&zone->sh->breakers, &zone->sh->breakers_sentinel,
+    ngx_rbtree_init(&zone->sh->services, &zone->sh->services_sentinel,
                     ngx_str_rbtree_insert_value);
 
     zone->shpool->data = zone->sh;

@@ -16,7 +16,7 @@
 
 /* bump the version on any change of what the zone holds */
 #define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
-#define NGX_HTTP_GATEWAY_SHM_VERSION    3
+#define NGX_HTTP_GATEWAY_SHM_VERSION    4
 
 #define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
 #define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)
@@ -28,8 +28,8 @@ typedef struct {
     uint32_t                     version;
     time_t                       created;
     ngx_http_gateway_limit_sh_t  limits;
-    ngx_rbtree_t                 breakers;   /* by service name */
-    ngx_rbtree_node_t            breakers_sentinel;
+    ngx_rbtree_t                 services;   /* by service name */
+    ngx_rbtree_node_t            services_sentinel;
 } ngx_http_gateway_shctx_t;
 
 

@@ -1,0 +1,223 @@
+# gateway_status: per-service counters and breaker state, as JSON or in
+# the Prometheus text format, shared by the workers.
+
+use Test::Nginx::Socket 'no_plan';
+
+repeat_each(1);
+no_long_string();
+no_root_location();
+log_level('info');
+
+# alice-key may call orders; bob-key may call nothing here
+our $HttpConfig = <<'_EOC_';
+    gateway_zone gw 1m;
+    gateway_consumers consumers.json;
+
+    gateway_service orders {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+        auth apikey;
+        rate_limit 1r/m burst=1;
+    }
+
+    gateway_service flaky {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fail;
+        auth off;
+        breaker consecutive=1;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { return 200 "ok\n"; }
+        location /fail { return 500 "failed\n"; }
+    }
+_EOC_
+
+our $Consumers = <<'_EOC_';
+>>> ../conf/consumers.json
+{"consumers": [
+  {"id": "alice", "services": ["orders"],
+   "keys": ["sha256:72ee9d4355ccb9d3a4c9dbf37382e38e75c1b1a225b5bd1f729ee91bbda30c20"]},
+  {"id": "bob", "services": ["flaky"],
+   "keys": ["sha256:9b94dc1a51a38769f135edf04033ad7f2f487b6c25929be7a861cfc1ab10cf98"]}
+]}
+_EOC_
+
+our $Config = <<'_EOC_';
+    location / {
+        gateway_route /orders/ orders strip;
+        gateway_route /flaky/ flaky strip;
+        proxy_pass $gateway_target;
+    }
+
+    location = /status {
+        gateway_status;
+    }
+_EOC_
+
+# one of each: 200, 401, 403, 500, 429 on orders; 500 then 503 on flaky
+our @Script = ("GET /orders/a", "GET /orders/b", "GET /orders/c",
+               "GET /orders/fail", "GET /orders/d", "GET /flaky/x",
+               "GET /flaky/y");
+our @Keys = ("X-API-Key: alice-key", "", "X-API-Key: bob-key",
+             "X-API-Key: alice-key", "X-API-Key: alice-key", "", "");
+our @Codes = (200, 401, 403, 500, 429, 500, 503);
+
+our $LogFormat = <<'_EOC_';
+    log_format gateway 'gw: service=$gateway_service route=$gateway_route '
+                       'target=$gateway_target consumer=$gateway_consumer '
+                       'auth=$gateway_auth '
+                       'remaining=$gateway_ratelimit_remaining '
+                       'breaker=$gateway_breaker_state';
+    access_log logs/error.log gateway;
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value("user_files", $Consumers);
+    $block->set_value("config", $Config) unless defined $block->config;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: JSON: each counter moved by exactly what the script did
+--- pipelined_requests eval
+[@::Script, "GET /status"]
+--- more_headers eval
+[@::Keys, ""]
+--- error_code eval
+[@::Codes, 200]
+--- response_headers eval
+[("") x 7, "Content-Type: application/json"]
+--- response_body eval
+[(qr//) x 7, qr/\A\{
+  "zone": \{
+    "name": "gw",
+    "size": 1048576,
+    "used": \d+
+  \},
+  "services": \{
+    "orders": \{
+      "requests": 5,
+      "refused": \{
+        "unauthorized": 1,
+        "forbidden": 1,
+        "rate_limited": 1,
+        "breaker_open": 0
+      \},
+      "attempts": \{
+        "success": 1,
+        "error": 0,
+        "timeout": 0,
+        "5xx": 1,
+        "429": 0
+      \},
+      "breaker": null
+    \},
+    "flaky": \{
+      "requests": 2,
+      "refused": \{
+        "unauthorized": 0,
+        "forbidden": 0,
+        "rate_limited": 0,
+        "breaker_open": 1
+      \},
+      "attempts": \{
+        "success": 0,
+        "error": 0,
+        "timeout": 0,
+        "5xx": 1,
+        "429": 0
+      \},
+      "breaker": \{
+        "state": "open",
+        "in_state_ms": \d+,
+        "transitions": 1
+      \}
+    \}
+  \}
+\}\n\z/]
+
+
+
+=== TEST 2: Prometheus: valid exposition format, the same numbers
+Every line is a HELP, a TYPE or a sample of the grammar, and the
+samples hold the counts of the script.
+--- pipelined_requests eval
+[@::Script, "GET /status?format=prometheus"]
+--- more_headers eval
+[@::Keys, ""]
+--- error_code eval
+[@::Codes, 200]
+--- response_headers eval
+[("") x 7, "Content-Type: text/plain; version=0.0.4; charset=utf-8"]
+--- response_body eval
+[(qr//) x 7, qr/\A
+(?=(?:(?:\# \s HELP \s [a-z_]+ \s [^\n]+
+     |\# \s TYPE \s [a-z_]+ \s (?:counter|gauge)
+     |[a-z_]+ (?:\{ [a-z_]+="[^"\\\n]*" (?:,[a-z_]+="[^"\\\n]*")* \})? \s \d+
+    )\n)+\z)
+(?=.*^gateway_requests_total\{service="orders"\} \s 5$)
+(?=.*^gateway_requests_total\{service="flaky"\} \s 2$)
+(?=.*^gateway_refused_total\{service="orders",reason="unauthorized"\} \s 1$)
+(?=.*^gateway_refused_total\{service="orders",reason="forbidden"\} \s 1$)
+(?=.*^gateway_refused_total\{service="orders",reason="rate_limited"\} \s 1$)
+(?=.*^gateway_refused_total\{service="flaky",reason="breaker_open"\} \s 1$)
+(?=.*^gateway_attempts_total\{service="orders",outcome="success"\} \s 1$)
+(?=.*^gateway_attempts_total\{service="orders",outcome="5xx"\} \s 1$)
+(?=.*^gateway_attempts_total\{service="flaky",outcome="5xx"\} \s 1$)
+(?=.*^gateway_breaker_state\{service="flaky"\} \s 1$)
+(?=.*^gateway_breaker_transitions_total\{service="flaky"\} \s 1$)
+(?=.*^\# \s TYPE \s gateway_requests_total \s counter$)
+(?=.*^gateway_zone_size_bytes \s 1048576$)
+/xms]
+
+
+
+=== TEST 3: Accept: text/plain asks for the text format; ?service= filters
+--- request
+GET /status?service=flaky
+--- more_headers
+Accept: text/plain
+--- response_headers
+Content-Type: text/plain; version=0.0.4; charset=utf-8
+--- response_body_like eval
+qr/^gateway_requests_total\{service="flaky"\} 0$/m
+--- response_body_unlike eval
+qr/service="orders"/
+
+
+
+=== TEST 4: an unknown service
+--- request
+GET /status?service=nope
+--- error_code: 404
+--- response_headers
+Content-Type: application/problem+json
+
+
+
+=== TEST 5: every gateway variable in an access log line
+--- http_config eval
+$::HttpConfig . $::LogFormat
+--- request
+GET /orders/a?x=1
+--- more_headers
+X-API-Key: alice-key
+--- error_log eval
+qr{gw: service=orders route=/orders/ target=http://127\.0\.0\.1:\d+/a\?x=1 consumer=alice auth=apikey remaining=1 breaker=-$}
+
+
+
+=== TEST 6: and for a public service with a breaker
+--- http_config eval
+$::HttpConfig . $::LogFormat
+--- request
+GET /flaky/b
+--- error_code: 500
+--- error_log eval
+qr{gw: service=flaky route=/flaky/ target=http://127\.0\.0\.1:\d+/fail/b consumer=- auth=off remaining=- breaker=closed$}
