@@ -89,6 +89,17 @@ ngx_int_t
 ngx_http_gateway_send_problem_status(ngx_http_request_t *r,
     ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail)
 {
+    ngx_http_finalize_request(r,
+        ngx_http_gateway_problem_output(r, problem, status, detail));
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_http_gateway_problem_output(ngx_http_request_t *r,
+    ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
@@ -119,16 +130,13 @@ ngx_http_gateway_send_problem_status(ngx_http_request_t *r,
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
+        return rc;
     }
 
     out.buf = b;
     out.next = NULL;
 
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
+    return ngx_http_output_filter(r, &out);
 }
 
 

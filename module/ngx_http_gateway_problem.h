@@ -44,6 +44,13 @@ ngx_int_t ngx_http_gateway_send_problem(ngx_http_request_t *r,
 ngx_int_t ngx_http_gateway_send_problem_status(ngx_http_request_t *r,
     ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail);
 
+/*
+ * For content handlers: sends the problem and returns what the output
+ * filter returned, for the content phase to finalize with.
+ */
+ngx_int_t ngx_http_gateway_problem_output(ngx_http_request_t *r,
+    ngx_http_gateway_problem_e problem, ngx_uint_t status, ngx_str_t *detail);
+
 /* a header of the gateway's own answers, with room for a len-byte value */
 ngx_table_elt_t *ngx_http_gateway_add_header(ngx_http_request_t *r,
     char *name, size_t len);

@@ -146,8 +146,9 @@ ngx_http_gateway_status_handler(ngx_http_request_t *r)
 
     if (rc == NGX_DECLINED) {
         ngx_str_set(&detail, "No gateway service has this name.");
-        return ngx_http_gateway_send_problem(r,
-                   NGX_HTTP_GATEWAY_PROBLEM_NO_ROUTE, &detail);
+        return ngx_http_gateway_problem_output(r,
+                   NGX_HTTP_GATEWAY_PROBLEM_NO_ROUTE, NGX_HTTP_NOT_FOUND,
+                   &detail);
     }
 
     if (rc != NGX_OK) {
