@@ -135,6 +135,7 @@ $(NGINX_OBJS)/.configured: config | deps
 	mkdir -p $(NGINX_OBJS)
 	cd $(NGINX_BUILD) && ./configure --builddir=$(NGINX_OBJS) \
 	    --with-compat --with-debug --with-http_ssl_module \
+	    --with-http_realip_module \
 	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
 	    || { cat $(BUILD)/configure.log; exit 1; }
 	touch $@
