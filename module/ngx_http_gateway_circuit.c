@@ -23,6 +23,7 @@ typedef struct {
     ngx_str_node_t                      sn;         /* name in the zone */
     ngx_http_gateway_counters_t         counters;
     ngx_http_gateway_breaker_t          breaker;
+    ngx_http_gateway_budget_t           budget;
     u_char                              name[1];
 } ngx_http_gateway_circuit_node_t;
 
@@ -331,6 +332,7 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
         if (sn) {
             node = (ngx_http_gateway_circuit_node_t *) sn;
             s[i]->counters = &node->counters;
+            s[i]->budget = &node->budget;
             s[i]->circuit = s[i]->breaker_on ? &node->breaker : NULL;
             continue;
         }
@@ -362,6 +364,7 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
         ngx_rbtree_insert(&zone->sh->services, &node->sn.node);
 
         s[i]->counters = &node->counters;
+        s[i]->budget = &node->budget;
         s[i]->circuit = s[i]->breaker_on ? &node->breaker : NULL;
     }
 

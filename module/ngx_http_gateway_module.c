@@ -172,6 +172,12 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    /* a retry, redirected here after its backoff: straight to the proxy */
+
+    if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     if (ngx_http_gateway_route_match(glcf->table, &r->uri, r->method, &m)
         != NGX_OK)
     {
@@ -220,6 +226,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_http_gateway_retries_begin(r, gmcf, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_gateway_set_target(r, ctx, &m) != NGX_OK
@@ -785,7 +795,7 @@ ngx_http_gateway_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_gateway_handler;
 
-    return NGX_OK;
+    return ngx_http_gateway_retries_init(cf);
 }
 
 

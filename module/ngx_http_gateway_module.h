@@ -18,6 +18,7 @@
 #include "ngx_http_gateway_limit.h"
 #include "ngx_http_gateway_parse.h"
 #include "ngx_http_gateway_problem.h"
+#include "ngx_http_gateway_retry.h"
 #include "ngx_http_gateway_routes.h"
 #include "ngx_http_gateway_zone.h"
 
@@ -74,7 +75,20 @@ typedef struct {
     ngx_atomic_t                     timeouts;
     ngx_atomic_t                     failed;        /* 5xx */
     ngx_atomic_t                     throttled;     /* 429 */
+    ngx_atomic_t                     retries;
+    ngx_atomic_t                     retries_refused;  /* no budget */
 } ngx_http_gateway_counters_t;
+
+
+typedef struct {
+    ngx_uint_t                       max;       /* 0: no retries */
+    ngx_uint_t                       on;
+    ngx_msec_t                       base;
+    ngx_msec_t                       cap;
+    ngx_uint_t                       budget;    /* percent */
+    ngx_uint_t                       methods;   /* 0: GET, HEAD, OPTIONS */
+    ngx_str_t                        idempotency_header;
+} ngx_http_gateway_retries_conf_t;
 
 
 /* what a breaker counts as failures, besides statuses */
@@ -96,6 +110,9 @@ typedef struct {
     u_char                           breaker_codes[13];  /* 500-599 */
     ngx_http_gateway_breaker_t      *circuit;   /* in the zone */
     ngx_http_gateway_counters_t     *counters;  /* in the zone */
+
+    ngx_http_gateway_retries_conf_t  retries;
+    ngx_http_gateway_budget_t       *budget;    /* in the zone */
 
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
@@ -134,6 +151,9 @@ typedef struct {
 } ngx_http_gateway_loc_conf_t;
 
 
+typedef struct ngx_http_gateway_retry_s  ngx_http_gateway_retry_t;
+
+
 typedef struct {
     ngx_http_gateway_service_t      *service;
     ngx_http_gateway_route_t        *route;
@@ -146,11 +166,27 @@ typedef struct {
     ngx_str_t                       *claims;    /* as auth.claim_headers */
     ngx_str_t                        drop_arg;  /* query key to remove */
 
+    ngx_http_gateway_retry_t        *retry;
+
     ngx_uint_t                       ratelimit_remaining;
     ngx_uint_t                       breaker_state;
     unsigned                         ratelimited:1;
     unsigned                         breaker:1;
 } ngx_http_gateway_ctx_t;
+
+
+/* a request's retries: in a cleanup of its pool, across redirects */
+struct ngx_http_gateway_retry_s {
+    ngx_http_request_t              *request;
+    ngx_http_gateway_ctx_t          *ctx;       /* of the first attempt */
+    ngx_http_gateway_main_conf_t    *gmcf;
+    ngx_event_t                      timer;     /* the backoff */
+    ngx_uint_t                       attempt;   /* retries so far */
+    ngx_uint_t                       budget;    /* budget slots held */
+    unsigned                         swallow:1; /* this response is not
+                                                   the client's */
+    unsigned                         resuming:1;
+};
 
 
 ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
@@ -199,6 +235,13 @@ ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
 
 char *ngx_http_gateway_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+char *ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_gateway_retries_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_gateway_retries_begin(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_retries_resume(ngx_http_request_t *r);
 
 #define ngx_http_gateway_count(s, field)                                      \
     (void) ngx_atomic_fetch_add(&(s)->counters->field, 1)

@@ -86,6 +86,14 @@ static ngx_http_gateway_metric_t  ngx_http_gateway_metrics[] = {
     { "gateway_attempts_total", NULL, "outcome=\"429\"",
       ngx_http_gateway_counter(throttled) },
 
+    { "gateway_retries_total",
+      "Attempts that were retries.", NULL,
+      ngx_http_gateway_counter(retries) },
+
+    { "gateway_retry_budget_exhausted_total",
+      "Retries not made because the retry budget was spent.", NULL,
+      ngx_http_gateway_counter(retries_refused) },
+
     { NULL, NULL, NULL, 0 }
 };
 
@@ -313,7 +321,7 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
         }
 
         svc = json_pack("{s:I, s:{s:I, s:I, s:I, s:I},"
-                        " s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
+                        " s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:o}",
                         "requests", (json_int_t) st[i].counters.requests,
                         "refused",
                         "unauthorized",
@@ -327,6 +335,9 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
                         "timeout", (json_int_t) st[i].counters.timeouts,
                         "5xx", (json_int_t) st[i].counters.failed,
                         "429", (json_int_t) st[i].counters.throttled,
+                        "retries", (json_int_t) st[i].counters.retries,
+                        "retry_budget_exhausted",
+                        (json_int_t) st[i].counters.retries_refused,
                         "breaker", breaker);
 
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);

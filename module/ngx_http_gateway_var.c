@@ -14,6 +14,8 @@ static void ngx_http_gateway_set_variable(ngx_http_request_t *r,
     ngx_int_t index, ngx_str_t *value);
 static ngx_int_t ngx_http_gateway_unset_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gateway_retries_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_gateway_param_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -46,6 +48,9 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
 
     { ngx_string("gateway_breaker_state"), NULL,
       ngx_http_gateway_unset_variable, 0, 0, 0 },
+
+    { ngx_string("gateway_retries"), NULL,
+      ngx_http_gateway_retries_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("gateway_param_"), NULL,
       ngx_http_gateway_param_variable, 0, NGX_HTTP_VAR_PREFIX, 0 },
@@ -182,6 +187,38 @@ ngx_http_gateway_unset_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     v->not_found = 1;
+
+    return NGX_OK;
+}
+
+
+/* $gateway_retries: how many times the call was retried so far */
+
+static ngx_int_t
+ngx_http_gateway_retries_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                  *p;
+    ngx_http_gateway_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_gateway_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "%ui", ctx->retry ? ctx->retry->attempt : 0)
+             - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }

@@ -70,16 +70,16 @@ qr{\[emerg\] .*gateway service "orders" has no "endpoint" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 5: a directive no issue has implemented yet is refused
+=== TEST 5: an unknown directive in a service block is refused
 --- http_config
     gateway_service orders {
         endpoint http://127.0.0.1:1/;
-        retries 2;
+        proxy_timeout 5s;
     }
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*unknown directive "retries" in gateway service "orders" in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*unknown directive "proxy_timeout" in gateway service "orders" in \S+nginx\.conf:\d+}
 
 
 

@@ -116,6 +116,8 @@ __DATA__
         "5xx": 1,
         "429": 0
       \},
+      "retries": 0,
+      "retry_budget_exhausted": 0,
       "breaker": null
     \},
     "flaky": \{
@@ -133,6 +135,8 @@ __DATA__
         "5xx": 1,
         "429": 0
       \},
+      "retries": 0,
+      "retry_budget_exhausted": 0,
       "breaker": \{
         "state": "open",
         "in_state_ms": \d+,

@@ -1,0 +1,644 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_gateway_module.h"
+
+
+/*
+ * Retries with backoff, under "proxy_pass $gateway_target": a failed
+ * attempt's response is caught by a header filter before any byte of it
+ * reaches the client, its body is swallowed, and after the backoff a
+ * timer redirects the request internally to the same URI, where the
+ * proxy sends the (buffered) request again.  The request's gateway
+ * context is carried over, so that routing, authentication and the rate
+ * limit are not done again.
+ */
+
+
+#define NGX_HTTP_GATEWAY_RETRY_ERROR    0x01
+#define NGX_HTTP_GATEWAY_RETRY_TIMEOUT  0x02
+#define NGX_HTTP_GATEWAY_RETRY_502      0x04
+#define NGX_HTTP_GATEWAY_RETRY_503      0x08
+#define NGX_HTTP_GATEWAY_RETRY_504      0x10
+#define NGX_HTTP_GATEWAY_RETRY_429      0x20
+
+
+static ngx_int_t ngx_http_gateway_retry_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_retry_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_uint_t ngx_http_gateway_retry_class(ngx_http_request_t *r,
+    ngx_uint_t *sent);
+static ngx_int_t ngx_http_gateway_retry_delay(ngx_http_request_t *r,
+    ngx_http_gateway_retry_t *st, ngx_msec_t *delay);
+static ngx_uint_t ngx_http_gateway_retry_has_key(ngx_http_request_t *r,
+    ngx_str_t *name);
+static void ngx_http_gateway_retry_handler(ngx_event_t *ev);
+static void ngx_http_gateway_retry_cleanup(void *data);
+static void ngx_http_gateway_retry_clean_header(ngx_http_request_t *r);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_uint_t                 bit;
+} ngx_http_gateway_retry_on_t;
+
+
+static ngx_http_gateway_retry_on_t  ngx_http_gateway_retry_on[] = {
+    { ngx_string("error"), NGX_HTTP_GATEWAY_RETRY_ERROR },
+    { ngx_string("timeout"), NGX_HTTP_GATEWAY_RETRY_TIMEOUT },
+    { ngx_string("502"), NGX_HTTP_GATEWAY_RETRY_502 },
+    { ngx_string("503"), NGX_HTTP_GATEWAY_RETRY_503 },
+    { ngx_string("504"), NGX_HTTP_GATEWAY_RETRY_504 },
+    { ngx_string("429"), NGX_HTTP_GATEWAY_RETRY_429 },
+    { ngx_null_string, 0 }
+};
+
+
+ngx_int_t
+ngx_http_gateway_retries_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_gateway_retry_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_gateway_retry_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The first attempt of a request of a service with retries: a state that
+ * outlives the request's internal redirects, in a cleanup of its pool.
+ */
+
+ngx_int_t
+ngx_http_gateway_retries_begin(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_gateway_zone_t   *zone;
+    ngx_http_gateway_retry_t  *st;
+
+    if (ctx->service->retries.max == 0 || r != r->main) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_gateway_retry_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    st = cln->data;
+    ngx_memzero(st, sizeof(ngx_http_gateway_retry_t));
+
+    st->request = r;
+    st->ctx = ctx;
+    st->gmcf = gmcf;
+    st->timer.handler = ngx_http_gateway_retry_handler;
+    st->timer.data = st;
+    st->timer.log = r->connection->log;
+    st->timer.cancelable = 1;
+
+    zone = gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_gateway_budget_begin(ctx->service->budget);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    cln->handler = ngx_http_gateway_retry_cleanup;
+    ctx->retry = st;
+
+    return NGX_OK;
+}
+
+
+/*
+ * After a retry's internal redirect: the gateway context of the request
+ * comes back; NGX_OK when this is such a retry.
+ */
+
+ngx_int_t
+ngx_http_gateway_retries_resume(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_gateway_retry_t  *st;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+
+        if (cln->handler != ngx_http_gateway_retry_cleanup) {
+            continue;
+        }
+
+        st = cln->data;
+
+        if (!st->resuming) {
+            return NGX_DECLINED;
+        }
+
+        st->resuming = 0;
+        ngx_http_set_ctx(r, st->ctx, ngx_http_gateway_module);
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t                        kind, sent, methods, key;
+    ngx_msec_t                        delay;
+    ngx_http_gateway_ctx_t           *ctx;
+    ngx_http_gateway_zone_t          *zone;
+    ngx_http_gateway_retry_t         *st;
+    ngx_http_gateway_service_t       *s;
+    ngx_http_gateway_retries_conf_t  *rc;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    if (ctx == NULL || ctx->retry == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    st = ctx->retry;
+    s = ctx->service;
+    rc = &s->retries;
+
+    if (st->attempt >= rc->max) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    kind = ngx_http_gateway_retry_class(r, &sent);
+
+    if (!(kind & rc->on)) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    methods = rc->methods ? rc->methods : NGX_HTTP_GATEWAY_RETRY_METHODS;
+    key = rc->idempotency_header.len
+          && ngx_http_gateway_retry_has_key(r, &rc->idempotency_header);
+
+    if (!ngx_http_gateway_retry_method(r->method, methods, sent, key)) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* nothing is retried while the breaker is open */
+
+    if (s->circuit && s->circuit->state == NGX_HTTP_GATEWAY_BREAKER_OPEN) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_gateway_retry_delay(r, st, &delay) != NGX_OK) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    zone = st->gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (ngx_http_gateway_budget_retry_begin(s->budget, rc->budget,
+                                            NGX_HTTP_GATEWAY_BUDGET_FLOOR)
+        != NGX_OK)
+    {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_http_gateway_count(s, retries_refused);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: retry budget of service \"%V\" exhausted",
+                      &s->name);
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    st->budget++;
+    st->attempt++;
+    st->swallow = 1;
+
+    ngx_http_gateway_count(s, retries);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gateway: retrying service \"%V\" after %ui, attempt %ui "
+                  "in %Mms", &s->name, r->headers_out.status,
+                  st->attempt + 1, delay);
+
+    /* the request outlives this attempt's finalization */
+
+    r->main->count++;
+
+    ngx_http_gateway_retry_clean_header(r);
+
+    ngx_add_timer(&st->timer, delay);
+
+    return NGX_OK;
+}
+
+
+/* the failed attempt's body never reaches the client */
+
+static ngx_int_t
+ngx_http_gateway_retry_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t             *cl;
+    ngx_http_gateway_ctx_t  *ctx;
+
+    if (r == r->main) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+        if (ctx && ctx->retry && ctx->retry->swallow) {
+
+            for (cl = in; cl; cl = cl->next) {
+                cl->buf->pos = cl->buf->last;
+                cl->buf->file_pos = cl->buf->file_last;
+            }
+
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+
+/*
+ * What failed: a connection error or timeout (no response header from
+ * the function), or the function's status.  *sent is 0 only when no
+ * byte of the request reached the function.
+ */
+
+static ngx_uint_t
+ngx_http_gateway_retry_class(ngx_http_request_t *r, ngx_uint_t *sent)
+{
+    ngx_http_upstream_state_t  *state;
+
+    *sent = 1;
+
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return 0;
+    }
+
+    state = r->upstream_states->elts;
+    state = &state[r->upstream_states->nelts - 1];
+
+    if (state->header_time == (ngx_msec_t) -1 || state->status == 0) {
+        *sent = (state->bytes_sent != 0);
+
+        return (state->status == NGX_HTTP_GATEWAY_TIME_OUT)
+               ? NGX_HTTP_GATEWAY_RETRY_TIMEOUT
+               : NGX_HTTP_GATEWAY_RETRY_ERROR;
+    }
+
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_BAD_GATEWAY:
+        return NGX_HTTP_GATEWAY_RETRY_502;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        return NGX_HTTP_GATEWAY_RETRY_503;
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        return NGX_HTTP_GATEWAY_RETRY_504;
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        return NGX_HTTP_GATEWAY_RETRY_429;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Full-jitter backoff, or the function's own Retry-After on 429/503;
+ * NGX_DECLINED when that asks for longer than the backoff's cap.
+ */
+
+static ngx_int_t
+ngx_http_gateway_retry_delay(ngx_http_request_t *r,
+    ngx_http_gateway_retry_t *st, ngx_msec_t *delay)
+{
+    ngx_uint_t                        i;
+    ngx_list_part_t                  *part;
+    ngx_table_elt_t                  *h;
+    ngx_http_gateway_retries_conf_t  *rc;
+
+    rc = &st->ctx->service->retries;
+
+    *delay = ngx_http_gateway_backoff(st->attempt, rc->base, rc->cap,
+                                      (uint32_t) ngx_random());
+
+    if (r->headers_out.status != NGX_HTTP_TOO_MANY_REQUESTS
+        && r->headers_out.status != NGX_HTTP_SERVICE_UNAVAILABLE)
+    {
+        return NGX_OK;
+    }
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash == 0 || h[i].key.len != 11
+                || ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
+                                   11) != 0)
+            {
+                continue;
+            }
+
+            if (ngx_http_gateway_parse_retry_after(h[i].value.data,
+                                                   h[i].value.len,
+                                                   ngx_time(), delay)
+                != NGX_OK)
+            {
+                continue;
+            }
+
+            return (*delay > rc->cap) ? NGX_DECLINED : NGX_OK;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_gateway_retry_has_key(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == name->len && h[i].value.len
+                && ngx_strncasecmp(h[i].key.data, name->data, name->len)
+                   == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* the backoff is over: the same URI again, as error_page would do */
+
+static void
+ngx_http_gateway_retry_handler(ngx_event_t *ev)
+{
+    ngx_http_gateway_retry_t *st = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = st->request;
+    c = r->connection;
+
+    st->swallow = 0;
+    st->resuming = 1;
+
+    r->done = 0;
+    r->request_complete = 0;
+    r->err_status = 0;
+
+    (void) ngx_http_internal_redirect(r, &r->uri, &r->args);
+
+    /* drops the count the header filter took */
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_gateway_retry_cleanup(void *data)
+{
+    ngx_http_gateway_retry_t *st = data;
+
+    ngx_http_gateway_zone_t     *zone;
+    ngx_http_gateway_service_t  *s;
+
+    if (st->timer.timer_set) {
+        ngx_del_timer(&st->timer);
+    }
+
+    s = st->ctx->service;
+    zone = st->gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    while (st->budget) {
+        ngx_http_gateway_budget_retry_end(s->budget);
+        st->budget--;
+    }
+
+    ngx_http_gateway_budget_end(s->budget);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static void
+ngx_http_gateway_retry_clean_header(ngx_http_request_t *r)
+{
+    ngx_memzero(&r->headers_out.status,
+                sizeof(ngx_http_headers_out_t)
+                    - offsetof(ngx_http_headers_out_t, status));
+
+    r->headers_out.headers.part.nelts = 0;
+    r->headers_out.headers.part.next = NULL;
+    r->headers_out.headers.last = &r->headers_out.headers.part;
+
+    r->headers_out.trailers.part.nelts = 0;
+    r->headers_out.trailers.part.next = NULL;
+    r->headers_out.trailers.last = &r->headers_out.trailers.part;
+
+    r->headers_out.content_length_n = -1;
+    r->headers_out.last_modified_time = -1;
+}
+
+
+/*
+ * retries N [on=error,timeout,502,503,504,429] [backoff=BASE:MAX]
+ *     [budget=P%] [methods=GET,PUT,...] [idempotency_header=NAME];
+ */
+
+char *
+ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gateway_service_t *s = conf;
+
+    u_char                           *p, *last, *start, *colon;
+    ngx_int_t                         n;
+    ngx_str_t                        *value, item, err;
+    ngx_uint_t                        i, found;
+    ngx_http_gateway_retry_on_t      *on;
+    ngx_http_gateway_retries_conf_t  *rc;
+
+    rc = &s->retries;
+
+    if (rc->max) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > 9) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of retries \"%V\": 1 to 9",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    rc->max = n;
+    rc->on = NGX_HTTP_GATEWAY_RETRY_ERROR | NGX_HTTP_GATEWAY_RETRY_TIMEOUT
+             | NGX_HTTP_GATEWAY_RETRY_502 | NGX_HTTP_GATEWAY_RETRY_503
+             | NGX_HTTP_GATEWAY_RETRY_504;
+    rc->base = NGX_HTTP_GATEWAY_BACKOFF_BASE;
+    rc->cap = NGX_HTTP_GATEWAY_BACKOFF_MAX;
+    rc->budget = NGX_HTTP_GATEWAY_BUDGET_PERCENT;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "on=", 3) == 0) {
+            rc->on = 0;
+            p = value[i].data + 3;
+            last = value[i].data + value[i].len;
+
+            while (p <= last) {
+                start = p;
+
+                while (p < last && *p != ',') {
+                    p++;
+                }
+
+                item.data = start;
+                item.len = p - start;
+                p++;
+                found = 0;
+
+                for (on = ngx_http_gateway_retry_on; on->name.len; on++) {
+                    if (on->name.len == item.len
+                        && ngx_strncmp(on->name.data, item.data, item.len)
+                           == 0)
+                    {
+                        rc->on |= on->bit;
+                        found = 1;
+                    }
+                }
+
+                if (!found) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "invalid retry condition \"%V\": "
+                                       "error, timeout, 502, 503, 504 or "
+                                       "429", &item);
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "backoff=", 8) == 0) {
+            item.data = value[i].data + 8;
+            item.len = value[i].len - 8;
+
+            colon = ngx_strlchr(item.data, item.data + item.len, ':');
+            if (colon == NULL) {
+                goto invalid;
+            }
+
+            err.data = item.data;
+            err.len = colon - item.data;
+            n = ngx_parse_time(&err, 0);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            rc->base = n;
+
+            err.data = colon + 1;
+            err.len = item.data + item.len - err.data;
+            n = ngx_parse_time(&err, 0);
+            if (n == NGX_ERROR || (ngx_msec_t) n < rc->base) {
+                goto invalid;
+            }
+
+            rc->cap = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "budget=", 7) == 0) {
+            if (value[i].len < 9 || value[i].data[value[i].len - 1] != '%') {
+                goto invalid;
+            }
+
+            n = ngx_atoi(value[i].data + 7, value[i].len - 8);
+            if (n < 1 || n > 100) {
+                goto invalid;
+            }
+
+            rc->budget = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "methods=", 8) == 0) {
+            item.data = value[i].data + 8;
+            item.len = value[i].len - 8;
+
+            if (ngx_http_gateway_parse_methods(&item, &rc->methods, &err)
+                != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "idempotency_header=", 19) == 0
+            && value[i].len > 19)
+        {
+            rc->idempotency_header.data = value[i].data + 19;
+            rc->idempotency_header.len = value[i].len - 19;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid retries parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}

@@ -1,0 +1,226 @@
+# Retries: the same endpoint again (or the next server of an upstream
+# block) after a backoff, only for safe methods or with an idempotency
+# key, honouring the function's Retry-After, never after the response
+# began.  The functions log each call they receive into the error log.
+
+use Test::Nginx::Socket 'no_plan';
+
+repeat_each(1);
+no_long_string();
+no_root_location();
+log_level('info');
+
+our $HttpConfig = <<'_EOC_';
+    gateway_default_auth off;
+
+    log_format fn 'fn-hit $request_method $uri';
+    log_format gw 'gw-done status=$status retries=$gateway_retries rt=$request_time';
+
+    upstream pair {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+    }
+
+    gateway_service busy {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/busy;
+        retries 2 backoff=10ms:50ms;
+    }
+
+    gateway_service keyed {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/busy;
+        retries 2 backoff=10ms:50ms idempotency_header=Idempotency-Key;
+    }
+
+    gateway_service down {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_3/;
+        retries 2 on=error backoff=10ms:50ms;
+    }
+
+    gateway_service slow {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/throttle;
+        retries 1 on=429 backoff=10ms:2s;
+    }
+
+    gateway_service patient {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/later;
+        retries 1 on=429 backoff=10ms:2s;
+    }
+
+    gateway_service pair {
+        endpoint http://pair/;
+        retries 1 backoff=10ms:20ms;
+    }
+
+    gateway_service plain {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/busy;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        access_log logs/error.log fn;
+        location /busy { return 503 "busy\n"; }
+        location /throttle {
+            add_header Retry-After 1 always;
+            return 429 "slow down\n";
+        }
+        location /later {
+            add_header Retry-After 30 always;
+            return 429 "much later\n";
+        }
+        location / { return 503 "first of the pair\n"; }
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        access_log logs/error.log fn;
+        location / { return 200 "second of the pair\n"; }
+    }
+_EOC_
+
+our $Config = <<'_EOC_';
+    access_log logs/error.log gw;
+
+    location / {
+        gateway_route /busy/ busy strip;
+        gateway_route /keyed/ keyed strip;
+        gateway_route /down/ down strip;
+        gateway_route /slow/ slow strip;
+        gateway_route /patient/ patient strip;
+        gateway_route /pair/ pair strip;
+        gateway_route /plain/ plain strip;
+        proxy_pass $gateway_target;
+        add_header X-Retries "$gateway_retries" always;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value("config", $Config) unless defined $block->config;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a GET retried on 503 reaches the same function three times
+--- request
+GET /busy/x
+--- error_code: 503
+--- response_body
+busy
+--- response_headers
+X-Retries: 2
+--- grep_error_log eval
+qr/fn-hit GET \S+/
+--- grep_error_log_out
+fn-hit GET /busy/x
+fn-hit GET /busy/x
+fn-hit GET /busy/x
+--- error_log
+gateway: retrying service "busy" after 503, attempt 2
+gateway: retrying service "busy" after 503, attempt 3
+gw-done status=503 retries=2
+
+
+
+=== TEST 2: a POST without an idempotency key is sent once
+--- request
+POST /busy/x
+{"order":1}
+--- error_code: 503
+--- response_headers
+X-Retries: 0
+--- grep_error_log eval
+qr/fn-hit POST \S+/
+--- grep_error_log_out
+fn-hit POST /busy/x
+--- no_error_log
+gateway: retrying
+
+
+
+=== TEST 3: a POST with the service's idempotency key is retried
+--- request
+POST /keyed/x
+{"order":1}
+--- more_headers
+Idempotency-Key: 8d1c2f
+--- error_code: 503
+--- grep_error_log eval
+qr/fn-hit POST \S+/
+--- grep_error_log_out
+fn-hit POST /busy/x
+fn-hit POST /busy/x
+fn-hit POST /busy/x
+
+
+
+=== TEST 4: a function refusing connections: retried on "error"
+--- request
+GET /down/x
+--- error_code: 502
+--- response_headers
+X-Retries: 2
+--- grep_error_log eval
+qr/gateway: retrying service "down" after 502, attempt \d/
+--- grep_error_log_out
+gateway: retrying service "down" after 502, attempt 2
+gateway: retrying service "down" after 502, attempt 3
+
+
+
+=== TEST 5: the function's Retry-After is honoured
+The retry waits the second the function asked for, not the backoff.
+--- request
+GET /slow/x
+--- error_code: 429
+--- error_log eval
+[qr/gateway: retrying service "slow" after 429, attempt 2 in 1000ms/,
+ qr/gw-done status=429 retries=1 rt=(1\.\d{3}|2\.\d{3})/]
+
+
+
+=== TEST 6: a Retry-After beyond the backoff's cap is not waited for
+--- request
+GET /patient/x
+--- error_code: 429
+--- response_body
+much later
+--- no_error_log
+gateway: retrying
+
+
+
+=== TEST 7: the next server of an upstream block answers the retry
+--- request
+GET /pair/x
+--- response_body
+second of the pair
+--- response_headers
+X-Retries: 1
+
+
+
+=== TEST 8: a service without retries is called once
+--- request
+GET /plain/x
+--- error_code: 503
+--- response_headers
+X-Retries: 0
+--- grep_error_log eval
+qr/fn-hit GET \S+/
+--- grep_error_log_out
+fn-hit GET /busy/x
+
+
+
+=== TEST 9: invalid retries
+--- http_config
+    gateway_service s { endpoint http://127.0.0.1:1/; auth off; retries 2 on=500; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid retry condition "500": error, timeout, 502, 503, 504 or 429 in \S+nginx\.conf:\d+}
