@@ -2,6 +2,8 @@
 # opens the breaker; block 2, after a reload that keeps the zone and
 # after the open time, sends twenty calls at once over four workers:
 # two go to the (hanging) function as probes, eighteen are refused.
+# The probes time out: open again, for twice as long.  Blocks 3 and 4
+# then probe a function that answers, and the breaker closes.
 
 use Test::Nginx::Socket 'no_plan';
 
@@ -95,3 +97,24 @@ gateway: breaker of service "flaky" open -> half-open: open time elapsed
 --- no_error_log
 [alert]
 [crit]
+--- wait: 0.5
+
+
+
+=== TEST 3: the first successful probe, after the doubled open time
+--- request
+GET /flaky/ok
+--- response_body
+ok
+--- error_log
+gateway: breaker of service "flaky" open -> half-open: open time elapsed
+
+
+
+=== TEST 4: the second closes the breaker
+--- request
+GET /flaky/ok
+--- response_body
+ok
+--- error_log
+gateway: breaker of service "flaky" half-open -> closed: probes succeeded

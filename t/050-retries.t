@@ -224,3 +224,80 @@ fn-hit GET /busy/x
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid retry condition "500": error, timeout, 502, 503, 504 or 429 in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 10: the retry replays the request body, byte for byte
+The first server of the pair answers 503; the second is a mock that
+checks what it receives.
+--- http_config eval
+$::HttpConfig . <<'_EOC_'
+    upstream body_pair {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_4;
+    }
+
+    gateway_service bodies {
+        endpoint http://body_pair/busy;
+        retries 1 backoff=10ms:20ms idempotency_header=Idempotency-Key;
+    }
+_EOC_
+--- config
+    location / {
+        gateway_route /bodies/ bodies strip;
+        proxy_set_header Host fn.test;
+        proxy_pass $gateway_target;
+    }
+--- more_headers
+Idempotency-Key: k1
+--- request
+POST /bodies/x
+{"item":"book","qty":2}
+--- tcp_listen: $TEST_NGINX_RAND_PORT_4
+--- tcp_query_len: 150
+--- tcp_query eval
+"POST /busy/x HTTP/1.0\r
+Host: fn.test\r
+Connection: close\r
+Content-Length: 23\r
+Idempotency-Key: k1\r
+X-Gateway-Service: bodies\r
+\r
+{\"item\":\"book\",\"qty\":2}"
+--- tcp_reply eval
+"HTTP/1.0 201 Created\r\nContent-Length: 3\r\n\r\nok\n"
+--- error_code: 201
+--- response_body
+ok
+
+
+
+=== TEST 11: the retry budget stops a retry storm
+Twenty failing calls at once, a budget of 1% (so its floor, 3): most
+calls are not retried.  The second request runs when all twenty are
+done.
+--- http_config eval
+$::HttpConfig . <<'_EOC_'
+    gateway_service storm {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/busy;
+        retries 1 backoff=500ms:1s budget=1%;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_5;
+        location / {
+            gateway_route /storm/ storm strip;
+            proxy_pass $gateway_target;
+        }
+        location = /status { gateway_status; }
+    }
+_EOC_
+--- config eval
+"    location = /burst {\n" . join('', map { "        mirror /m;\n" } 1 .. 20)
+. "        proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_5/status?format=prometheus;\n    }\n"
+. "    location = /m {\n        internal;\n        proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_5/storm/x;\n    }\n"
+. "    location = /status {\n        proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_5/status?format=prometheus;\n    }\n"
+--- pipelined_requests eval
+["GET /burst", "GET /status"]
+--- response_body_like eval
+[qr//, qr/^gateway_requests_total\{service="storm"\} 20\n.*^gateway_retries_total\{service="storm"\} [1-9]\n.*^gateway_retry_budget_exhausted_total\{service="storm"\} (?:1[0-9]|[5-9])$/ms]
