@@ -155,7 +155,7 @@ ngx_http_gateway_circuit_done(void *data)
 {
     ngx_http_gateway_circuit_call_t *call = data;
 
-    ngx_uint_t                              i, n, outcome;
+    ngx_uint_t                              i, n, outcome, attempts;
     ngx_http_request_t                     *r;
     ngx_http_gateway_zone_t                *zone;
     ngx_http_upstream_state_t              *state;
@@ -177,6 +177,14 @@ ngx_http_gateway_circuit_done(void *data)
         ngx_http_gateway_circuit_count(s, &state[i]);
     }
 
+    /* an internal redirect (a retry) leaves a state with no peer */
+
+    attempts = 0;
+
+    for (i = 0; i < n; i++) {
+        attempts += (state[i].peer != NULL);
+    }
+
     if (s->circuit == NULL) {
         return;
     }
@@ -188,7 +196,7 @@ ngx_http_gateway_circuit_done(void *data)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    if (n == 0) {
+    if (attempts == 0) {
         (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
                                                ngx_current_msec,
                                                &call->ticket,
@@ -197,6 +205,11 @@ ngx_http_gateway_circuit_done(void *data)
     }
 
     for (i = 0; i < n; i++) {
+
+        if (state[i].peer == NULL) {
+            continue;
+        }
+
         outcome = ngx_http_gateway_circuit_outcome(s, &state[i]);
 
         /* keep the first and the last transition for the log */
@@ -219,6 +232,10 @@ static void
 ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
     ngx_http_upstream_state_t *state)
 {
+    if (state->peer == NULL) {
+        return;
+    }
+
     if (state->header_time == (ngx_msec_t) -1 || state->status == 0) {
 
         if (state->status == NGX_HTTP_GATEWAY_TIME_OUT) {

@@ -25,10 +25,17 @@ our $HttpConfig = <<'_EOC_';
         breaker consecutive=1;
     }
 
+    gateway_service again {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/busy;
+        auth off;
+        retries 1 backoff=1ms:2ms;
+    }
+
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         location / { return 200 "ok\n"; }
         location /fail { return 500 "failed\n"; }
+        location /busy { return 503 "busy\n"; }
     }
 _EOC_
 
@@ -46,6 +53,7 @@ our $Config = <<'_EOC_';
     location / {
         gateway_route /orders/ orders strip;
         gateway_route /flaky/ flaky strip;
+        gateway_route /again/ again strip;
         proxy_pass $gateway_target;
     }
 
@@ -54,20 +62,22 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
-# one of each: 200, 401, 403, 500, 429 on orders; 500 then 503 on flaky
+# one of each: 200, 401, 403, 500, 429 on orders; 500 then 503 (a trip)
+# on flaky; a 503 retried once on again
 our @Script = ("GET /orders/a", "GET /orders/b", "GET /orders/c",
                "GET /orders/fail", "GET /orders/d", "GET /flaky/x",
-               "GET /flaky/y");
+               "GET /flaky/y", "GET /again/z");
 our @Keys = ("X-API-Key: alice-key", "", "X-API-Key: bob-key",
-             "X-API-Key: alice-key", "X-API-Key: alice-key", "", "");
-our @Codes = (200, 401, 403, 500, 429, 500, 503);
+             "X-API-Key: alice-key", "X-API-Key: alice-key", "", "", "");
+our @Codes = (200, 401, 403, 500, 429, 500, 503, 503);
 
 our $LogFormat = <<'_EOC_';
     log_format gateway 'gw: service=$gateway_service route=$gateway_route '
                        'target=$gateway_target consumer=$gateway_consumer '
                        'auth=$gateway_auth '
                        'remaining=$gateway_ratelimit_remaining '
-                       'breaker=$gateway_breaker_state';
+                       'breaker=$gateway_breaker_state '
+                       'retries=$gateway_retries';
     access_log logs/error.log gateway;
 _EOC_
 
@@ -92,9 +102,9 @@ __DATA__
 --- error_code eval
 [@::Codes, 200]
 --- response_headers eval
-[("") x 7, "Content-Type: application/json"]
+[("") x 8, "Content-Type: application/json"]
 --- response_body eval
-[(qr//) x 7, qr/\A\{
+[(qr//) x 8, qr/\A\{
   "zone": \{
     "name": "gw",
     "size": 1048576,
@@ -142,6 +152,25 @@ __DATA__
         "in_state_ms": \d+,
         "transitions": 1
       \}
+    \},
+    "again": \{
+      "requests": 1,
+      "refused": \{
+        "unauthorized": 0,
+        "forbidden": 0,
+        "rate_limited": 0,
+        "breaker_open": 0
+      \},
+      "attempts": \{
+        "success": 0,
+        "error": 0,
+        "timeout": 0,
+        "5xx": 2,
+        "429": 0
+      \},
+      "retries": 1,
+      "retry_budget_exhausted": 0,
+      "breaker": null
     \}
   \}
 \}\n\z/]
@@ -158,9 +187,9 @@ samples hold the counts of the script.
 --- error_code eval
 [@::Codes, 200]
 --- response_headers eval
-[("") x 7, "Content-Type: text/plain; version=0.0.4; charset=utf-8"]
+[("") x 8, "Content-Type: text/plain; version=0.0.4; charset=utf-8"]
 --- response_body eval
-[(qr//) x 7, qr/\A
+[(qr//) x 8, qr/\A
 (?=(?:(?:\# \s HELP \s [a-z_]+ \s [^\n]+
      |\# \s TYPE \s [a-z_]+ \s (?:counter|gauge)
      |[a-z_]+ (?:\{ [a-z_]+="[^"\\\n]*" (?:,[a-z_]+="[^"\\\n]*")* \})? \s \d+
@@ -176,6 +205,8 @@ samples hold the counts of the script.
 (?=.*^gateway_attempts_total\{service="flaky",outcome="5xx"\} \s 1$)
 (?=.*^gateway_breaker_state\{service="flaky"\} \s 1$)
 (?=.*^gateway_breaker_transitions_total\{service="flaky"\} \s 1$)
+(?=.*^gateway_retries_total\{service="again"\} \s 1$)
+(?=.*^gateway_attempts_total\{service="again",outcome="5xx"\} \s 2$)
 (?=.*^\# \s TYPE \s gateway_requests_total \s counter$)
 (?=.*^gateway_zone_size_bytes \s 1048576$)
 /xms]
@@ -213,7 +244,7 @@ GET /orders/a?x=1
 --- more_headers
 X-API-Key: alice-key
 --- error_log eval
-qr{gw: service=orders route=/orders/ target=http://127\.0\.0\.1:\d+/a\?x=1 consumer=alice auth=apikey remaining=1 breaker=-$}
+qr{gw: service=orders route=/orders/ target=http://127\.0\.0\.1:\d+/a\?x=1 consumer=alice auth=apikey remaining=1 breaker=- retries=0$}
 
 
 
@@ -224,4 +255,15 @@ $::HttpConfig . $::LogFormat
 GET /flaky/b
 --- error_code: 500
 --- error_log eval
-qr{gw: service=flaky route=/flaky/ target=http://127\.0\.0\.1:\d+/fail/b consumer=- auth=off remaining=- breaker=closed$}
+qr{gw: service=flaky route=/flaky/ target=http://127\.0\.0\.1:\d+/fail/b consumer=- auth=off remaining=- breaker=closed retries=0$}
+
+
+
+=== TEST 7: $gateway_retries in the log line of a retried call
+--- http_config eval
+$::HttpConfig . $::LogFormat
+--- request
+GET /again/c
+--- error_code: 503
+--- error_log eval
+qr{gw: service=again route=/again/ target=http://127\.0\.0\.1:\d+/busy/c consumer=- auth=off remaining=- breaker=- retries=1$}
