@@ -5,6 +5,8 @@
 #                   (Ctrl-C, or "make stop" from another shell, stops it)
 #   make test       lint, unit tests (cmocka) and the Test::Nginx suite
 #   make fuzz       libFuzzer on the parsers of outside input (FUZZ_TIME=s)
+#   make check-reload   the Test::Nginx suite with a reload between blocks
+#   make check-asan     the suite on nginx and module built with ASan+UBSan
 #
 #   NGINX_SRC=DIR   build against (and test with) an nginx source tree
 #
@@ -89,7 +91,7 @@ PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 
 .PHONY: all build deps run stop test unit integration lint fuzz bench-jwt \
-        clean
+        check-reload check-asan clean
 
 all: build
 
@@ -234,6 +236,45 @@ integration: build
 	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
 
 
+# the suite with a HUP reload instead of a restart between blocks
+check-reload: build
+	TEST_NGINX_USE_HUP=1 \
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES=$(MODULE_SO) \
+	TEST_NGINX_RANDOMIZE=1 \
+	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
+
+
+# nginx from the unit tests' source tree and the module, with nginx's own
+# ASan flags plus UBSan; reports go to files, as workers' stderr is their
+# error log.  ODR: nginx defines ngx_module_names in every dynamic module.
+ASAN_BUILD   := $(BUILD)/asan
+ASAN_OPTS    := detect_leaks=0:detect_odr_violation=0
+ASAN_OPTS    := $(ASAN_OPTS):log_path=$(ASAN_BUILD)/logs/report
+
+$(ASAN_BUILD)/.built: $(CORE_OBJS_DIR)/.configured $(MODULE_SRCS)
+	mkdir -p $(ASAN_BUILD)
+	cd $(CORE_SRC) && ./configure --builddir=$(ASAN_BUILD) --with-compat \
+	    --with-debug --with-http_ssl_module --with-http_realip_module \
+	    --add-dynamic-module=$(CURDIR) \
+	    --with-cc-opt='-g -O1 -DNGX_DEBUG_PALLOC=1 $(SANITIZE)' \
+	    --with-ld-opt='$(SANITIZE)' > $(BUILD)/asan-configure.log 2>&1 \
+	    || { cat $(BUILD)/asan-configure.log; exit 1; }
+	$(MAKE) -C $(CORE_SRC) -f $(ASAN_BUILD)/Makefile binary modules
+	touch $@
+
+check-asan: $(ASAN_BUILD)/.built
+	rm -rf $(ASAN_BUILD)/logs && mkdir -p $(ASAN_BUILD)/logs
+	ASAN_OPTIONS=$(ASAN_OPTS) \
+	TEST_NGINX_BINARY=$(ASAN_BUILD)/nginx \
+	TEST_NGINX_LOAD_MODULES=$(ASAN_BUILD)/ngx_http_gateway_module.so \
+	TEST_NGINX_RANDOMIZE=1 \
+	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
+	@if ls $(ASAN_BUILD)/logs/* >/dev/null 2>&1; then \
+	    cat $(ASAN_BUILD)/logs/*; echo "sanitizer reports above"; exit 1; \
+	fi
+
+
 lint:
 	@bad=0; \
 	for f in module/*.[ch]; do \
@@ -248,7 +289,7 @@ lint:
 	done; \
 	exit $$bad
 
-test: lint unit integration
+test: lint unit integration check-asan
 
 
 run: build

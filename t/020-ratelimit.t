@@ -90,10 +90,14 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
 
+    # a zone of its own for each block: fresh buckets, even when the
+    # suite runs with a reload between blocks (TEST_NGINX_USE_HUP)
+    my ($n) = $block->name =~ /TEST (\d+)/;
+
     $block->set_value("suppress_stderr", 1) if defined $block->must_die;
     $block->set_value("user_files", $Consumers);
-    $block->set_value("http_config", $HttpConfig)
-        unless defined $block->http_config;
+    $block->set_value("http_config", "    gateway_zone rl$n 1m;\n"
+                      . ($block->http_config // $HttpConfig));
     $block->set_value("config", $Config) unless defined $block->config;
 });
 

@@ -10,7 +10,6 @@ log_level('info');
 
 # alice-key may call orders; bob-key may call nothing here
 our $HttpConfig = <<'_EOC_';
-    gateway_zone gw 1m;
     gateway_consumers consumers.json;
 
     gateway_service orders {
@@ -84,8 +83,12 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value("http_config", $HttpConfig)
-        unless defined $block->http_config;
+    # a zone of its own for each block: exact counts, even when the
+    # suite runs with a reload between blocks (TEST_NGINX_USE_HUP)
+    my ($n) = $block->name =~ /TEST (\d+)/;
+
+    $block->set_value("http_config", "    gateway_zone gw$n 1m;\n"
+                      . ($block->http_config // $HttpConfig));
     $block->set_value("user_files", $Consumers);
     $block->set_value("config", $Config) unless defined $block->config;
 });
@@ -106,7 +109,7 @@ __DATA__
 --- response_body eval
 [(qr//) x 8, qr/\A\{
   "zone": \{
-    "name": "gw",
+    "name": "gw1",
     "size": 1048576,
     "used": \d+
   \},
