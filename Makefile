@@ -5,6 +5,7 @@
 #                   (Ctrl-C, or "make stop" from another shell, stops it)
 #   make test       lint, unit tests (cmocka) and the Test::Nginx suite
 #   make fuzz       libFuzzer on the parsers of outside input (FUZZ_TIME=s)
+#   make bench      the gateway against bare proxy_pass (wrk, callgrind)
 #   make check-reload   the Test::Nginx suite with a reload between blocks
 #   make check-asan     the suite on nginx and module built with ASan+UBSan
 #
@@ -91,7 +92,7 @@ PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 
 .PHONY: all build deps run stop test unit integration lint fuzz bench-jwt \
-        check-reload check-asan clean
+        bench check-reload check-asan clean
 
 all: build
 
@@ -234,6 +235,17 @@ integration: build
 	TEST_NGINX_LOAD_MODULES=$(MODULE_SO) \
 	TEST_NGINX_RANDOMIZE=1 \
 	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
+
+
+# not a test: a few minutes of wrk and callgrind on loopback
+bench: build
+	@missing=""; for p in wrk valgrind curl; do \
+	    command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	bash tests/bench/run.sh $(NGINX_BIN) $(MODULE_SO) $(BUILD)
 
 
 # the suite with a HUP reload instead of a restart between blocks

@@ -7,6 +7,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/sha.h>
 #include "ngx_http_gateway_module.h"
 
@@ -74,6 +76,8 @@ static ngx_int_t ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
 static ngx_int_t ngx_http_gateway_auth_drop(ngx_conf_t *cf,
     ngx_http_gateway_auth_t *auth, ngx_str_t *name);
 static ngx_uint_t ngx_http_gateway_header_value_ok(ngx_str_t *value);
+static ngx_int_t ngx_http_gateway_sha256(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_str_t *data, u_char *digest);
 
 
 static ngx_http_gateway_auth_failure_t  ngx_http_gateway_auth_failures[] = {
@@ -167,7 +171,9 @@ ngx_http_gateway_auth_apikey(ngx_http_request_t *r,
     u_char                        digest[SHA256_DIGEST_LENGTH];
     ngx_http_gateway_consumer_t  *consumer;
 
-    SHA256(key->data, key->len, digest);
+    if (ngx_http_gateway_sha256(gmcf, key, digest) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     consumer = ngx_http_gateway_consumers_by_key(gmcf->consumers, digest);
 
@@ -263,7 +269,10 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     cached = 0;
 
     if (gmcf->jwt_cache && token->len <= auth->jwt.max_size) {
-        SHA256(token->data, token->len, digest);
+        if (ngx_http_gateway_sha256(gmcf, token, digest) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         cached = 1;
 
         data = ngx_http_gateway_cache_get(gmcf->jwt_cache, digest,
@@ -732,6 +741,27 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
         {
             return NGX_ERROR;
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * SHA-256 with the digest fetched once per worker: SHA256() fetches it
+ * anew on every call in OpenSSL 3, which costs more than the hashing of
+ * a token.
+ */
+
+static ngx_int_t
+ngx_http_gateway_sha256(ngx_http_gateway_main_conf_t *gmcf, ngx_str_t *data,
+    u_char *digest)
+{
+    if (EVP_Digest(data->data, data->len, digest, NULL, gmcf->sha256, NULL)
+        != 1)
+    {
+        ERR_clear_error();
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -1342,7 +1372,18 @@ ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle)
 
     gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gateway_module);
 
-    if (gmcf == NULL || gmcf->jwks == NULL || gmcf->jwt_cache_size == 0) {
+    if (gmcf == NULL) {
+        return NGX_OK;
+    }
+
+    gmcf->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (gmcf->sha256 == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "gateway: OpenSSL has no SHA-256");
+        return NGX_ERROR;
+    }
+
+    if (gmcf->jwks == NULL || gmcf->jwt_cache_size == 0) {
         return NGX_OK;
     }
 

@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <openssl/evp.h>
 #include "ngx_http_gateway_breaker.h"
 #include "ngx_http_gateway_cache.h"
 #include "ngx_http_gateway_consumers.h"
@@ -133,6 +134,7 @@ typedef struct {
     ngx_str_t                        jwks_file;
     ngx_uint_t                       jwt_cache_size;
     ngx_http_gateway_cache_t        *jwt_cache;     /* per worker */
+    EVP_MD                          *sha256;        /* per worker */
     ngx_msec_t                       limit_alert;   /* per worker */
 
     ngx_int_t                        service_index;   /* variables */
