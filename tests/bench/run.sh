@@ -214,7 +214,7 @@ for fn in ngx_http_gateway_handler ngx_http_gateway_route_match \
           ngx_http_process_request
 do
     ir=$(grep -E ":$fn( |$)" "$dir/callgrind.txt" | head -1 \
-         | awk '{ gsub(",", "", $1); print $1 }')
+         | awk '{ gsub(",", "", $1); print $1 }' || true)
     if [ -n "$ir" ] && [ "$answered" -gt 0 ]; then
         printf '  %-40s %10d\n' "$fn" $((ir / answered))
     fi
