@@ -497,29 +497,18 @@ ngx_http_gateway_auth_find_key(ngx_http_request_t *r,
 {
     ngx_int_t                 rc;
     ngx_str_t                 query;
-    ngx_uint_t                i, n;
-    ngx_list_part_t          *part;
+    ngx_uint_t                n;
     ngx_table_elt_t          *h;
     ngx_http_gateway_auth_t  *auth;
 
     auth = &ctx->service->auth;
-    n = 0;
 
     ngx_str_null(key);
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
+    n = ngx_http_gateway_request_header(r, &auth->apikey_header, &h);
 
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == auth->apikey_header.len
-                && ngx_strncasecmp(h[i].key.data, auth->apikey_header.data,
-                                   auth->apikey_header.len)
-                   == 0)
-            {
-                *key = h[i].value;
-                n++;
-            }
-        }
+    if (n) {
+        *key = h->value;
     }
 
     if (auth->apikey_query.len) {

@@ -432,6 +432,39 @@ ngx_http_gateway_set_headers(ngx_http_request_t *r,
 }
 
 
+/*
+ * How many request headers have this name (any case); *h is the last of
+ * them.  For the few headers the gateway reads that nginx does not keep.
+ */
+
+ngx_uint_t
+ngx_http_gateway_request_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_table_elt_t **h)
+{
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *e;
+
+    n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        e = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (e[i].key.len == name->len
+                && ngx_strncasecmp(e[i].key.data, name->data, name->len)
+                   == 0)
+            {
+                *h = &e[i];
+                n++;
+            }
+        }
+    }
+
+    return n;
+}
+
+
 /* a request header for the function, as if the client had sent it */
 
 ngx_int_t

@@ -191,6 +191,8 @@ struct ngx_http_gateway_retry_s {
 };
 
 
+ngx_uint_t ngx_http_gateway_request_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_table_elt_t **h);
 ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *lowcase, ngx_str_t *value);
 

@@ -36,8 +36,6 @@ static ngx_uint_t ngx_http_gateway_retry_class(ngx_http_request_t *r,
     ngx_uint_t *sent);
 static ngx_int_t ngx_http_gateway_retry_delay(ngx_http_request_t *r,
     ngx_http_gateway_retry_t *st, ngx_msec_t *delay);
-static ngx_uint_t ngx_http_gateway_retry_has_key(ngx_http_request_t *r,
-    ngx_str_t *name);
 static void ngx_http_gateway_retry_handler(ngx_event_t *ev);
 static void ngx_http_gateway_retry_cleanup(void *data);
 static void ngx_http_gateway_retry_clean_header(ngx_http_request_t *r);
@@ -134,7 +132,9 @@ ngx_http_gateway_retries_resume(ngx_http_request_t *r)
     ngx_pool_cleanup_t        *cln;
     ngx_http_gateway_retry_t  *st;
 
-    if (r != r->main) {
+    /* a retry always comes back through an internal redirect */
+
+    if (r != r->main || !r->internal) {
         return NGX_DECLINED;
     }
 
@@ -165,6 +165,7 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
 {
     ngx_uint_t                        kind, sent, methods, key;
     ngx_msec_t                        delay;
+    ngx_table_elt_t                  *h;
     ngx_http_gateway_ctx_t           *ctx;
     ngx_http_gateway_zone_t          *zone;
     ngx_http_gateway_retry_t         *st;
@@ -197,7 +198,8 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
 
     methods = rc->methods ? rc->methods : NGX_HTTP_GATEWAY_RETRY_METHODS;
     key = rc->idempotency_header.len
-          && ngx_http_gateway_retry_has_key(r, &rc->idempotency_header);
+          && ngx_http_gateway_request_header(r, &rc->idempotency_header, &h)
+          && h->value.len;
 
     if (!ngx_http_gateway_retry_method(r->method, methods, sent, key)) {
         return ngx_http_next_header_filter(r);
@@ -379,30 +381,6 @@ ngx_http_gateway_retry_delay(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_gateway_retry_has_key(ngx_http_request_t *r, ngx_str_t *name)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == name->len && h[i].value.len
-                && ngx_strncasecmp(h[i].key.data, name->data, name->len)
-                   == 0)
-            {
-                return 1;
-            }
-        }
-    }
-
-    return 0;
 }
 
 

@@ -474,9 +474,7 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 static ngx_uint_t
 ngx_http_gateway_status_wants_text(ngx_http_request_t *r)
 {
-    ngx_str_t         format;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
+    ngx_str_t         format, accept;
     ngx_table_elt_t  *h;
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
@@ -484,24 +482,12 @@ ngx_http_gateway_status_wants_text(ngx_http_request_t *r)
                && ngx_strncmp(format.data, "prometheus", 10) == 0;
     }
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
+    ngx_str_set(&accept, "Accept");
 
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == 6
-                && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6)
-                   == 0
-                && ngx_strlcasestrn(h[i].value.data,
-                                    h[i].value.data + h[i].value.len,
-                                    (u_char *) "text/plain", 10 - 1)
-                   != NULL)
-            {
-                return 1;
-            }
-        }
-    }
-
-    return 0;
+    return ngx_http_gateway_request_header(r, &accept, &h)
+           && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                               (u_char *) "text/plain", 10 - 1)
+              != NULL;
 }
 
 
