@@ -50,7 +50,7 @@ static ngx_int_t ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ngx_str_t *token, ngx_str_t *subject);
 static ngx_int_t ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    u_char *digest, time_t expires, ngx_str_t *subject);
+    ngx_str_t *token, time_t expires, ngx_str_t *subject);
 static ngx_int_t ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len,
     ngx_str_t *subject);
@@ -247,7 +247,7 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
 
 /*
  * Verifies the token, or finds it verified in this worker's cache for
- * this service: a cached token costs a SHA-256 and a lookup, not a
+ * this service: a cached token costs a lookup and a comparison, not a
  * signature check and a JSON parse.
  */
 
@@ -256,7 +256,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
     ngx_str_t *token, ngx_str_t *subject)
 {
-    u_char                          *data, digest[SHA256_DIGEST_LENGTH];
+    u_char                          *data;
     size_t                           len;
     ngx_str_t                       *text, detail;
     ngx_uint_t                       i, cached;
@@ -269,13 +269,9 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     cached = 0;
 
     if (gmcf->jwt_cache && token->len <= auth->jwt.max_size) {
-        if (ngx_http_gateway_sha256(gmcf, token, digest) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
         cached = 1;
 
-        data = ngx_http_gateway_cache_get(gmcf->jwt_cache, digest,
+        data = ngx_http_gateway_cache_get(gmcf->jwt_cache, token,
                                           ctx->service->index, ngx_time(),
                                           &len);
         if (data) {
@@ -336,7 +332,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     }
 
     if (cached
-        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, digest, jwt.expires,
+        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, token, jwt.expires,
                                            subject)
            != NGX_OK)
     {
@@ -355,7 +351,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    u_char *digest, time_t expires, ngx_str_t *subject)
+    ngx_str_t *token, time_t expires, ngx_str_t *subject)
 {
     u_char      *data, *p;
     size_t       len;
@@ -399,7 +395,7 @@ ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
         p = ngx_cpymem(p, v->data, v->len);
     }
 
-    return ngx_http_gateway_cache_put(gmcf->jwt_cache, digest,
+    return ngx_http_gateway_cache_put(gmcf->jwt_cache, token,
                                       ctx->service->index, expires,
                                       data, p - data);
 }
@@ -697,7 +693,7 @@ ngx_http_gateway_auth_challenge(ngx_http_request_t *r, ngx_str_t *value)
 
 ngx_int_t
 ngx_http_gateway_auth_headers(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx)
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_uint_t                        i;
     ngx_http_gateway_claim_header_t  *ch;
@@ -705,7 +701,8 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
     if (ctx->consumer.len
         && ngx_http_gateway_add_request_header(r,
                &ngx_http_gateway_consumer_header,
-               &ngx_http_gateway_consumer_lowcase, &ctx->consumer)
+               &ngx_http_gateway_consumer_lowcase,
+               gmcf->consumer_header_hash, &ctx->consumer)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -724,7 +721,7 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
         }
 
         if (ngx_http_gateway_add_request_header(r, &ch[i].header,
-                                                &ch[i].lowcase,
+                                                &ch[i].lowcase, ch[i].hash,
                                                 &ctx->claims[i])
             != NGX_OK)
         {
@@ -1089,6 +1086,7 @@ ngx_http_gateway_jwt_claim_headers(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         ngx_strlow(ch->lowcase.data, ch->header.data, ch->header.len);
+        ch->hash = ngx_hash_key(ch->lowcase.data, ch->lowcase.len);
     }
 
     return NGX_CONF_OK;
@@ -1130,6 +1128,10 @@ ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
     }
 
     ngx_conf_init_uint_value(gmcf->jwt_cache_size, 1024);
+
+    gmcf->consumer_header_hash =
+        ngx_hash_key(ngx_http_gateway_consumer_lowcase.data,
+                     ngx_http_gateway_consumer_lowcase.len);
 
     s = gmcf->services.elts;
 

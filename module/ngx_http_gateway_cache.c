@@ -9,8 +9,13 @@
 #include "ngx_http_gateway_cache.h"
 
 
-static ngx_http_gateway_cache_entry_t **ngx_http_gateway_cache_bucket(
-    ngx_http_gateway_cache_t *cache, u_char *key, ngx_uint_t tag);
+static ngx_uint_t ngx_http_gateway_cache_hash(ngx_str_t *key,
+    ngx_uint_t tag);
+static ngx_http_gateway_cache_entry_t *ngx_http_gateway_cache_find(
+    ngx_http_gateway_cache_t *cache, ngx_str_t *key, ngx_uint_t hash,
+    ngx_uint_t tag);
+static ngx_uint_t ngx_http_gateway_cache_equal(u_char *a, u_char *b,
+    size_t len);
 static void ngx_http_gateway_cache_remove(ngx_http_gateway_cache_t *cache,
     ngx_http_gateway_cache_entry_t *entry);
 static void ngx_http_gateway_cache_cleanup(void *data);
@@ -54,56 +59,49 @@ ngx_http_gateway_cache_create(ngx_pool_t *pool, ngx_uint_t capacity,
 
 
 u_char *
-ngx_http_gateway_cache_get(ngx_http_gateway_cache_t *cache, u_char *key,
+ngx_http_gateway_cache_get(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
     ngx_uint_t tag, time_t now, size_t *len)
 {
     ngx_http_gateway_cache_entry_t  *e;
 
-    for (e = *ngx_http_gateway_cache_bucket(cache, key, tag); e; e = e->next)
-    {
-        if (e->tag != tag
-            || ngx_memcmp(e->key, key, NGX_HTTP_GATEWAY_CACHE_KEY_LEN) != 0)
-        {
-            continue;
-        }
-
-        if (now >= e->expires) {
-            ngx_http_gateway_cache_remove(cache, e);
-            return NULL;
-        }
-
-        ngx_queue_remove(&e->queue);
-        ngx_queue_insert_head(&cache->lru, &e->queue);
-
-        *len = e->len;
-
-        return e->data;
+    e = ngx_http_gateway_cache_find(cache, key,
+                                    ngx_http_gateway_cache_hash(key, tag),
+                                    tag);
+    if (e == NULL) {
+        return NULL;
     }
 
-    return NULL;
+    if (now >= e->expires) {
+        ngx_http_gateway_cache_remove(cache, e);
+        return NULL;
+    }
+
+    ngx_queue_remove(&e->queue);
+    ngx_queue_insert_head(&cache->lru, &e->queue);
+
+    *len = e->len;
+
+    return e->data;
 }
 
 
 ngx_int_t
-ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache, u_char *key,
+ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
     ngx_uint_t tag, time_t expires, u_char *data, size_t len)
 {
+    ngx_uint_t                        hash;
     ngx_queue_t                      *q;
-    ngx_http_gateway_cache_entry_t   *e, **bucket;
+    ngx_http_gateway_cache_entry_t   *e;
 
     if (cache->capacity == 0) {
         return NGX_OK;
     }
 
-    bucket = ngx_http_gateway_cache_bucket(cache, key, tag);
+    hash = ngx_http_gateway_cache_hash(key, tag);
 
-    for (e = *bucket; e; e = e->next) {
-        if (e->tag == tag
-            && ngx_memcmp(e->key, key, NGX_HTTP_GATEWAY_CACHE_KEY_LEN) == 0)
-        {
-            ngx_http_gateway_cache_remove(cache, e);
-            break;
-        }
+    e = ngx_http_gateway_cache_find(cache, key, hash, tag);
+    if (e) {
+        ngx_http_gateway_cache_remove(cache, e);
     }
 
     if (cache->n == cache->capacity) {
@@ -112,20 +110,23 @@ ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache, u_char *key,
         ngx_http_gateway_cache_remove(cache, e);
     }
 
-    e = ngx_alloc(offsetof(ngx_http_gateway_cache_entry_t, data) + len,
-                  cache->log);
+    e = ngx_alloc(offsetof(ngx_http_gateway_cache_entry_t, data) + len
+                  + key->len, cache->log);
     if (e == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(e->key, key, NGX_HTTP_GATEWAY_CACHE_KEY_LEN);
+    e->hash = hash;
     e->tag = tag;
     e->expires = expires;
     e->len = len;
     ngx_memcpy(e->data, data, len);
+    e->key_len = key->len;
+    e->key = e->data + len;
+    ngx_memcpy(e->key, key->data, key->len);
 
-    e->next = *bucket;
-    *bucket = e;
+    e->next = cache->buckets[hash & cache->mask];
+    cache->buckets[hash & cache->mask] = e;
     ngx_queue_insert_head(&cache->lru, &e->queue);
     cache->n++;
 
@@ -133,19 +134,78 @@ ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache, u_char *key,
 }
 
 
-static ngx_http_gateway_cache_entry_t **
-ngx_http_gateway_cache_bucket(ngx_http_gateway_cache_t *cache, u_char *key,
-    ngx_uint_t tag)
+/*
+ * The key's last bytes, eight at a time, with its length and the tag,
+ * multiplied and folded: they are a signature, nothing to spread.
+ */
+
+static ngx_uint_t
+ngx_http_gateway_cache_hash(ngx_str_t *key, ngx_uint_t tag)
 {
-    ngx_uint_t  h;
+    u_char    *p, *last;
+    uint64_t   h, w;
 
-    /* keys are digests: their first bytes are uniform */
+    last = key->data + key->len;
+    p = key->len > NGX_HTTP_GATEWAY_CACHE_HASHED
+        ? last - NGX_HTTP_GATEWAY_CACHE_HASHED : key->data;
 
-    h = ((ngx_uint_t) key[0] | (ngx_uint_t) key[1] << 8
-         | (ngx_uint_t) key[2] << 16 | (ngx_uint_t) key[3] << 24)
-        ^ (tag * 2654435761u);
+    h = (uint64_t) key->len << 32 ^ tag;
 
-    return &cache->buckets[h & cache->mask];
+    for ( /* void */ ; p + 8 <= last; p += 8) {
+        ngx_memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+        h = (h ^ *p) * 0x9e3779b97f4a7c15ULL;
+    }
+
+    return (ngx_uint_t) (h ^ h >> 29);
+}
+
+
+static ngx_http_gateway_cache_entry_t *
+ngx_http_gateway_cache_find(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
+    ngx_uint_t hash, ngx_uint_t tag)
+{
+    ngx_http_gateway_cache_entry_t  *e;
+
+    for (e = cache->buckets[hash & cache->mask]; e; e = e->next) {
+        if (e->hash == hash && e->tag == tag && e->key_len == key->len
+            && ngx_http_gateway_cache_equal(e->key, key->data, key->len))
+        {
+            return e;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Constant time: a stored token must not be learnt byte by byte from
+ * how long a wrong one takes to be refused.  Eight bytes at a time.
+ */
+
+static ngx_uint_t
+ngx_http_gateway_cache_equal(u_char *a, u_char *b, size_t len)
+{
+    size_t    i;
+    uint64_t  x, y, diff;
+
+    diff = 0;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        ngx_memcpy(&x, a + i, 8);
+        ngx_memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        diff |= (uint64_t) (a[i] ^ b[i]);
+    }
+
+    return diff == 0;
 }
 
 
@@ -155,7 +215,7 @@ ngx_http_gateway_cache_remove(ngx_http_gateway_cache_t *cache,
 {
     ngx_http_gateway_cache_entry_t  **e;
 
-    e = ngx_http_gateway_cache_bucket(cache, entry->key, entry->tag);
+    e = &cache->buckets[entry->hash & cache->mask];
 
     while (*e != entry) {
         e = &(*e)->next;

@@ -13,13 +13,20 @@
 
 
 /*
- * A bounded LRU map of 32-byte digests (and a tag) to small values that
+ * A bounded LRU map of signed tokens (and a tag) to small values that
  * expire, private to one worker: verified tokens, so that a signature is
  * checked once per token and not on every request.  Time is passed in.
+ *
+ * The token itself is the key, compared in full and in constant time: a
+ * digest of it would cost more than the rest of the gateway's work on a
+ * request.  The bucket is chosen from the token's last bytes, its
+ * signature: uniform for every token that can be stored, as only
+ * verified ones are.
  */
 
 
-#define NGX_HTTP_GATEWAY_CACHE_KEY_LEN  32
+/* how many of the key's last bytes choose its bucket */
+#define NGX_HTTP_GATEWAY_CACHE_HASHED  32
 
 
 typedef struct ngx_http_gateway_cache_entry_s  ngx_http_gateway_cache_entry_t;
@@ -27,10 +34,12 @@ typedef struct ngx_http_gateway_cache_entry_s  ngx_http_gateway_cache_entry_t;
 struct ngx_http_gateway_cache_entry_s {
     ngx_http_gateway_cache_entry_t  *next;      /* in its bucket */
     ngx_queue_t                      queue;     /* LRU, newest first */
-    u_char                           key[NGX_HTTP_GATEWAY_CACHE_KEY_LEN];
+    ngx_uint_t                       hash;
     ngx_uint_t                       tag;
     time_t                           expires;
+    size_t                           key_len;
     size_t                           len;
+    u_char                          *key;       /* after data */
     u_char                           data[1];
 };
 
@@ -51,11 +60,15 @@ ngx_http_gateway_cache_t *ngx_http_gateway_cache_create(ngx_pool_t *pool,
 
 /* the value stored for (key, tag) while now < its expiry, or NULL */
 u_char *ngx_http_gateway_cache_get(ngx_http_gateway_cache_t *cache,
-    u_char *key, ngx_uint_t tag, time_t now, size_t *len);
+    ngx_str_t *key, ngx_uint_t tag, time_t now, size_t *len);
 
-/* stores a copy of the value, evicting the least recently used entry */
+/*
+ * Stores copies of the key and the value, evicting the least recently
+ * used entry.
+ */
 ngx_int_t ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache,
-    u_char *key, ngx_uint_t tag, time_t expires, u_char *data, size_t len);
+    ngx_str_t *key, ngx_uint_t tag, time_t expires, u_char *data,
+    size_t len);
 
 
 #endif /* _NGX_HTTP_GATEWAY_CACHE_H_INCLUDED_ */

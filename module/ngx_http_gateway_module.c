@@ -19,7 +19,7 @@ static ngx_int_t ngx_http_gateway_reject(ngx_http_request_t *r,
 static ngx_int_t ngx_http_gateway_set_target(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_route_match_t *m);
 static ngx_int_t ngx_http_gateway_set_headers(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx);
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r,
     ngx_array_t *drop);
 static ngx_uint_t ngx_http_gateway_own_header(ngx_table_elt_t *h,
@@ -233,7 +233,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_gateway_set_target(r, ctx, &m) != NGX_OK
-        || ngx_http_gateway_set_headers(r, ctx) != NGX_OK)
+        || ngx_http_gateway_set_headers(r, gmcf, ctx) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -412,7 +412,7 @@ ngx_http_gateway_args(ngx_http_request_t *r, ngx_str_t *drop,
 
 static ngx_int_t
 ngx_http_gateway_set_headers(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx)
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     if (ngx_http_gateway_remove_headers(r, &ctx->service->auth.drop)
         != NGX_OK)
@@ -422,13 +422,14 @@ ngx_http_gateway_set_headers(ngx_http_request_t *r,
 
     if (ngx_http_gateway_add_request_header(r,
             &ngx_http_gateway_service_header,
-            &ngx_http_gateway_service_lowcase, &ctx->service->name)
+            &ngx_http_gateway_service_lowcase, gmcf->service_header_hash,
+            &ctx->service->name)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return ngx_http_gateway_auth_headers(r, ctx);
+    return ngx_http_gateway_auth_headers(r, gmcf, ctx);
 }
 
 
@@ -469,7 +470,7 @@ ngx_http_gateway_request_header(ngx_http_request_t *r, ngx_str_t *name,
 
 ngx_int_t
 ngx_http_gateway_add_request_header(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *lowcase, ngx_str_t *value)
+    ngx_str_t *lowcase, ngx_uint_t hash, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -481,7 +482,7 @@ ngx_http_gateway_add_request_header(ngx_http_request_t *r, ngx_str_t *key,
     h->key = *key;
     h->value = *value;
     h->lowcase_key = lowcase->data;
-    h->hash = ngx_hash_key(lowcase->data, lowcase->len);
+    h->hash = hash;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
@@ -893,6 +894,10 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_str_t                     name;
     ngx_uint_t                    i;
     ngx_http_gateway_service_t  **s;
+
+    gmcf->service_header_hash =
+        ngx_hash_key(ngx_http_gateway_service_lowcase.data,
+                     ngx_http_gateway_service_lowcase.len);
 
     if (ngx_http_gateway_services_init(cf, gmcf) != NGX_OK
         || ngx_http_gateway_auth_init(cf, gmcf) != NGX_OK)

@@ -34,6 +34,7 @@ typedef struct {
     ngx_str_t                        claim;
     ngx_str_t                        header;
     ngx_str_t                        lowcase;
+    ngx_uint_t                       hash;      /* of lowcase */
 } ngx_http_gateway_claim_header_t;
 
 
@@ -137,6 +138,9 @@ typedef struct {
     EVP_MD                          *sha256;        /* per worker */
     ngx_msec_t                       limit_alert;   /* per worker */
 
+    ngx_uint_t                       service_header_hash;
+    ngx_uint_t                       consumer_header_hash;
+
     ngx_int_t                        service_index;   /* variables */
     ngx_int_t                        route_index;
     ngx_int_t                        target_index;
@@ -194,7 +198,7 @@ struct ngx_http_gateway_retry_s {
 ngx_uint_t ngx_http_gateway_request_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_table_elt_t **h);
 ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
-    ngx_str_t *key, ngx_str_t *lowcase, ngx_str_t *value);
+    ngx_str_t *key, ngx_str_t *lowcase, ngx_uint_t hash, ngx_str_t *value);
 
 char *ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -220,7 +224,7 @@ ngx_int_t ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_gateway_authenticate(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_auth_headers(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx);
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 
 char *ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
