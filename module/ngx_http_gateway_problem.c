@@ -182,9 +182,25 @@ ngx_http_gateway_retry_after(ngx_http_request_t *r, ngx_msec_t ms)
 
     /* whole seconds, never 0 while refusing */
 
-    h->value.len = ngx_sprintf(h->value.data, "%M",
-                               ngx_max((ms + 999) / 1000, 1))
+    h->value.len = ngx_http_gateway_uint(h->value.data,
+                                         ngx_max((ms + 999) / 1000, 1))
                    - h->value.data;
 
     return NGX_OK;
+}
+
+
+u_char *
+ngx_http_gateway_uint(u_char *p, ngx_uint_t n)
+{
+    u_char  *d, digits[NGX_INT_T_LEN];
+
+    d = digits + NGX_INT_T_LEN;
+
+    do {
+        *--d = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, d, digits + NGX_INT_T_LEN - d);
 }

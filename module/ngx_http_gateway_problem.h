@@ -58,5 +58,11 @@ ngx_table_elt_t *ngx_http_gateway_add_header(ngx_http_request_t *r,
 /* Retry-After in whole seconds, at least 1 */
 ngx_int_t ngx_http_gateway_retry_after(ngx_http_request_t *r, ngx_msec_t ms);
 
+/*
+ * The decimal digits of n at p, as ngx_sprintf("%ui") writes them but
+ * without parsing a format: header values written on every request.
+ */
+u_char *ngx_http_gateway_uint(u_char *p, ngx_uint_t n);
+
 
 #endif /* _NGX_HTTP_GATEWAY_PROBLEM_H_INCLUDED_ */

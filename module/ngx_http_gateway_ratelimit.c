@@ -191,8 +191,10 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
     }
 
     key->data = p;
-    p = ngx_sprintf(p, "%ui:%c:", ctx->service->index,
-                    ngx_http_gateway_limit_per[per].data[0]);
+    p = ngx_http_gateway_uint(p, ctx->service->index);
+    *p++ = ':';
+    *p++ = ngx_http_gateway_limit_per[per].data[0];
+    *p++ = ':';
     p = ngx_cpymem(p, id.data, id.len);
     key->len = p - key->data;
 
@@ -233,8 +235,13 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(h->value.data, "\"%V\";q=%ui;w=%ui",
-                    &ctx->service->name, quota, window);
+    p = h->value.data;
+    *p++ = '"';
+    p = ngx_cpymem(p, ctx->service->name.data, ctx->service->name.len);
+    p = ngx_cpymem(p, "\";q=", sizeof("\";q=") - 1);
+    p = ngx_http_gateway_uint(p, quota);
+    p = ngx_cpymem(p, ";w=", sizeof(";w=") - 1);
+    p = ngx_http_gateway_uint(p, window);
     h->value.len = p - h->value.data;
 
     h = ngx_http_gateway_add_header(r, "RateLimit",
@@ -245,8 +252,13 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(h->value.data, "\"%V\";r=%ui;t=%M",
-                    &ctx->service->name, remaining, (reset + 999) / 1000);
+    p = h->value.data;
+    *p++ = '"';
+    p = ngx_cpymem(p, ctx->service->name.data, ctx->service->name.len);
+    p = ngx_cpymem(p, "\";r=", sizeof("\";r=") - 1);
+    p = ngx_http_gateway_uint(p, remaining);
+    p = ngx_cpymem(p, ";t=", sizeof(";t=") - 1);
+    p = ngx_http_gateway_uint(p, (reset + 999) / 1000);
     h->value.len = p - h->value.data;
 
     return NGX_OK;

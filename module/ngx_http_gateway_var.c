@@ -171,8 +171,8 @@ ngx_http_gateway_set_variables(ngx_http_request_t *r,
         remaining.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
 
         if (remaining.data) {
-            remaining.len = ngx_sprintf(remaining.data, "%ui",
-                                        ctx->ratelimit_remaining)
+            remaining.len = ngx_http_gateway_uint(remaining.data,
+                                                  ctx->ratelimit_remaining)
                             - remaining.data;
 
             ngx_http_gateway_set_variable(r, gmcf->remaining_index,
