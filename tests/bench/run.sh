@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench: the gateway against bare nginx proxy_pass to the same
-# function, on loopback, with wrk; then instructions per request of the
-# gateway's own code with callgrind.  Bounded: a few minutes; leaves
-# nothing running.
+# function, on loopback, with wrk; then instructions per request of both,
+# and of the gateway's phases, with callgrind.  Bounded: a few minutes;
+# leaves nothing running (a worker under callgrind writes its pid file
+# too, so the trap stops it).
 #
 #   tests/bench/run.sh NGINX_BIN MODULE_SO BUILD_DIR
 #
@@ -143,7 +144,8 @@ for variant in gw gw10k nocache; do
 
     for round in $(seq 1 "$rounds"); do
         start bare
-        read -r b_rps b_p50 b_p99 < <(measure http://127.0.0.1:19300/call/x)
+        read -r b_rps b_p50 b_p99 < <(measure \
+            -H "Authorization: Bearer $token" http://127.0.0.1:19300/call/x)
         stop bare
 
         port=$(sed -n 's/.*listen 127.0.0.1:\([0-9]*\);/\1/p' \
@@ -169,53 +171,79 @@ for variant in gw gw10k nocache; do
         "" "" "" "$median"
 done
 
-# instructions per request under callgrind, split by phase (inclusive
-# cost of the functions that do each part); requests are counted in an
-# access log, as wrk's own count is of a valgrind-slowed server
+# instructions per request under callgrind: the whole event loop of one
+# worker (startup excluded), bare and gateway, each over the same request;
+# requests are counted in an access log, as wrk's own count is of a
+# valgrind-slowed server.  Then the gateway's own functions, inclusive.
 
-seconds=${BENCH_CALLGRIND_SECONDS:-15}
+seconds=${BENCH_CALLGRIND_SECONDS:-10}
 
-sed -e 's/^worker_processes 1;/master_process off; daemon off;/' \
-    -e "s|access_log off;|access_log $dir/logs/cg.access.log;|" \
-    "$dir/gw.conf" > "$dir/cg.conf"
+# callgrind NAME PORT: prints the Ir per request of that variant
+callgrind() {
+    local name=$1 port=$2 total answered vg
 
-valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
-    "$nginx" -p "$dir/" -c "$dir/cg.conf" > "$dir/logs/callgrind.log" 2>&1 &
-vg=$!
+    sed -e 's/^worker_processes 1;/master_process off; daemon off;/' \
+        -e "s|access_log off;|access_log $dir/logs/cg-$name.access.log;|" \
+        "$dir/$name.conf" > "$dir/cg-$name.conf"
 
-for i in $(seq 1 50); do
-    curl -s -o /dev/null -H "Authorization: Bearer $token" \
-        http://127.0.0.1:19302/call/x && break
-    sleep 0.2
-done
+    valgrind --tool=callgrind \
+        --toggle-collect=ngx_process_events_and_timers \
+        --callgrind-out-file="$dir/callgrind-$name.out" \
+        "$nginx" -p "$dir/" -c "$dir/cg-$name.conf" \
+        > "$dir/logs/callgrind-$name.log" 2>&1 &
+    vg=$!
 
-wrk -t1 -c1 -d"${seconds}s" -H "Authorization: Bearer $token" \
-    http://127.0.0.1:19302/call/x > /dev/null
+    for i in $(seq 1 50); do
+        curl -s -o /dev/null -H "Authorization: Bearer $token" \
+            "http://127.0.0.1:$port/call/x" && break
+        sleep 0.2
+    done
 
-kill -QUIT $vg 2>/dev/null || true
-wait $vg 2>/dev/null || true
+    wrk -t1 -c1 -d"${seconds}s" -H "Authorization: Bearer $token" \
+        "http://127.0.0.1:$port/call/x" > /dev/null
+
+    kill -QUIT $vg 2>/dev/null || true
+    wait $vg 2>/dev/null || true
+
+    answered=$(grep -c '" 200 ' "$dir/logs/cg-$name.access.log" || true)
+
+    callgrind_annotate --inclusive=yes --threshold=100 \
+        "$dir/callgrind-$name.out" 2>/dev/null > "$dir/callgrind-$name.txt" \
+        || true
+
+    total=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' \
+            "$dir/callgrind-$name.txt")
+
+    echo "$answered $((total / (answered > 0 ? answered : 1)))"
+}
+
+read -r bare_n bare_ir < <(callgrind bare 19300)
+read -r gw_n gw_ir < <(callgrind gw 19302)
 
 stop fn
 
-answered=$(grep -c '" 200 ' "$dir/logs/cg.access.log" || true)
-
-callgrind_annotate --inclusive=yes --threshold=100 "$dir/callgrind.out" \
-    2>/dev/null \
-    > "$dir/callgrind.txt" || true
-
 echo
-echo "instructions per request (callgrind: $answered requests answered 200"
-echo "on one keepalive connection, RS256 token cached):"
+echo "instructions per request (callgrind, one worker, one keepalive"
+echo "connection, the same request with its RS256 token; the gateway's"
+echo "token cached):"
+printf '  %-40s %10d   (%d requests)\n' "bare proxy_pass, whole request" \
+    "$bare_ir" "$bare_n"
+printf '  %-40s %10d   (%d requests)\n' "gateway, whole request" \
+    "$gw_ir" "$gw_n"
+printf '  %-40s %10d   (ratio bare/gateway %s)\n' "gateway's cost" \
+    $((gw_ir - bare_ir)) \
+    "$(awk -v b="$bare_ir" -v g="$gw_ir" 'BEGIN { printf "%.3f", b / g }')"
+
+echo "  of which, by phase (inclusive):"
 
 for fn in ngx_http_gateway_handler ngx_http_gateway_route_match \
           ngx_http_gateway_authenticate ngx_http_gateway_rate_limit_check \
-          ngx_http_gateway_circuit_admit ngx_http_gateway_set_target \
-          ngx_http_gateway_set_headers ngx_http_gateway_circuit_done \
-          ngx_http_process_request
+          ngx_http_gateway_circuit_admit ngx_http_gateway_retries_begin \
+          ngx_http_gateway_set_variables ngx_http_gateway_circuit_done
 do
-    ir=$(grep -E ":$fn( |$)" "$dir/callgrind.txt" | head -1 \
+    ir=$(grep -E ":$fn( |$)" "$dir/callgrind-gw.txt" | head -1 \
          | awk '{ gsub(",", "", $1); print $1 }' || true)
-    if [ -n "$ir" ] && [ "$answered" -gt 0 ]; then
-        printf '  %-40s %10d\n' "$fn" $((ir / answered))
+    if [ -n "$ir" ] && [ "$gw_n" -gt 0 ]; then
+        printf '    %-38s %10d\n' "$fn" $((ir / gw_n))
     fi
 done
