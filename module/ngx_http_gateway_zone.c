@@ -12,6 +12,8 @@
 
 static ngx_int_t ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_http_gateway_zone_reinit_pool(ngx_shm_zone_t *shm_zone);
+static ngx_int_t ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone);
 static void ngx_http_gateway_zone_log_resize(ngx_shm_zone_t *shm_zone);
 
 
@@ -101,51 +103,103 @@ ngx_http_gateway_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
 
 /*
  * Runs in the master, on start and on every reload.  nginx hands back
- * the old zone (data != NULL) only when name and size are unchanged;
- * old workers still use it, so it is checked and adopted, never reset.
+ * the old zone (data != NULL) only when name, size and tag (the module's
+ * address) are unchanged; old workers still use it, so it is adopted,
+ * never reset.  A changed layout cannot come that way: a different build
+ * of the module is a different tag, and nginx maps a new zone for it.
+ * Should the zone hold anything else all the same, it starts afresh.
  */
 
 static ngx_int_t
 ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_gateway_zone_t  *ozone = data;
+    ngx_http_gateway_zone_t   *ozone = data;
 
+    ngx_http_gateway_zone_t   *zone;
+    ngx_http_gateway_shctx_t  *sh;
+
+    zone = shm_zone->data;
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    sh = NULL;
+
+    if (ozone) {
+        sh = ozone->sh;
+
+    } else if (shm_zone->shm.exists) {
+        sh = zone->shpool->data;
+    }
+
+    if (sh == NULL) {
+        ngx_http_gateway_zone_log_resize(shm_zone);
+        return ngx_http_gateway_zone_fresh(shm_zone);
+    }
+
+    if (sh->magic != NGX_HTTP_GATEWAY_SHM_MAGIC
+        || sh->version != NGX_HTTP_GATEWAY_SHM_VERSION)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "gateway zone \"%V\" holds state of layout version "
+                      "%uD, this module uses %d: it starts afresh",
+                      &shm_zone->shm.name,
+                      (sh->magic == NGX_HTTP_GATEWAY_SHM_MAGIC)
+                      ? sh->version : 0,
+                      NGX_HTTP_GATEWAY_SHM_VERSION);
+
+        ngx_http_gateway_zone_reinit_pool(shm_zone);
+
+        return ngx_http_gateway_zone_fresh(shm_zone);
+    }
+
+    zone->sh = sh;
+
+    if (ozone) {
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "gateway zone \"%V\" kept across reload",
+                      &shm_zone->shm.name);
+    }
+
+    return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
+}
+
+
+/*
+ * The slab pool emptied as ngx_init_zone_pool() makes it.  Its mutex is
+ * kept: the pool header is nginx's own, created for this very mapping,
+ * and an old worker may hold the lock.
+ */
+
+static void
+ngx_http_gateway_zone_reinit_pool(ngx_shm_zone_t *shm_zone)
+{
+    ngx_slab_pool_t  *sp;
+
+    sp = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&sp->mutex);
+
+    sp->end = shm_zone->shm.addr + shm_zone->shm.size;
+    sp->min_shift = 3;
+    sp->addr = shm_zone->shm.addr;
+
+    ngx_slab_init(sp);
+
+    ngx_shmtx_unlock(&sp->mutex);
+}
+
+
+/* an empty zone: the shared context first in the slab pool */
+
+static ngx_int_t
+ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
+{
     size_t                    len;
     ngx_http_gateway_zone_t  *zone;
 
     zone = shm_zone->data;
 
-    if (ozone) {
-        if (ozone->sh->magic != NGX_HTTP_GATEWAY_SHM_MAGIC
-            || ozone->sh->version != NGX_HTTP_GATEWAY_SHM_VERSION)
-        {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "gateway zone \"%V\" holds state of layout "
-                          "version %uD, this module uses %d: change the "
-                          "zone's name or size to start it afresh",
-                          &shm_zone->shm.name, ozone->sh->version,
-                          NGX_HTTP_GATEWAY_SHM_VERSION);
-            return NGX_ERROR;
-        }
-
-        zone->sh = ozone->sh;
-        zone->shpool = ozone->shpool;
-
-        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                      "gateway zone \"%V\" kept across reload",
-                      &shm_zone->shm.name);
-
-        return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
-    }
-
-    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        zone->sh = zone->shpool->data;
-        return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
-    }
-
-    zone->sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_gateway_shctx_t));
+    zone->sh = ngx_slab_calloc(zone->shpool,
+                               sizeof(ngx_http_gateway_shctx_t));
     if (zone->sh == NULL) {
         return NGX_ERROR;
     }
@@ -156,6 +210,7 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_gateway_limit_init(&zone->sh->limits);
     ngx_rbtree_init(&zone->sh->services, &zone->sh->services_sentinel,
                     ngx_str_rbtree_insert_value);
+    ngx_queue_init(&zone->sh->holds);
 
     zone->shpool->data = zone->sh;
 
@@ -171,8 +226,6 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* allocation failures are handled (evict, then one alert) */
     zone->shpool->log_nomem = 0;
-
-    ngx_http_gateway_zone_log_resize(shm_zone);
 
     ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
                   "gateway zone \"%V\" created, %uzk",

@@ -12,11 +12,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_gateway_limit.h"
+#include "ngx_http_gateway_retry.h"
 
 
 /* bump the version on any change of what the zone holds */
 #define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
-#define NGX_HTTP_GATEWAY_SHM_VERSION    5
+#define NGX_HTTP_GATEWAY_SHM_VERSION    6
 
 #define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
 #define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)
@@ -30,14 +31,40 @@ typedef struct {
     ngx_http_gateway_limit_sh_t  limits;
     ngx_rbtree_t                 services;   /* by service name */
     ngx_rbtree_node_t            services_sentinel;
+    ngx_queue_t                  holds;      /* of holders */
 } ngx_http_gateway_shctx_t;
+
+
+/*
+ * What a worker holds of the services' retry budgets, in the zone, so
+ * that another worker can give back the share of one that died (see
+ * ngx_http_gateway_retries.c); held[] is indexed by service index.
+ */
+typedef struct {
+    ngx_http_gateway_budget_t   *budget;
+    ngx_uint_t                   active;
+    ngx_uint_t                   retries;
+} ngx_http_gateway_hold_t;
+
+
+typedef struct {
+    ngx_queue_t                  queue;      /* in holds */
+    ngx_pid_t                    pid;
+    ngx_int_t                    slot;       /* ngx_process_slot */
+    ngx_uint_t                   n;
+    ngx_http_gateway_hold_t      held[1];
+} ngx_http_gateway_holder_t;
 
 
 /* lives in configuration memory: shm_zone->data */
 typedef struct {
-    ngx_http_gateway_shctx_t  *sh;
-    ngx_slab_pool_t           *shpool;
-    void                      *gmcf;     /* the configuration using it */
+    ngx_http_gateway_shctx_t   *sh;
+    ngx_slab_pool_t            *shpool;
+    void                       *gmcf;     /* the configuration using it */
+
+    /* this worker's, made at its first request with retries */
+    ngx_http_gateway_holder_t  *holder;
+    ngx_uint_t                  holder_failed;
 } ngx_http_gateway_zone_t;
 
 

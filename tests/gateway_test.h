@@ -18,6 +18,12 @@
 #include <ngx_core.h>
 
 
+/*
+ * The messages logged (at any level the log lets through), each ending
+ * in a newline; a test empties it with gateway_test_logged[0] = '\0'.
+ */
+extern u_char gateway_test_logged[4096];
+
 /* a pool with a real (silent) log, as nginx's own code expects */
 ngx_pool_t *gateway_test_pool(void);
 

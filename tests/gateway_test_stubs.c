@@ -21,23 +21,36 @@ static ngx_cycle_t      gateway_test_cycle = { .log = &gateway_test_log };
 
 volatile ngx_cycle_t   *ngx_cycle = &gateway_test_cycle;
 
+/* what was logged, for tests of what is said */
+u_char                  gateway_test_logged[4096];
+
 
 void
 ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
     const char *fmt, ...)
 {
     u_char   buf[1024], *p;
+    size_t   len;
     va_list  args;
-
-    if (getenv("GATEWAY_TEST_LOG") == NULL) {
-        return;
-    }
 
     va_start(args, fmt);
     p = ngx_vslprintf(buf, buf + sizeof(buf) - 1, fmt, args);
     va_end(args);
 
     *p = '\0';
+
+    len = ngx_strlen(gateway_test_logged);
+
+    if (len + (p - buf) + 2 <= sizeof(gateway_test_logged)) {
+        p = ngx_cpymem(gateway_test_logged + len, buf, p - buf);
+        *p++ = '\n';
+        *p = '\0';
+    }
+
+    if (getenv("GATEWAY_TEST_LOG") == NULL) {
+        return;
+    }
+
     fprintf(stderr, "log[%lu]: %s\n", (unsigned long) level, buf);
 }
 
