@@ -39,6 +39,10 @@ static ngx_int_t ngx_http_gateway_retry_delay(ngx_http_request_t *r,
 static void ngx_http_gateway_retry_handler(ngx_event_t *ev);
 static void ngx_http_gateway_retry_cleanup(void *data);
 static void ngx_http_gateway_retry_clean_header(ngx_http_request_t *r);
+static ngx_http_gateway_hold_t *ngx_http_gateway_retries_hold(
+    ngx_http_gateway_zone_t *zone, ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_service_t *s);
+static void ngx_http_gateway_retries_reclaim(ngx_http_gateway_zone_t *zone);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -85,6 +89,7 @@ ngx_http_gateway_retries_begin(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_pool_cleanup_t        *cln;
+    ngx_http_gateway_hold_t   *hold;
     ngx_http_gateway_zone_t   *zone;
     ngx_http_gateway_retry_t  *st;
 
@@ -106,12 +111,25 @@ ngx_http_gateway_retries_begin(ngx_http_request_t *r,
     st->timer.handler = ngx_http_gateway_retry_handler;
     st->timer.data = st;
     st->timer.log = r->connection->log;
-    st->timer.cancelable = 1;
+
+    /*
+     * Not cancelable: a worker shutting down (a reload) waits for the
+     * backoff, at most the service's cap, and finishes the request; with
+     * a cancelable timer it would exit at once and drop the connection.
+     */
+    st->timer.cancelable = 0;
 
     zone = gmcf->shm_zone->data;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
+
     ngx_http_gateway_budget_begin(ctx->service->budget);
+
+    hold = ngx_http_gateway_retries_hold(zone, gmcf, ctx->service);
+    if (hold) {
+        hold->active++;
+    }
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     cln->handler = ngx_http_gateway_retry_cleanup;
@@ -167,6 +185,7 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
     ngx_msec_t                        delay;
     ngx_table_elt_t                  *h;
     ngx_http_gateway_ctx_t           *ctx;
+    ngx_http_gateway_hold_t          *hold;
     ngx_http_gateway_zone_t          *zone;
     ngx_http_gateway_retry_t         *st;
     ngx_http_gateway_service_t       *s;
@@ -219,6 +238,14 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    /* what a dead worker held may be what fills the budget */
+
+    if (!ngx_http_gateway_budget_allows(s->budget, rc->budget,
+                                        NGX_HTTP_GATEWAY_BUDGET_FLOOR))
+    {
+        ngx_http_gateway_retries_reclaim(zone);
+    }
+
     if (ngx_http_gateway_budget_retry_begin(s->budget, rc->budget,
                                             NGX_HTTP_GATEWAY_BUDGET_FLOOR)
         != NGX_OK)
@@ -232,6 +259,11 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
                       &s->name);
 
         return ngx_http_next_header_filter(r);
+    }
+
+    hold = ngx_http_gateway_retries_hold(zone, st->gmcf, s);
+    if (hold) {
+        hold->retries++;
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -418,6 +450,7 @@ ngx_http_gateway_retry_cleanup(void *data)
 {
     ngx_http_gateway_retry_t *st = data;
 
+    ngx_http_gateway_hold_t     *hold;
     ngx_http_gateway_zone_t     *zone;
     ngx_http_gateway_service_t  *s;
 
@@ -430,6 +463,16 @@ ngx_http_gateway_retry_cleanup(void *data)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    hold = ngx_http_gateway_retries_hold(zone, st->gmcf, s);
+
+    if (hold) {
+        hold->retries -= ngx_min(hold->retries, st->budget);
+
+        if (hold->active) {
+            hold->active--;
+        }
+    }
+
     while (st->budget) {
         ngx_http_gateway_budget_retry_end(s->budget);
         st->budget--;
@@ -438,6 +481,125 @@ ngx_http_gateway_retry_cleanup(void *data)
     ngx_http_gateway_budget_end(s->budget);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * A worker's share of the retry budgets, in the zone: made at its first
+ * request with retries (the zone's mutex held), NULL when the zone has
+ * no room, and then the budgets just do without.
+ */
+
+static ngx_http_gateway_hold_t *
+ngx_http_gateway_retries_hold(ngx_http_gateway_zone_t *zone,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s)
+{
+    size_t                        size;
+    ngx_uint_t                    i;
+    ngx_http_gateway_holder_t    *h;
+    ngx_http_gateway_service_t  **services;
+
+    if (zone->holder) {
+        return &zone->holder->held[s->index];
+    }
+
+    if (zone->holder_failed) {
+        return NULL;
+    }
+
+    /* what a worker before this one in its slot left */
+    ngx_http_gateway_retries_reclaim(zone);
+
+    size = offsetof(ngx_http_gateway_holder_t, held)
+           + gmcf->services.nelts * sizeof(ngx_http_gateway_hold_t);
+
+    h = ngx_slab_calloc_locked(zone->shpool, size);
+    if (h == NULL) {
+        zone->holder_failed = 1;
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "gateway: no room in the gateway zone to track "
+                      "this worker's retry budgets");
+        return NULL;
+    }
+
+    h->pid = ngx_pid;
+    h->slot = ngx_process_slot;
+    h->n = gmcf->services.nelts;
+
+    services = gmcf->services.elts;
+
+    for (i = 0; i < h->n; i++) {
+        h->held[i].budget = services[i]->budget;
+    }
+
+    ngx_queue_insert_tail(&zone->sh->holds, &h->queue);
+
+    zone->holder = h;
+
+    return &h->held[s->index];
+}
+
+
+/*
+ * A worker killed in the middle of requests never ends them: what it
+ * held of the budgets would stay taken for good.  Gives back the share
+ * of every dead worker (the zone's mutex held).  nginx reuses a slot
+ * only once it reaped the process before in it; a pid that is gone is
+ * dead too (a zombie still counts as alive, until the master reaps it).
+ */
+
+static void
+ngx_http_gateway_retries_reclaim(ngx_http_gateway_zone_t *zone)
+{
+    ngx_uint_t                  i, active, retries;
+    ngx_queue_t                *q, *next;
+    ngx_http_gateway_hold_t    *hold;
+    ngx_http_gateway_holder_t  *h;
+
+    for (q = ngx_queue_head(&zone->sh->holds);
+         q != ngx_queue_sentinel(&zone->sh->holds);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        h = ngx_queue_data(q, ngx_http_gateway_holder_t, queue);
+
+        if (h->pid == ngx_pid) {
+            continue;
+        }
+
+        if (h->slot != ngx_process_slot
+            && (kill(h->pid, 0) == 0 || ngx_errno != NGX_ESRCH))
+        {
+            continue;
+        }
+
+        active = 0;
+        retries = 0;
+
+        for (i = 0; i < h->n; i++) {
+            hold = &h->held[i];
+
+            hold->active = ngx_min(hold->active, hold->budget->active);
+            hold->retries = ngx_min(hold->retries, hold->budget->retries);
+
+            hold->budget->active -= hold->active;
+            hold->budget->retries -= hold->retries;
+
+            active += hold->active;
+            retries += hold->retries;
+        }
+
+        if (active || retries) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "gateway: worker %P is gone: %ui requests and "
+                          "%ui retries it held in retry budgets given back",
+                          h->pid, active, retries);
+        }
+
+        ngx_queue_remove(q);
+        ngx_slab_free_locked(zone->shpool, h);
+    }
 }
 
 
