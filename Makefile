@@ -193,21 +193,34 @@ $(BUILD)/tests/test_%: tests/test_%.c module/ngx_http_gateway_%.c \
 	    $(sort module/ngx_http_gateway_$*.c $(UNIT_COMMON)) $(CORE_OBJS) \
 	    $(UNIT_LIBS)
 
-# libFuzzer harnesses, built with clang; nginx core sources compiled in
+# libFuzzer harnesses, built with clang; nginx core sources compiled in.
+# tests/fuzz/fuzz_NAME.c links the module sources listed for it below
+# and starts from the seeds in tests/fuzz/seeds/NAME ("_token" dropped);
+# each runs for FUZZ_TIME seconds.
 FUZZ_TIME    ?= 60
 FUZZERS      := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%, \
                   $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CORE    := $(addprefix $(CORE_SRC)/src/, core/ngx_palloc.c \
-                  core/ngx_string.c core/ngx_array.c os/unix/ngx_alloc.c)
+                  core/ngx_string.c core/ngx_array.c core/ngx_crc32.c \
+                  core/ngx_parse_time.c os/unix/ngx_alloc.c)
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c module/ngx_http_gateway_jwt.c \
+$(BUILD)/fuzz/fuzz_jwt_token: module/ngx_http_gateway_jwt.c
+$(BUILD)/fuzz/fuzz_jwks: module/ngx_http_gateway_jwt.c
+$(BUILD)/fuzz/fuzz_consumers: module/ngx_http_gateway_consumers.c \
+                              module/ngx_http_gateway_parse.c
+$(BUILD)/fuzz/fuzz_parse: module/ngx_http_gateway_parse.c
+$(BUILD)/fuzz/fuzz_routes: module/ngx_http_gateway_routes.c
+$(BUILD)/fuzz/fuzz_retry_after: module/ngx_http_gateway_retry.c
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard module/*.h) \
                       $(CORE_OBJS_DIR)/.configured
 	command -v clang >/dev/null || { apt-get update -qq; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
 	mkdir -p $(BUILD)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-omit-frame-pointer -DNGX_DEBUG_PALLOC=1 $(CORE_INCS) -o $@ $< \
-	    module/ngx_http_gateway_jwt.c $(FUZZ_CORE) -lcrypto -ljansson
+	    -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	    -DNGX_DEBUG_PALLOC=1 $(CORE_INCS) -o $@ $< \
+	    $(filter module/%.c,$^) $(FUZZ_CORE) -lcrypto -ljansson
 
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do \
