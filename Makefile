@@ -212,7 +212,8 @@ $(BUILD)/fuzz/fuzz_parse: module/ngx_http_gateway_parse.c
 $(BUILD)/fuzz/fuzz_routes: module/ngx_http_gateway_routes.c
 $(BUILD)/fuzz/fuzz_retry_after: module/ngx_http_gateway_retry.c
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard module/*.h) \
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/nginx_stubs.c \
+                      $(wildcard module/*.h tests/fuzz/*.h) \
                       $(CORE_OBJS_DIR)/.configured
 	command -v clang >/dev/null || { apt-get update -qq; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
@@ -220,7 +221,8 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard module/*.h) \
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	    -DNGX_DEBUG_PALLOC=1 $(CORE_INCS) -o $@ $< \
-	    $(filter module/%.c,$^) $(FUZZ_CORE) -lcrypto -ljansson
+	    tests/fuzz/nginx_stubs.c $(filter module/%.c,$^) $(FUZZ_CORE) \
+	    -lcrypto -ljansson
 
 fuzz: $(FUZZERS)
 	for f in $(FUZZERS); do \
@@ -232,9 +234,9 @@ fuzz: $(FUZZERS)
 
 # signature verifications per second, one core (not a test)
 $(BUILD)/bench_jwt: tests/bench_jwt.c module/ngx_http_gateway_jwt.c \
-                    $(CORE_OBJS_DIR)/.configured
-	cc -O2 $(CORE_INCS) -o $@ $< module/ngx_http_gateway_jwt.c $(FUZZ_CORE) \
-	    -lcrypto -ljansson
+                    tests/fuzz/nginx_stubs.c $(CORE_OBJS_DIR)/.configured
+	cc -O2 $(CORE_INCS) -I tests -o $@ $< module/ngx_http_gateway_jwt.c \
+	    tests/fuzz/nginx_stubs.c $(FUZZ_CORE) -lcrypto -ljansson
 
 bench-jwt: $(BUILD)/bench_jwt
 	$(BUILD)/bench_jwt 20000

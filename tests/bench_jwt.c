@@ -19,6 +19,7 @@
 #include <time.h>
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "fuzz/nginx_stubs.h"
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -28,26 +29,6 @@
 
 
 #define BENCH_NOW  1700000000
-
-
-static ngx_log_t        bench_log;
-static ngx_cycle_t      bench_cycle = { .log = &bench_log };
-
-volatile ngx_cycle_t   *ngx_cycle = &bench_cycle;
-
-
-void
-ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
-{
-}
-
-
-void
-ngx_log_abort(ngx_err_t err, const char *fmt, ...)
-{
-    abort();
-}
 
 
 static void
@@ -198,7 +179,7 @@ bench(const char *name, const char *jwk, EVP_PKEY *pkey,
     ngx_http_gateway_jwks_t         jwks;
     ngx_http_gateway_jwt_policy_t   policy;
 
-    cf = ngx_create_pool(4096, &bench_log);
+    cf = ngx_create_pool(4096, &nginx_stub_log);
     if (cf == NULL) {
         die("ngx_create_pool");
     }
@@ -223,7 +204,7 @@ bench(const char *name, const char *jwk, EVP_PKEY *pkey,
     cpu = now_seconds(CLOCK_PROCESS_CPUTIME_ID);
 
     for (i = 0; i < n; i++) {
-        pool = ngx_create_pool(1024, &bench_log);
+        pool = ngx_create_pool(1024, &nginx_stub_log);
         if (pool == NULL) {
             die("ngx_create_pool");
         }
@@ -266,9 +247,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    ngx_pagesize = 4096;
-    ngx_pagesize_shift = 12;
-    ngx_cacheline_size = 64;
+    nginx_stubs_init();
 
     rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
     p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");

@@ -21,30 +21,11 @@
 #include <string.h>
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "nginx_stubs.h"
 #include <jansson.h>
 #include <openssl/sha.h>
 #include "ngx_http_gateway_parse.h"
 #include "ngx_http_gateway_consumers.h"
-
-
-static ngx_log_t        fuzz_log;
-static ngx_cycle_t      fuzz_cycle = { .log = &fuzz_log };
-
-volatile ngx_cycle_t   *ngx_cycle = &fuzz_cycle;
-
-
-void
-ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
-{
-}
-
-
-void
-ngx_log_abort(ngx_err_t err, const char *fmt, ...)
-{
-    abort();
-}
 
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -54,9 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    ngx_pagesize = 4096;
-    ngx_pagesize_shift = 12;
-    ngx_cacheline_size = 64;
+    nginx_stubs_init();
 
     return 0;
 }
@@ -270,7 +249,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_gateway_consumer_t    *c;
     ngx_http_gateway_consumers_t    cs;
 
-    pool = ngx_create_pool(4096, &fuzz_log);
+    pool = ngx_create_pool(4096, &nginx_stub_log);
     if (pool == NULL) {
         abort();
     }

@@ -18,27 +18,8 @@
 #include <string.h>
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "nginx_stubs.h"
 #include "ngx_http_gateway_jwt.h"
-
-
-static ngx_log_t        fuzz_log;
-static ngx_cycle_t      fuzz_cycle = { .log = &fuzz_log };
-
-volatile ngx_cycle_t   *ngx_cycle = &fuzz_cycle;
-
-
-void
-ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
-{
-}
-
-
-void
-ngx_log_abort(ngx_err_t err, const char *fmt, ...)
-{
-    abort();
-}
 
 
 static ngx_str_t  fuzz_tokens[] = {
@@ -67,9 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    ngx_pagesize = 4096;
-    ngx_pagesize_shift = 12;
-    ngx_cacheline_size = 64;
+    nginx_stubs_init();
 
     return 0;
 }
@@ -95,7 +74,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_gateway_jwks_t         jwks;
     ngx_http_gateway_jwt_policy_t   policy;
 
-    pool = ngx_create_pool(1024, &fuzz_log);
+    pool = ngx_create_pool(1024, &nginx_stub_log);
     if (pool == NULL) {
         abort();
     }

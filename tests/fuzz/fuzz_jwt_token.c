@@ -27,6 +27,7 @@
 #include <string.h>
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "nginx_stubs.h"
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -34,26 +35,6 @@
 
 
 #define FUZZ_NOW  1300819000
-
-
-static ngx_log_t        fuzz_log;
-static ngx_cycle_t      fuzz_cycle = { .log = &fuzz_log };
-
-volatile ngx_cycle_t   *ngx_cycle = &fuzz_cycle;
-
-
-void
-ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
-{
-}
-
-
-void
-ngx_log_abort(ngx_err_t err, const char *fmt, ...)
-{
-    abort();
-}
 
 
 static const char  fuzz_jwks_json[] =
@@ -102,11 +83,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     ngx_str_t   err, *aud;
     ngx_uint_t  i;
 
-    ngx_pagesize = 4096;
-    ngx_pagesize_shift = 12;
-    ngx_cacheline_size = 64;
+    nginx_stubs_init();
 
-    fuzz_pool = ngx_create_pool(4096, &fuzz_log);
+    fuzz_pool = ngx_create_pool(4096, &nginx_stub_log);
     if (fuzz_pool == NULL) {
         abort();
     }
@@ -270,7 +249,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_memzero(&policy, sizeof(policy));
     now = FUZZ_NOW;
 
-    pool = ngx_create_pool(1024, &fuzz_log);
+    pool = ngx_create_pool(1024, &nginx_stub_log);
     if (pool == NULL) {
         abort();
     }

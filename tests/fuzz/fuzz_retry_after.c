@@ -21,32 +21,13 @@
 #include <string.h>
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "nginx_stubs.h"
 #include <ngx_http.h>
 #include "ngx_http_gateway_retry.h"
 
 
 #define FUZZ_NOW    1300819000
 #define FUZZ_UNSET  ((ngx_msec_t) 0x5a5a5a5a)
-
-
-static ngx_log_t        fuzz_log;
-static ngx_cycle_t      fuzz_cycle = { .log = &fuzz_log };
-
-volatile ngx_cycle_t   *ngx_cycle = &fuzz_cycle;
-
-
-void
-ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
-{
-}
-
-
-void
-ngx_log_abort(ngx_err_t err, const char *fmt, ...)
-{
-    abort();
-}
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "nginx_stubs.h"
 #include <ngx_http.h>
 #include "ngx_http_gateway_routes.h"
 
@@ -41,26 +42,6 @@ typedef struct {
     ngx_uint_t         nsegments;
     ngx_uint_t         trailing_slash;
 } fuzz_path_t;
-
-
-static ngx_log_t        fuzz_log;
-static ngx_cycle_t      fuzz_cycle = { .log = &fuzz_log };
-
-volatile ngx_cycle_t   *ngx_cycle = &fuzz_cycle;
-
-
-void
-ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
-{
-}
-
-
-void
-ngx_log_abort(ngx_err_t err, const char *fmt, ...)
-{
-    abort();
-}
 
 
 static ngx_uint_t  fuzz_route_methods[] = {
@@ -81,9 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    ngx_pagesize = 4096;
-    ngx_pagesize_shift = 12;
-    ngx_cacheline_size = 64;
+    nginx_stubs_init();
 
     return 0;
 }
@@ -503,7 +482,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ngx_uint_t                   method;
     }                                paths[FUZZ_MAX_PATHS];
 
-    pool = ngx_create_pool(4096, &fuzz_log);
+    pool = ngx_create_pool(4096, &nginx_stub_log);
     if (pool == NULL) {
         abort();
     }
