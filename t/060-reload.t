@@ -59,14 +59,6 @@ add_block_preprocessor(sub {
 _EOC_
 });
 
-# statuses of n requests, each on a connection of its own: with two
-# workers, both are likely asked
-sub statuses {
-    my ($path, $n) = @_;
-    my @socks = map { GatewayProc::open_request($path) } 1 .. $n;
-    return join ' ', map { (GatewayProc::read_response($_, 5))[0] } @socks;
-}
-
 run_tests();
 
 __DATA__
@@ -75,8 +67,8 @@ __DATA__
 --- http_config
     gateway_zone gw 1m;
 --- init
-Test::More::is(main::statuses('/limited/1', 1), '200', 'TEST 1: limit');
-Test::More::is(main::statuses('/broken/1', 1), '500', 'TEST 1: failure');
+Test::More::is(GatewayProc::statuses('/limited/1', 1), '200', 'TEST 1: limit');
+Test::More::is(GatewayProc::statuses('/broken/1', 1), '500', 'TEST 1: failure');
 --- request
 GET /broken/2
 --- error_code: 503
@@ -90,9 +82,9 @@ gateway: breaker of service "broken" closed -> open
 --- http_config
     gateway_zone gw 1m;
 --- init
-Test::More::is(main::statuses('/limited/1', 6), '429 429 429 429 429 429',
+Test::More::is(GatewayProc::statuses('/limited/1', 6), '429 429 429 429 429 429',
                'TEST 2: the limit is still spent, on new connections');
-Test::More::is(main::statuses('/broken/1', 6), '503 503 503 503 503 503',
+Test::More::is(GatewayProc::statuses('/broken/1', 6), '503 503 503 503 503 503',
                'TEST 2: the breaker is still open, on new connections');
 --- request
 GET /limited/2
@@ -108,8 +100,8 @@ created
 --- http_config
     gateway_zone gw 2m;
 --- init
-Test::More::is(main::statuses('/limited/1', 1), '200', 'TEST 3: limit');
-Test::More::is(main::statuses('/limited/2', 1), '429', 'TEST 3: spent');
+Test::More::is(GatewayProc::statuses('/limited/1', 1), '200', 'TEST 3: limit');
+Test::More::is(GatewayProc::statuses('/limited/2', 1), '429', 'TEST 3: spent');
 --- request
 GET /broken/1
 --- error_code: 500

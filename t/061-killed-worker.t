@@ -73,13 +73,6 @@ add_block_preprocessor(sub {
 _EOC_
 });
 
-# statuses of n requests, each on a connection of its own
-sub statuses {
-    my ($path, $n) = @_;
-    my @socks = map { GatewayProc::open_request($path) } 1 .. $n;
-    return join ' ', map { (GatewayProc::read_response($_, 5))[0] } @socks;
-}
-
 # the pids of the workers that logged lines matching a regex, from
 # line $from on
 sub pids_of {
@@ -122,9 +115,9 @@ my $lost = ($seen{0} // 0) + ($seen{502} // 0);
 Test::More::cmp_ok($lost, '<=', 6, 'TEST 1: only requests in flight lost');
 my @other = grep { !/^(0|200|429|500|502|503)$/ } keys %seen;
 Test::More::is("@other", '', 'TEST 1: no timeouts or other answers');
-Test::More::is(main::statuses('/guarded/ok', 8), '200 ' x 7 . '200',
+Test::More::is(GatewayProc::statuses('/guarded/ok', 8), '200 ' x 7 . '200',
                'TEST 1: new connections served after the kill');
-Test::More::is(main::statuses('/retried/ok', 8), '200 ' x 7 . '200',
+Test::More::is(GatewayProc::statuses('/retried/ok', 8), '200 ' x 7 . '200',
                'TEST 1: retries served after the kill');
 --- request
 GET /guarded/ok
@@ -177,7 +170,7 @@ Calls are refused while the lease lasts, and the first after its 2 s
 becomes the new probe, which closes the breaker.
 --- init
 use Time::HiRes ();
-Test::More::is(main::statuses('/probed/fail', 1), '500', 'TEST 3: opened');
+Test::More::is(GatewayProc::statuses('/probed/fail', 1), '500', 'TEST 3: opened');
 Time::HiRes::sleep(0.7);
 my $re = qr/retrying service "probed" after 429/;
 my $before = () = GatewayProc::logged($re);
@@ -186,12 +179,12 @@ my @lines = GatewayProc::wait_logged(5, $before + 1, $re);
 Test::More::is(scalar @lines, $before + 1, 'TEST 3: the probe waits');
 my $t0 = Time::HiRes::time();
 GatewayProc::kill_worker($_) for main::pids_of($re, $before);
-Test::More::is(main::statuses('/probed/ok', 4), '503 503 503 503',
+Test::More::is(GatewayProc::statuses('/probed/ok', 4), '503 503 503 503',
                'TEST 3: no other probe while the lease lasts');
 my $status = 503;
 while ($status == 503 && Time::HiRes::time() - $t0 < 8) {
     Time::HiRes::sleep(0.1);
-    $status = main::statuses('/probed/ok', 1);
+    $status = GatewayProc::statuses('/probed/ok', 1);
 }
 my $after = Time::HiRes::time() - $t0;
 Test::More::is($status, 200, 'TEST 3: a new probe after the lease');

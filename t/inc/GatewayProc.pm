@@ -99,6 +99,14 @@ sub read_response {
     return ($buf =~ m{^HTTP/1\.\d (\d{3})} ? $1 : 0, $buf);
 }
 
+# the statuses of n GETs, each on a connection of its own (so that each
+# worker is likely asked), in order, space-separated
+sub statuses {
+    my ($path, $n) = @_;
+    my @socks = map { open_request($path) } 1 .. $n;
+    return join ' ', map { (read_response($_, 5))[0] } @socks;
+}
+
 # $clients processes, each sending requests one after the other to the
 # paths in turn until told to stop; finish_load() stops them and tells
 # the statuses they got (0: closed without a response, e.g. by a
