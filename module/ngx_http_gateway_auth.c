@@ -78,6 +78,7 @@ static ngx_int_t ngx_http_gateway_auth_drop(ngx_conf_t *cf,
 static ngx_uint_t ngx_http_gateway_header_value_ok(ngx_str_t *value);
 static ngx_int_t ngx_http_gateway_sha256(ngx_http_gateway_main_conf_t *gmcf,
     ngx_str_t *data, u_char *digest);
+static void ngx_http_gateway_auth_free_md(void *data);
 
 
 static ngx_http_gateway_auth_failure_t  ngx_http_gateway_auth_failures[] = {
@@ -1359,6 +1360,7 @@ ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
 ngx_int_t
 ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle)
 {
+    ngx_pool_cleanup_t            *cln;
     ngx_http_gateway_main_conf_t  *gmcf;
 
     gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gateway_module);
@@ -1367,12 +1369,20 @@ ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
     gmcf->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     if (gmcf->sha256 == NULL) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "gateway: OpenSSL has no SHA-256");
         return NGX_ERROR;
     }
+
+    cln->handler = ngx_http_gateway_auth_free_md;
+    cln->data = gmcf->sha256;
 
     if (gmcf->jwks == NULL || gmcf->jwt_cache_size == 0) {
         return NGX_OK;
@@ -1386,4 +1396,13 @@ ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/* a fetched digest is counted in OpenSSL's method store: give it back */
+
+static void
+ngx_http_gateway_auth_free_md(void *data)
+{
+    EVP_MD_free(data);
 }
