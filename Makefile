@@ -8,6 +8,7 @@
 #   make bench      the gateway against bare proxy_pass (wrk, callgrind)
 #   make check-reload   the Test::Nginx suite with a reload between blocks
 #   make check-asan     the suite on nginx and module built with ASan+UBSan
+#   make check-valgrind the suite under valgrind memcheck (leaks, bad access)
 #
 #   NGINX_SRC=DIR   build against (and test with) an nginx source tree
 #
@@ -92,7 +93,7 @@ PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 
 .PHONY: all build deps run stop test unit integration lint fuzz bench-jwt \
-        bench check-reload check-asan clean
+        bench check-reload check-asan check-valgrind clean
 
 all: build
 
@@ -299,6 +300,31 @@ check-asan: $(ASAN_BUILD)/.built
 	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
 	@if ls $(ASAN_BUILD)/logs/* >/dev/null 2>&1; then \
 	    cat $(ASAN_BUILD)/logs/*; echo "sanitizer reports above"; exit 1; \
+	fi
+
+
+# the suite under valgrind's memcheck; a report per process goes to a
+# file, and any report fails the target.  t/valgrind.suppress holds only
+# what nginx and its libraries leave behind, never the module's.
+VG_LOGS      := $(BUILD)/valgrind
+VG_OPTS      := --tool=memcheck --leak-check=full --show-possibly-lost=no \
+                --keep-debuginfo=yes --num-callers=100 --gen-suppressions=all \
+                --suppressions=$(CURDIR)/t/valgrind.suppress \
+                --log-file=$(VG_LOGS)/report.%p
+
+check-valgrind: build
+	command -v valgrind >/dev/null || { apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; }
+	rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
+	TEST_NGINX_USE_VALGRIND='$(VG_OPTS)' \
+	TEST_NGINX_TIMEOUT=10 \
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES=$(MODULE_SO) \
+	TEST_NGINX_RANDOMIZE=1 \
+	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
+	@if [ -n "$$(find $(VG_LOGS) -type f -size +0)" ]; then \
+	    find $(VG_LOGS) -type f -size +0 -exec cat {} +; \
+	    echo "valgrind reports above"; exit 1; \
 	fi
 
 

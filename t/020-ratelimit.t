@@ -18,7 +18,7 @@ our $Consumers = <<'_EOC_';
    "keys": ["sha256:9b94dc1a51a38769f135edf04033ad7f2f487b6c25929be7a861cfc1ab10cf98"]},
   {"id": "carol", "services": ["*"],
    "keys": ["sha256:368c3387fc9b5ce6ab156ad952031f52bc9154e89a727020cd314f8910a21823"]},
-  {"id": "dave", "services": ["*"], "rate_limit": "30r/s burst=1",
+  {"id": "dave", "services": ["*"], "rate_limit": "1r/s burst=1",
    "keys": ["sha256:fe09dace1224a91b590b9329dc3268b6db00ce6f9dbac4de34ee21d759fe9585"]}
 ]}
 _EOC_
@@ -47,7 +47,7 @@ our $HttpConfig = <<'_EOC_';
     gateway_service shared {
         endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/shared;
         auth apikey;
-        rate_limit 10r/s per=service;
+        rate_limit 1r/s per=service;
     }
 
     gateway_service dry {
@@ -155,7 +155,7 @@ X-API-Key: alice-key
 
 
 === TEST 4: a consumer's own limit replaces the service's
-bob: 1r/m without burst; dave: 30r/s burst=1, on a service without one.
+bob: 1r/m without burst; dave: 1r/s burst=1, on a service without one.
 --- pipelined_requests eval
 ["GET /orders/1", "GET /orders/2", "GET /free/1", "GET /free/2",
  "GET /free/3", "GET /free/4"]
@@ -166,8 +166,8 @@ bob: 1r/m without burst; dave: 30r/s burst=1, on a service without one.
 [200, 429, 200, 200, 429, 200]
 --- response_headers eval
 ["RateLimit-Policy: \"orders\";q=1;w=60", "RateLimit-Policy: \"orders\";q=1;w=60",
- "RateLimit-Policy: \"free\";q=30;w=1", "RateLimit-Policy: \"free\";q=30;w=1",
- "RateLimit-Policy: \"free\";q=30;w=1", "!RateLimit-Policy\nX-Remaining: []"]
+ "RateLimit-Policy: \"free\";q=1;w=1", "RateLimit-Policy: \"free\";q=1;w=1",
+ "RateLimit-Policy: \"free\";q=1;w=1", "!RateLimit-Policy\nX-Remaining: []"]
 
 
 

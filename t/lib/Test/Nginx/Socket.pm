@@ -527,13 +527,16 @@ sub _free_port {
 sub _nginx_cmd {
     my @cmd = ($NginxBinary, '-e', $ErrLogFile, '-p', "$ServRoot/", '-c', $ConfFile);
     return @cmd unless $UseValgrind;
-    my @vg = ('valgrind', '-q', '--num-callers=100', '--gen-suppressions=all');
-    if ($UseValgrind =~ /^\d+$/) {
-        push @vg, qw(--tool=memcheck --leak-check=full --show-possibly-lost=no);
-    } else {
-        push @vg, split ' ', $UseValgrind;
-    }
-    push @vg, '--suppressions=valgrind.suppress' if -f 'valgrind.suppress';
+    # as the real Test::Nginx: a number means its own memcheck options and
+    # ./valgrind.suppress (here t/valgrind.suppress too, if run from the
+    # top of the tree); anything else is the whole option string
+    return ('valgrind', '-q', split(' ', $UseValgrind), @cmd)
+        unless $UseValgrind =~ /^\d+$/;
+    my @vg = ('valgrind', '--num-callers=100', '-q',
+              qw(--tool=memcheck --leak-check=full --keep-debuginfo=yes
+                 --show-possibly-lost=no --gen-suppressions=all));
+    my ($sup) = grep { -f } 'valgrind.suppress', 't/valgrind.suppress';
+    push @vg, "--suppressions=$sup" if $sup;
     return (@vg, @cmd);
 }
 
@@ -620,8 +623,9 @@ sub _start_nginx {
     $BlockLogStart = 0;
 
     if ($UseValgrind) {
-        Test::More::diag("$name (under valgrind)");
         $ChildPid = _spawn(0, _nginx_cmd());
+        # the pid names valgrind's --log-file=...%p report of this block
+        Test::More::diag("$name (under valgrind, pid $ChildPid)");
         _wait_for_pid_file(60)
             or bail_out("$name - nginx under valgrind did not write $PidFile");
         return;
@@ -705,8 +709,15 @@ sub _kill_nginx {
     kill 'QUIT', $pid;
     # valgrind needs time for its leak report
     my $deadline = time + ($UseValgrind ? 30 : $Timeout);
+    my $requit = time + 1;
     while (_alive($pid)) {
         last if waitpid($pid, POSIX::WNOHANG()) == $pid;    # our own child (valgrind)
+        # a signal caught just before epoll_wait() leaves it blocked (easy
+        # under valgrind): say it again, as the real Test::Nginx does
+        if (time > $requit) {
+            kill 'QUIT', $pid;
+            $requit = time + 1;
+        }
         if (time > $deadline) {
             warn "$name - nginx $pid did not quit in time; killing it\n";
             # nginx is the leader of its process group: take the workers too
