@@ -28,17 +28,7 @@
 #include "ngx_http_gateway_consumers.h"
 
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    nginx_stubs_init();
-
-    return 0;
-}
 
 
 static ngx_int_t

@@ -41,17 +41,7 @@ static ngx_str_t  fuzz_tokens[] = {
 };
 
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    nginx_stubs_init();
-
-    return 0;
-}
 
 
 static ngx_uint_t

@@ -31,17 +31,7 @@
      |NGX_HTTP_PATCH|NGX_HTTP_TRACE)
 
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    nginx_stubs_init();
-
-    return 0;
-}
 
 
 static void

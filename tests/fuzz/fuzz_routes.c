@@ -55,17 +55,7 @@ static ngx_uint_t  fuzz_request_methods[] = {
 };
 
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    nginx_stubs_init();
-
-    return 0;
-}
 
 
 /* the pattern again, from what route_parse() made of it */

@@ -36,3 +36,17 @@ nginx_stubs_init(void)
     ngx_pagesize_shift = 12;
     ngx_cacheline_size = 64;
 }
+
+
+/* libFuzzer's, for a harness that has nothing else to set up (weak) */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+    __attribute__((weak));
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    nginx_stubs_init();
+
+    return 0;
+}
