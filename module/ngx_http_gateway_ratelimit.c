@@ -19,6 +19,9 @@ static ngx_int_t ngx_http_gateway_limit_key(ngx_http_request_t *r,
 static ngx_int_t ngx_http_gateway_limit_headers(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_uint_t rate, ngx_uint_t remaining,
     ngx_msec_t reset);
+static ngx_int_t ngx_http_gateway_limit_field(ngx_http_request_t *r,
+    char *name, ngx_str_t *service, u_char a, ngx_uint_t a_value, u_char b,
+    ngx_uint_t b_value);
 static ngx_int_t ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_msec_t retry);
 static ngx_int_t ngx_http_gateway_limit_full(ngx_http_request_t *r,
@@ -212,9 +215,7 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_uint_t rate, ngx_uint_t remaining,
     ngx_msec_t reset)
 {
-    u_char           *p;
-    ngx_uint_t        quota, window;
-    ngx_table_elt_t  *h;
+    ngx_uint_t  quota, window;
 
     /* 1 r/s is 1000; a rate that is no whole number a second is a minute's */
 
@@ -227,38 +228,49 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
         window = 60;
     }
 
-    h = ngx_http_gateway_add_header(r, "RateLimit-Policy",
-                                      sizeof("\"\";q=;w=") - 1
-                                      + ctx->service->name.len
-                                      + 2 * NGX_INT_T_LEN);
+    if (ngx_http_gateway_limit_field(r, "RateLimit-Policy",
+                                     &ctx->service->name, 'q', quota,
+                                     'w', window)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_limit_field(r, "RateLimit", &ctx->service->name,
+                                        'r', remaining,
+                                        't', (reset + 999) / 1000);
+}
+
+
+/* name: "service";a=1;b=2 */
+
+static ngx_int_t
+ngx_http_gateway_limit_field(ngx_http_request_t *r, char *name,
+    ngx_str_t *service, u_char a, ngx_uint_t a_value, u_char b,
+    ngx_uint_t b_value)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_gateway_add_header(r, name, sizeof("\"\";a=;b=") - 1
+                                             + service->len
+                                             + 2 * NGX_INT_T_LEN);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
     p = h->value.data;
     *p++ = '"';
-    p = ngx_cpymem(p, ctx->service->name.data, ctx->service->name.len);
-    p = ngx_cpymem(p, "\";q=", sizeof("\";q=") - 1);
-    p = ngx_http_gateway_uint(p, quota);
-    p = ngx_cpymem(p, ";w=", sizeof(";w=") - 1);
-    p = ngx_http_gateway_uint(p, window);
-    h->value.len = p - h->value.data;
-
-    h = ngx_http_gateway_add_header(r, "RateLimit",
-                                      sizeof("\"\";r=;t=") - 1
-                                      + ctx->service->name.len
-                                      + 2 * NGX_INT_T_LEN);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = h->value.data;
+    p = ngx_cpymem(p, service->data, service->len);
     *p++ = '"';
-    p = ngx_cpymem(p, ctx->service->name.data, ctx->service->name.len);
-    p = ngx_cpymem(p, "\";r=", sizeof("\";r=") - 1);
-    p = ngx_http_gateway_uint(p, remaining);
-    p = ngx_cpymem(p, ";t=", sizeof(";t=") - 1);
-    p = ngx_http_gateway_uint(p, (reset + 999) / 1000);
+    *p++ = ';';
+    *p++ = a;
+    *p++ = '=';
+    p = ngx_http_gateway_uint(p, a_value);
+    *p++ = ';';
+    *p++ = b;
+    *p++ = '=';
+    p = ngx_http_gateway_uint(p, b_value);
     h->value.len = p - h->value.data;
 
     return NGX_OK;
