@@ -348,37 +348,34 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
 
         if (sn) {
             node = (ngx_http_gateway_circuit_node_t *) sn;
-            s[i]->counters = &node->counters;
-            s[i]->budget = &node->budget;
-            s[i]->circuit = s[i]->breaker_on ? &node->breaker : NULL;
-            continue;
+
+        } else {
+            size = offsetof(ngx_http_gateway_circuit_node_t, name)
+                   + s[i]->name.len;
+
+            node = ngx_slab_calloc_locked(shpool, size);
+            if (node == NULL) {
+                ngx_shmtx_unlock(&shpool->mutex);
+
+                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                              "gateway zone \"%V\" has no room for the "
+                              "state of service \"%V\"",
+                              &shm_zone->shm.name, &s[i]->name);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(node->name, s[i]->name.data, s[i]->name.len);
+            node->sn.str.data = node->name;
+            node->sn.str.len = s[i]->name.len;
+            node->sn.node.key = hash;
+
+            ngx_http_gateway_breaker_init(&node->breaker);
+
+            /* in its state since now, for the status endpoint */
+            node->breaker.since = ngx_current_msec;
+
+            ngx_rbtree_insert(&zone->sh->services, &node->sn.node);
         }
-
-        size = offsetof(ngx_http_gateway_circuit_node_t, name)
-               + s[i]->name.len;
-
-        node = ngx_slab_calloc_locked(shpool, size);
-        if (node == NULL) {
-            ngx_shmtx_unlock(&shpool->mutex);
-
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "gateway zone \"%V\" has no room for the state "
-                          "of service \"%V\"", &shm_zone->shm.name,
-                          &s[i]->name);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(node->name, s[i]->name.data, s[i]->name.len);
-        node->sn.str.data = node->name;
-        node->sn.str.len = s[i]->name.len;
-        node->sn.node.key = hash;
-
-        ngx_http_gateway_breaker_init(&node->breaker);
-
-        /* in its state since now, for the status endpoint */
-        node->breaker.since = ngx_current_msec;
-
-        ngx_rbtree_insert(&zone->sh->services, &node->sn.node);
 
         s[i]->counters = &node->counters;
         s[i]->budget = &node->budget;

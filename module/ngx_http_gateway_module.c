@@ -135,7 +135,7 @@ ngx_module_t  ngx_http_gateway_module = {
     ngx_http_gateway_auth_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_gateway_retries_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };

@@ -249,6 +249,7 @@ char *ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_gateway_retries_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_gateway_retries_begin(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+void ngx_http_gateway_retries_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_gateway_retries_resume(ngx_http_request_t *r);
 
 #define ngx_http_gateway_count(s, field)                                      \

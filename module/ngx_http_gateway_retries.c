@@ -43,6 +43,8 @@ static ngx_http_gateway_hold_t *ngx_http_gateway_retries_hold(
     ngx_http_gateway_zone_t *zone, ngx_http_gateway_main_conf_t *gmcf,
     ngx_http_gateway_service_t *s);
 static void ngx_http_gateway_retries_reclaim(ngx_http_gateway_zone_t *zone);
+static void ngx_http_gateway_retries_release(ngx_http_gateway_zone_t *zone,
+    ngx_http_gateway_holder_t *h);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -238,11 +240,16 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    /* what a dead worker held may be what fills the budget */
+    /*
+     * What a dead worker held may be what fills the budget: looked for
+     * once a second at most, not on every refusal of a retry storm
+     */
 
     if (!ngx_http_gateway_budget_allows(s->budget, rc->budget,
-                                        NGX_HTTP_GATEWAY_BUDGET_FLOOR))
+                                        NGX_HTTP_GATEWAY_BUDGET_FLOOR)
+        && ngx_current_msec - zone->reclaimed >= 1000)
     {
+        zone->reclaimed = ngx_current_msec;
         ngx_http_gateway_retries_reclaim(zone);
     }
 
@@ -552,9 +559,7 @@ ngx_http_gateway_retries_hold(ngx_http_gateway_zone_t *zone,
 static void
 ngx_http_gateway_retries_reclaim(ngx_http_gateway_zone_t *zone)
 {
-    ngx_uint_t                  i, active, retries;
     ngx_queue_t                *q, *next;
-    ngx_http_gateway_hold_t    *hold;
     ngx_http_gateway_holder_t  *h;
 
     for (q = ngx_queue_head(&zone->sh->holds);
@@ -564,42 +569,85 @@ ngx_http_gateway_retries_reclaim(ngx_http_gateway_zone_t *zone)
         next = ngx_queue_next(q);
         h = ngx_queue_data(q, ngx_http_gateway_holder_t, queue);
 
-        if (h->pid == ngx_pid) {
-            continue;
-        }
-
-        if (h->slot != ngx_process_slot
-            && (kill(h->pid, 0) == 0 || ngx_errno != NGX_ESRCH))
+        if (h->pid == ngx_pid
+            || (h->slot != ngx_process_slot
+                && (kill(h->pid, 0) == 0 || ngx_errno != NGX_ESRCH)))
         {
             continue;
         }
 
-        active = 0;
-        retries = 0;
-
-        for (i = 0; i < h->n; i++) {
-            hold = &h->held[i];
-
-            hold->active = ngx_min(hold->active, hold->budget->active);
-            hold->retries = ngx_min(hold->retries, hold->budget->retries);
-
-            hold->budget->active -= hold->active;
-            hold->budget->retries -= hold->retries;
-
-            active += hold->active;
-            retries += hold->retries;
-        }
-
-        if (active || retries) {
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "gateway: worker %P is gone: %ui requests and "
-                          "%ui retries it held in retry budgets given back",
-                          h->pid, active, retries);
-        }
-
-        ngx_queue_remove(q);
-        ngx_slab_free_locked(zone->shpool, h);
+        ngx_http_gateway_retries_release(zone, h);
     }
+}
+
+
+/*
+ * What a worker's requests held of the budgets, given back, and its
+ * record freed (the zone's mutex held): a dead worker's, or this one's
+ * as it exits, when its requests will never end.
+ */
+
+static void
+ngx_http_gateway_retries_release(ngx_http_gateway_zone_t *zone,
+    ngx_http_gateway_holder_t *h)
+{
+    ngx_uint_t                i, active, retries;
+    ngx_http_gateway_hold_t  *hold;
+
+    active = 0;
+    retries = 0;
+
+    for (i = 0; i < h->n; i++) {
+        hold = &h->held[i];
+
+        hold->active = ngx_min(hold->active, hold->budget->active);
+        hold->retries = ngx_min(hold->retries, hold->budget->retries);
+
+        hold->budget->active -= hold->active;
+        hold->budget->retries -= hold->retries;
+
+        active += hold->active;
+        retries += hold->retries;
+    }
+
+    if (active || retries) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "gateway: worker %P is gone: %ui requests and "
+                      "%ui retries it held in retry budgets given back",
+                      h->pid, active, retries);
+    }
+
+    ngx_queue_remove(&h->queue);
+    ngx_slab_free_locked(zone->shpool, h);
+}
+
+
+/* an exiting worker's record goes, so records do not pile up by reloads */
+
+void
+ngx_http_gateway_retries_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gateway_zone_t       *zone;
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_gateway_module);
+
+    if (gmcf == NULL || gmcf->shm_zone == NULL) {
+        return;
+    }
+
+    zone = gmcf->shm_zone->data;
+
+    if (zone->holder == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_gateway_retries_release(zone, zone->holder);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    zone->holder = NULL;
 }
 
 

@@ -65,6 +65,7 @@ typedef struct {
     /* this worker's, made at its first request with retries */
     ngx_http_gateway_holder_t  *holder;
     ngx_uint_t                  holder_failed;
+    ngx_msec_t                  reclaimed;  /* last looked for the dead */
 } ngx_http_gateway_zone_t;
 
 
