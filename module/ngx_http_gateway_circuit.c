@@ -67,7 +67,7 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_int_t                               rc;
-    ngx_str_t                               detail;
+    ngx_str_t                               detail, state;
     ngx_msec_t                              retry;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
@@ -101,13 +101,15 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
                                         ngx_current_msec, &call->ticket,
                                         &retry, &tr);
 
-    ctx->breaker_state = s->circuit->state;
+    state.data = (u_char *)
+                 ngx_http_gateway_breaker_state_name(s->circuit->state);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ngx_http_gateway_circuit_log(r->connection->log, s, &tr);
+    state.len = ngx_strlen(state.data);
+    ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
 
-    ctx->breaker = 1;
+    ngx_http_gateway_circuit_log(r->connection->log, s, &tr);
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -127,8 +129,6 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: breaker of service \"%V\" is open: refused",
                   &s->name);
-
-    ngx_http_gateway_set_variables(r, gmcf, ctx);
 
     if (ngx_http_gateway_retry_after(r, retry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

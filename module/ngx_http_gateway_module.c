@@ -212,11 +212,20 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     /* refusals are logged with the service and route they were for */
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
-    ngx_http_gateway_set_variables(r, gmcf, ctx);
+    ngx_http_gateway_set_variable(r, gmcf->service_index,
+                                  &ctx->service->name);
+    ngx_http_gateway_set_variable(r, gmcf->route_index, &route->pattern);
 
     rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
 
     if (rc == NGX_OK) {
+        ngx_http_gateway_set_variable(r, gmcf->auth_index, &ctx->auth);
+
+        if (ctx->consumer.len) {
+            ngx_http_gateway_set_variable(r, gmcf->consumer_index,
+                                          &ctx->consumer);
+        }
+
         rc = ngx_http_gateway_rate_limit_check(r, gmcf, ctx);
     }
 
@@ -238,7 +247,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_gateway_set_variables(r, gmcf, ctx);
+    ngx_http_gateway_set_variable(r, gmcf->target_index, &ctx->target);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "gateway route \"%V\" service \"%V\" target \"%V\"",

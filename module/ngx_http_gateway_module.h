@@ -173,11 +173,6 @@ typedef struct {
     ngx_str_t                        drop_arg;  /* query key to remove */
 
     ngx_http_gateway_retry_t        *retry;
-
-    ngx_uint_t                       ratelimit_remaining;
-    ngx_uint_t                       breaker_state;
-    unsigned                         ratelimited:1;
-    unsigned                         breaker:1;
 } ngx_http_gateway_ctx_t;
 
 
@@ -258,8 +253,8 @@ ngx_int_t ngx_http_gateway_retries_resume(ngx_http_request_t *r);
 ngx_int_t ngx_http_gateway_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_gateway_init_variables(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf);
-void ngx_http_gateway_set_variables(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+void ngx_http_gateway_set_variable(ngx_http_request_t *r, ngx_int_t index,
+    ngx_str_t *value);
 
 
 extern ngx_module_t  ngx_http_gateway_module;

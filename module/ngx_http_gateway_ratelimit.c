@@ -46,7 +46,7 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_int_t                       rc;
-    ngx_str_t                       key;
+    ngx_str_t                       key, value;
     ngx_uint_t                      rate, burst, per, created, remaining;
     ngx_msec_t                      reset, retry;
     ngx_http_gateway_zone_t        *zone;
@@ -101,22 +101,25 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
                    &key, rc == NGX_OK ? "admitted" : "refused", remaining,
                    created);
 
-    ctx->ratelimit_remaining = remaining;
-    ctx->ratelimited = 1;
-
     if (ngx_http_gateway_limit_headers(r, ctx, rate, remaining, reset)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* before a refusal: its headers may name the variable */
+
+    value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    value.len = ngx_http_gateway_uint(value.data, remaining) - value.data;
+    ngx_http_gateway_set_variable(r, gmcf->remaining_index, &value);
+
     if (rc == NGX_OK) {
         return NGX_OK;
     }
-
-    /* the refusal's headers may name $gateway_ratelimit_remaining */
-
-    ngx_http_gateway_set_variables(r, gmcf, ctx);
 
     if (lc->dry_run) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

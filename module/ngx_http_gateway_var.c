@@ -10,8 +10,6 @@
 #include "ngx_http_gateway_module.h"
 
 
-static void ngx_http_gateway_set_variable(ngx_http_request_t *r,
-    ngx_int_t index, ngx_str_t *value);
 static ngx_int_t ngx_http_gateway_unset_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_gateway_retries_variable(ngx_http_request_t *r,
@@ -120,7 +118,9 @@ ngx_http_gateway_init_variables(ngx_conf_t *cf,
 }
 
 
-static void
+/* each value is stored where it is decided, before any refusal is sent */
+
+void
 ngx_http_gateway_set_variable(ngx_http_request_t *r, ngx_int_t index,
     ngx_str_t *value)
 {
@@ -134,51 +134,6 @@ ngx_http_gateway_set_variable(ngx_http_request_t *r, ngx_int_t index,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->escape = 0;
-}
-
-
-void
-ngx_http_gateway_set_variables(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
-{
-    ngx_str_t  remaining, state;
-
-    ngx_http_gateway_set_variable(r, gmcf->service_index,
-                                  &ctx->service->name);
-    ngx_http_gateway_set_variable(r, gmcf->route_index, &ctx->route->pattern);
-    if (ctx->target.len) {
-        ngx_http_gateway_set_variable(r, gmcf->target_index, &ctx->target);
-    }
-
-    if (ctx->auth.len) {
-        ngx_http_gateway_set_variable(r, gmcf->auth_index, &ctx->auth);
-    }
-
-    if (ctx->consumer.len) {
-        ngx_http_gateway_set_variable(r, gmcf->consumer_index,
-                                      &ctx->consumer);
-    }
-
-    if (ctx->breaker) {
-        state.data = (u_char *)
-                     ngx_http_gateway_breaker_state_name(ctx->breaker_state);
-        state.len = ngx_strlen(state.data);
-
-        ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
-    }
-
-    if (ctx->ratelimited) {
-        remaining.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-
-        if (remaining.data) {
-            remaining.len = ngx_http_gateway_uint(remaining.data,
-                                                  ctx->ratelimit_remaining)
-                            - remaining.data;
-
-            ngx_http_gateway_set_variable(r, gmcf->remaining_index,
-                                          &remaining);
-        }
-    }
 }
 
 
@@ -214,7 +169,7 @@ ngx_http_gateway_retries_variable(ngx_http_request_t *r,
     }
 
     v->data = p;
-    v->len = ngx_sprintf(p, "%ui", ctx->retry ? ctx->retry->attempt : 0)
+    v->len = ngx_http_gateway_uint(p, ctx->retry ? ctx->retry->attempt : 0)
              - p;
     v->valid = 1;
     v->no_cacheable = 1;
