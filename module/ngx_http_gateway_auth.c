@@ -13,7 +13,6 @@
 #include "ngx_http_gateway_module.h"
 
 
-#define NGX_HTTP_GATEWAY_JWT_MAX_SIZE      8192
 #define NGX_HTTP_GATEWAY_JWT_LEEWAY_MAX    300
 
 #define ngx_http_gateway_auth_is(auth, m)                                     \
@@ -113,10 +112,6 @@ static ngx_str_t  ngx_http_gateway_bearer =
     ngx_string("Bearer realm=\"gateway\"");
 static ngx_str_t  ngx_http_gateway_bearer_invalid =
     ngx_string("Bearer realm=\"gateway\", error=\"invalid_token\"");
-static ngx_str_t  ngx_http_gateway_consumer_header =
-    ngx_string("X-Gateway-Consumer");
-static ngx_str_t  ngx_http_gateway_consumer_lowcase =
-    ngx_string("x-gateway-consumer");
 
 
 /*
@@ -700,10 +695,8 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
     ngx_http_gateway_claim_header_t  *ch;
 
     if (ctx->consumer.len
-        && ngx_http_gateway_add_request_header(r,
-               &ngx_http_gateway_consumer_header,
-               &ngx_http_gateway_consumer_lowcase,
-               gmcf->consumer_header_hash, &ctx->consumer)
+        && ngx_http_gateway_add_request_header(r, &gmcf->consumer_header,
+                                               &ctx->consumer)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -722,7 +715,6 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
         }
 
         if (ngx_http_gateway_add_request_header(r, &ch[i].header,
-                                                &ch[i].lowcase, ch[i].hash,
                                                 &ctx->claims[i])
             != NGX_OK)
         {
@@ -1030,7 +1022,7 @@ ngx_http_gateway_jwt_claim_headers(ngx_conf_t *cf, ngx_command_t *cmd,
     char  *p = conf;
 
     u_char                           *colon, *c;
-    ngx_str_t                        *value;
+    ngx_str_t                        *value, name;
     ngx_uint_t                        i;
     ngx_array_t                     **headers;
     ngx_http_gateway_claim_header_t  *ch;
@@ -1066,13 +1058,12 @@ ngx_http_gateway_jwt_claim_headers(ngx_conf_t *cf, ngx_command_t *cmd,
 
         ch->claim.data = value[i].data;
         ch->claim.len = colon - value[i].data;
-        ch->header.data = colon + 1;
-        ch->header.len = value[i].data + value[i].len - colon - 1;
+        name.data = colon + 1;
+        name.len = value[i].data + value[i].len - colon - 1;
 
-        /* a header name is a token (RFC 9110): letters, digits, "-" */
+        /* a header name is a token (RFC 9110): letters, digits, "-", "_" */
 
-        for (c = ch->header.data; c < ch->header.data + ch->header.len; c++)
-        {
+        for (c = name.data; c < name.data + name.len; c++) {
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
                   || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
             {
@@ -1080,14 +1071,11 @@ ngx_http_gateway_jwt_claim_headers(ngx_conf_t *cf, ngx_command_t *cmd,
             }
         }
 
-        ch->lowcase.len = ch->header.len;
-        ch->lowcase.data = ngx_pnalloc(cf->pool, ch->header.len);
-        if (ch->lowcase.data == NULL) {
+        if (ngx_http_gateway_header_init(cf->pool, &ch->header, &name)
+            != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
-
-        ngx_strlow(ch->lowcase.data, ch->header.data, ch->header.len);
-        ch->hash = ngx_hash_key(ch->lowcase.data, ch->lowcase.len);
     }
 
     return NGX_CONF_OK;
@@ -1121,6 +1109,7 @@ ngx_http_gateway_auth_create(ngx_http_gateway_auth_t *auth)
 ngx_int_t
 ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
 {
+    ngx_str_t                     name;
     ngx_uint_t                    i;
     ngx_http_gateway_service_t  **s;
 
@@ -1130,9 +1119,13 @@ ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
 
     ngx_conf_init_uint_value(gmcf->jwt_cache_size, 1024);
 
-    gmcf->consumer_header_hash =
-        ngx_hash_key(ngx_http_gateway_consumer_lowcase.data,
-                     ngx_http_gateway_consumer_lowcase.len);
+    ngx_str_set(&name, "X-Gateway-Consumer");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->consumer_header, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     s = gmcf->services.elts;
 
@@ -1278,7 +1271,7 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         ch = auth->claim_headers->elts;
 
         for (i = 0; i < auth->claim_headers->nelts; i++) {
-            if (ngx_http_gateway_auth_drop(cf, auth, &ch[i].header)
+            if (ngx_http_gateway_auth_drop(cf, auth, &ch[i].header.key)
                 != NGX_OK)
             {
                 return NGX_ERROR;

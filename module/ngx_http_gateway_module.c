@@ -141,12 +141,6 @@ ngx_module_t  ngx_http_gateway_module = {
 };
 
 
-static ngx_str_t  ngx_http_gateway_service_header =
-    ngx_string("X-Gateway-Service");
-static ngx_str_t  ngx_http_gateway_service_lowcase =
-    ngx_string("x-gateway-service");
-
-
 /*
  * Preaccess phase: after rewrites have chosen the location, before the
  * access checks and the proxy.  A request of a location with routes
@@ -429,10 +423,8 @@ ngx_http_gateway_set_headers(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_http_gateway_add_request_header(r,
-            &ngx_http_gateway_service_header,
-            &ngx_http_gateway_service_lowcase, gmcf->service_header_hash,
-            &ctx->service->name)
+    if (ngx_http_gateway_add_request_header(r, &gmcf->service_header,
+                                            &ctx->service->name)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -475,11 +467,32 @@ ngx_http_gateway_request_header(ngx_http_request_t *r, ngx_str_t *name,
 }
 
 
+/* its lower case and hash, once, as the proxy module looks for both */
+
+ngx_int_t
+ngx_http_gateway_header_init(ngx_pool_t *pool, ngx_http_gateway_header_t *h,
+    ngx_str_t *name)
+{
+    h->key = *name;
+
+    h->lowcase.len = name->len;
+    h->lowcase.data = ngx_pnalloc(pool, name->len);
+    if (h->lowcase.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(h->lowcase.data, name->data, name->len);
+    h->hash = ngx_hash_key(h->lowcase.data, h->lowcase.len);
+
+    return NGX_OK;
+}
+
+
 /* a request header for the function, as if the client had sent it */
 
 ngx_int_t
-ngx_http_gateway_add_request_header(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *lowcase, ngx_uint_t hash, ngx_str_t *value)
+ngx_http_gateway_add_request_header(ngx_http_request_t *r,
+    ngx_http_gateway_header_t *name, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -488,10 +501,10 @@ ngx_http_gateway_add_request_header(ngx_http_request_t *r, ngx_str_t *key,
         return NGX_ERROR;
     }
 
-    h->key = *key;
+    h->key = name->key;
     h->value = *value;
-    h->lowcase_key = lowcase->data;
-    h->hash = hash;
+    h->lowcase_key = name->lowcase.data;
+    h->hash = name->hash;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
@@ -904,9 +917,13 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t                    i;
     ngx_http_gateway_service_t  **s;
 
-    gmcf->service_header_hash =
-        ngx_hash_key(ngx_http_gateway_service_lowcase.data,
-                     ngx_http_gateway_service_lowcase.len);
+    ngx_str_set(&name, "X-Gateway-Service");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->service_header, &name)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_gateway_services_init(cf, gmcf) != NGX_OK
         || ngx_http_gateway_auth_init(cf, gmcf) != NGX_OK)

@@ -30,11 +30,17 @@
 #define NGX_HTTP_GATEWAY_AUTH_JWT       0x04
 
 
+/* a request header the gateway adds, named once at configuration */
 typedef struct {
-    ngx_str_t                        claim;
-    ngx_str_t                        header;
+    ngx_str_t                        key;
     ngx_str_t                        lowcase;
     ngx_uint_t                       hash;      /* of lowcase */
+} ngx_http_gateway_header_t;
+
+
+typedef struct {
+    ngx_str_t                        claim;
+    ngx_http_gateway_header_t        header;
 } ngx_http_gateway_claim_header_t;
 
 
@@ -138,8 +144,8 @@ typedef struct {
     EVP_MD                          *sha256;        /* per worker */
     ngx_msec_t                       limit_alert;   /* per worker */
 
-    ngx_uint_t                       service_header_hash;
-    ngx_uint_t                       consumer_header_hash;
+    ngx_http_gateway_header_t        service_header;
+    ngx_http_gateway_header_t        consumer_header;
 
     ngx_int_t                        service_index;   /* variables */
     ngx_int_t                        route_index;
@@ -192,8 +198,10 @@ struct ngx_http_gateway_retry_s {
 
 ngx_uint_t ngx_http_gateway_request_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_table_elt_t **h);
+ngx_int_t ngx_http_gateway_header_init(ngx_pool_t *pool,
+    ngx_http_gateway_header_t *h, ngx_str_t *name);
 ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
-    ngx_str_t *key, ngx_str_t *lowcase, ngx_uint_t hash, ngx_str_t *value);
+    ngx_http_gateway_header_t *name, ngx_str_t *value);
 
 char *ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
