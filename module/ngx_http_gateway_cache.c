@@ -122,8 +122,7 @@ ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
     e->len = len;
     ngx_memcpy(e->data, data, len);
     e->key_len = key->len;
-    e->key = e->data + len;
-    ngx_memcpy(e->key, key->data, key->len);
+    ngx_memcpy(e->data + len, key->data, key->len);
 
     e->next = cache->buckets[hash & cache->mask];
     cache->buckets[hash & cache->mask] = e;
@@ -172,7 +171,8 @@ ngx_http_gateway_cache_find(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
 
     for (e = cache->buckets[hash & cache->mask]; e; e = e->next) {
         if (e->hash == hash && e->tag == tag && e->key_len == key->len
-            && ngx_http_gateway_cache_equal(e->key, key->data, key->len))
+            && ngx_http_gateway_cache_equal(e->data + e->len, key->data,
+                                            key->len))
         {
             return e;
         }
@@ -184,7 +184,8 @@ ngx_http_gateway_cache_find(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
 
 /*
  * Constant time: a stored token must not be learnt byte by byte from
- * how long a wrong one takes to be refused.  Eight bytes at a time.
+ * how long a wrong one takes to be refused.  Eight bytes at a time:
+ * CRYPTO_memcmp() goes byte by byte, several times this on a token.
  */
 
 static ngx_uint_t

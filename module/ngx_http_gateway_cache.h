@@ -39,8 +39,7 @@ struct ngx_http_gateway_cache_entry_s {
     time_t                           expires;
     size_t                           key_len;
     size_t                           len;
-    u_char                          *key;       /* after data */
-    u_char                           data[1];
+    u_char                           data[1];   /* then the key */
 };
 
 
