@@ -9,8 +9,6 @@
 #include "ngx_http_gateway_breaker.h"
 
 
-static ngx_msec_t ngx_http_gateway_breaker_elapsed(ngx_msec_t now,
-    ngx_msec_t since);
 static ngx_int_t ngx_http_gateway_breaker_probe(ngx_http_gateway_breaker_t *b,
     ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_http_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after);
@@ -307,9 +305,7 @@ ngx_http_gateway_breaker_state_name(ngx_uint_t state)
 }
 
 
-/* now - since, or 0 when now is before since: no time ran backwards */
-
-static ngx_msec_t
+ngx_msec_t
 ngx_http_gateway_breaker_elapsed(ngx_msec_t now, ngx_msec_t since)
 {
     ngx_msec_int_t  ms;

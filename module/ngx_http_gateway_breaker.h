@@ -236,5 +236,12 @@ void ngx_http_gateway_breaker_window(ngx_http_gateway_breaker_t *b,
 /* "closed", "open", "half-open" */
 char *ngx_http_gateway_breaker_state_name(ngx_uint_t state);
 
+/*
+ * now - since, or 0 when now is before since: another worker's cached
+ * clock may be ahead of this one's, and no time runs backwards
+ */
+ngx_msec_t ngx_http_gateway_breaker_elapsed(ngx_msec_t now,
+    ngx_msec_t since);
+
 
 #endif /* _NGX_HTTP_GATEWAY_BREAKER_H_INCLUDED_ */

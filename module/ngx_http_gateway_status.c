@@ -215,22 +215,27 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_str_t *only,
     ngx_array_t *services)
 {
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, n;
     ngx_http_gateway_zone_t      *zone;
     ngx_http_gateway_status_t    *st;
-    ngx_http_gateway_service_t  **s;
+    ngx_http_gateway_breaker_t   *b;
+    ngx_http_gateway_service_t  **s, *one;
 
-    s = gmcf->services.elts;
-
-    for (i = 0; i < gmcf->services.nelts; i++) {
-
-        if (only->len
-            && (only->len != s[i]->name.len
-                || ngx_strncmp(only->data, s[i]->name.data, only->len) != 0))
-        {
-            continue;
+    if (only->len) {
+        one = ngx_http_gateway_service_find(gmcf, only);
+        if (one == NULL) {
+            return NGX_DECLINED;
         }
 
+        s = &one;
+        n = 1;
+
+    } else {
+        s = gmcf->services.elts;
+        n = gmcf->services.nelts;
+    }
+
+    for (i = 0; i < n; i++) {
         st = ngx_array_push(services);
         if (st == NULL) {
             return NGX_ERROR;
@@ -242,24 +247,30 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
         if (s[i]->counters) {
             st->counters = *s[i]->counters;
         }
+    }
 
-        if (s[i]->circuit) {
-            zone = gmcf->shm_zone->data;
+    if (n == 0) {
+        return NGX_OK;
+    }
 
-            ngx_shmtx_lock(&zone->shpool->mutex);
+    zone = gmcf->shm_zone->data;
+    st = services->elts;
 
-            st->breaker = 1;
-            st->state = s[i]->circuit->state;
-            st->in_state = ngx_current_msec - s[i]->circuit->since;
-            st->transitions = s[i]->circuit->transitions;
+    ngx_shmtx_lock(&zone->shpool->mutex);
 
-            ngx_shmtx_unlock(&zone->shpool->mutex);
+    for (i = 0; i < n; i++) {
+        b = s[i]->circuit;
+
+        if (b) {
+            st[i].breaker = 1;
+            st[i].state = b->state;
+            st[i].in_state = ngx_http_gateway_breaker_elapsed(ngx_current_msec,
+                                                              b->since);
+            st[i].transitions = b->transitions;
         }
     }
 
-    if (only->len && services->nelts == 0) {
-        return NGX_DECLINED;
-    }
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return NGX_OK;
 }
