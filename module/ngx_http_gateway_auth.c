@@ -620,7 +620,6 @@ ngx_http_gateway_auth_reject(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_str_t *log, ngx_str_t *detail,
     ngx_uint_t invalid_token)
 {
-    u_char                   *p;
     ngx_str_t                 challenge;
     ngx_http_gateway_auth_t  *auth;
 
@@ -642,19 +641,9 @@ ngx_http_gateway_auth_reject(ngx_http_request_t *r,
     }
 
     if (ngx_http_gateway_auth_is(auth, APIKEY)) {
-        p = ngx_pnalloc(r->pool, sizeof("ApiKey realm=\"gateway\", "
-                                        "header=\"\"") - 1
-                                 + auth->apikey_header.len);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        challenge.data = p;
-        challenge.len = ngx_sprintf(p, "ApiKey realm=\"gateway\", "
-                                    "header=\"%V\"", &auth->apikey_header)
-                        - p;
-
-        if (ngx_http_gateway_auth_challenge(r, &challenge) != NGX_OK) {
+        if (ngx_http_gateway_auth_challenge(r, &auth->apikey_challenge)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -1243,6 +1232,22 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
     if (auth->apikey_header.data == NULL) {
         ngx_str_set(&auth->apikey_header, "X-API-Key");
     }
+
+    /* a refusal costs the gateway as little as it can */
+
+    auth->apikey_challenge.data = ngx_pnalloc(cf->pool,
+                                      sizeof("ApiKey realm=\"gateway\", "
+                                             "header=\"\"") - 1
+                                      + auth->apikey_header.len);
+    if (auth->apikey_challenge.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    auth->apikey_challenge.len = ngx_sprintf(auth->apikey_challenge.data,
+                                             "ApiKey realm=\"gateway\", "
+                                             "header=\"%V\"",
+                                             &auth->apikey_header)
+                                 - auth->apikey_challenge.data;
 
     /* what the function must not see: credentials and forgeable copies */
 

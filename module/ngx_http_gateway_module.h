@@ -47,6 +47,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                       modes;     /* unset: the default */
     ngx_str_t                        apikey_header;
+    ngx_str_t                        apikey_challenge;  /* of a 401 */
     ngx_str_t                        apikey_query;  /* len 0: refused */
     ngx_http_gateway_jwt_policy_t    jwt;
     ngx_array_t                     *claim_headers;
