@@ -832,15 +832,8 @@ ngx_http_gateway_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_gateway_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt           *h;
-    ngx_http_core_main_conf_t     *cmcf;
-    ngx_http_gateway_main_conf_t  *gmcf;
-
-    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gateway_module);
-
-    if (ngx_http_gateway_init_variables(cf, gmcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -895,14 +888,6 @@ ngx_http_gateway_create_main_conf(ngx_conf_t *cf)
 
     gmcf->default_auth = NGX_CONF_UNSET_UINT;
     gmcf->jwt_cache_size = NGX_CONF_UNSET_UINT;
-
-    gmcf->service_index = NGX_ERROR;
-    gmcf->route_index = NGX_ERROR;
-    gmcf->target_index = NGX_ERROR;
-    gmcf->consumer_index = NGX_ERROR;
-    gmcf->auth_index = NGX_ERROR;
-    gmcf->remaining_index = NGX_ERROR;
-    gmcf->breaker_index = NGX_ERROR;
 
     return gmcf;
 }

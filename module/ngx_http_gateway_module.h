@@ -260,8 +260,6 @@ ngx_int_t ngx_http_gateway_retries_resume(ngx_http_request_t *r);
     (void) ngx_atomic_fetch_add(&(s)->counters->field, 1)
 
 ngx_int_t ngx_http_gateway_add_variables(ngx_conf_t *cf);
-ngx_int_t ngx_http_gateway_init_variables(ngx_conf_t *cf,
-    ngx_http_gateway_main_conf_t *gmcf);
 void ngx_http_gateway_set_variable(ngx_http_request_t *r, ngx_int_t index,
     ngx_str_t *value);
 

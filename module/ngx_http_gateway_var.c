@@ -21,31 +21,39 @@ static ngx_int_t ngx_http_gateway_param_variable(ngx_http_request_t *r,
 /*
  * The route handler stores these values in r->variables, where they
  * survive internal redirects (module contexts do not); the getter only
- * answers for requests that were never routed.
+ * answers for requests that were never routed.  Their data is where the
+ * main conf keeps their index.
  */
 
 static ngx_http_variable_t  ngx_http_gateway_vars[] = {
 
     { ngx_string("gateway_service"), NULL,
-      ngx_http_gateway_unset_variable, 0, 0, 0 },
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, service_index), 0, 0 },
 
     { ngx_string("gateway_route"), NULL,
-      ngx_http_gateway_unset_variable, 0, 0, 0 },
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, route_index), 0, 0 },
 
     { ngx_string("gateway_target"), NULL,
-      ngx_http_gateway_unset_variable, 0, 0, 0 },
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, target_index), 0, 0 },
 
     { ngx_string("gateway_consumer"), NULL,
-      ngx_http_gateway_unset_variable, 0, 0, 0 },
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, consumer_index), 0, 0 },
 
     { ngx_string("gateway_auth"), NULL,
-      ngx_http_gateway_unset_variable, 0, 0, 0 },
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, auth_index), 0, 0 },
 
     { ngx_string("gateway_ratelimit_remaining"), NULL,
-      ngx_http_gateway_unset_variable, 0, 0, 0 },
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, remaining_index), 0, 0 },
 
     { ngx_string("gateway_breaker_state"), NULL,
-      ngx_http_gateway_unset_variable, 0, 0, 0 },
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, breaker_index), 0, 0 },
 
     { ngx_string("gateway_retries"), NULL,
       ngx_http_gateway_retries_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -60,7 +68,11 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
 ngx_int_t
 ngx_http_gateway_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_int_t                      index;
+    ngx_http_variable_t           *var, *v;
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gateway_module);
 
     for (v = ngx_http_gateway_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -70,48 +82,17 @@ ngx_http_gateway_add_variables(ngx_conf_t *cf)
 
         var->get_handler = v->get_handler;
         var->data = v->data;
-    }
 
-    return NGX_OK;
-}
+        if (v->get_handler != ngx_http_gateway_unset_variable) {
+            continue;
+        }
 
+        index = ngx_http_get_variable_index(cf, &v->name);
+        if (index == NGX_ERROR) {
+            return NGX_ERROR;
+        }
 
-ngx_int_t
-ngx_http_gateway_init_variables(ngx_conf_t *cf,
-    ngx_http_gateway_main_conf_t *gmcf)
-{
-    ngx_str_t  name;
-
-    ngx_str_set(&name, "gateway_service");
-    gmcf->service_index = ngx_http_get_variable_index(cf, &name);
-
-    ngx_str_set(&name, "gateway_route");
-    gmcf->route_index = ngx_http_get_variable_index(cf, &name);
-
-    ngx_str_set(&name, "gateway_target");
-    gmcf->target_index = ngx_http_get_variable_index(cf, &name);
-
-    ngx_str_set(&name, "gateway_consumer");
-    gmcf->consumer_index = ngx_http_get_variable_index(cf, &name);
-
-    ngx_str_set(&name, "gateway_auth");
-    gmcf->auth_index = ngx_http_get_variable_index(cf, &name);
-
-    ngx_str_set(&name, "gateway_ratelimit_remaining");
-    gmcf->remaining_index = ngx_http_get_variable_index(cf, &name);
-
-    ngx_str_set(&name, "gateway_breaker_state");
-    gmcf->breaker_index = ngx_http_get_variable_index(cf, &name);
-
-    if (gmcf->service_index == NGX_ERROR
-        || gmcf->route_index == NGX_ERROR
-        || gmcf->target_index == NGX_ERROR
-        || gmcf->consumer_index == NGX_ERROR
-        || gmcf->auth_index == NGX_ERROR
-        || gmcf->remaining_index == NGX_ERROR
-        || gmcf->breaker_index == NGX_ERROR)
-    {
-        return NGX_ERROR;
+        *(ngx_int_t *) ((char *) gmcf + v->data) = index;
     }
 
     return NGX_OK;
