@@ -9,6 +9,8 @@
 #include "ngx_http_gateway_breaker.h"
 
 
+static void ngx_http_gateway_breaker_stay(ngx_http_gateway_breaker_t *b,
+    ngx_http_gateway_breaker_transition_t *tr);
 static ngx_int_t ngx_http_gateway_breaker_probe(ngx_http_gateway_breaker_t *b,
     ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_http_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after);
@@ -125,12 +127,7 @@ ngx_http_gateway_breaker_admit(ngx_http_gateway_breaker_t *b,
     ngx_int_t   rc;
     ngx_msec_t  elapsed;
 
-    tr->from = b->state;
-    tr->to = b->state;
-    tr->reason = NGX_HTTP_GATEWAY_BREAKER_NONE;
-    tr->failures = 0;
-    tr->total = 0;
-    tr->open_time = 0;
+    ngx_http_gateway_breaker_stay(b, tr);
 
     ticket->slot = NGX_HTTP_GATEWAY_BREAKER_NO_SLOT;
     ticket->lease = 0;
@@ -200,12 +197,7 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
     uint32_t    bit;
     ngx_uint_t  slot, own;
 
-    tr->from = b->state;
-    tr->to = b->state;
-    tr->reason = NGX_HTTP_GATEWAY_BREAKER_NONE;
-    tr->failures = 0;
-    tr->total = 0;
-    tr->open_time = 0;
+    ngx_http_gateway_breaker_stay(b, tr);
 
     if (outcome == NGX_HTTP_GATEWAY_BREAKER_SUCCESS) {
         b->successes++;
@@ -302,6 +294,20 @@ ngx_http_gateway_breaker_state_name(ngx_uint_t state)
     }
 
     return ngx_http_gateway_breaker_states[state];
+}
+
+
+/* no transition (yet): the state the breaker is in, to itself */
+
+static void
+ngx_http_gateway_breaker_stay(ngx_http_gateway_breaker_t *b,
+    ngx_http_gateway_breaker_transition_t *tr)
+{
+    ngx_memzero(tr, sizeof(ngx_http_gateway_breaker_transition_t));
+
+    tr->from = b->state;
+    tr->to = b->state;
+    tr->reason = NGX_HTTP_GATEWAY_BREAKER_NONE;
 }
 
 
