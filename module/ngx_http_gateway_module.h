@@ -95,7 +95,7 @@ typedef struct {
     ngx_msec_t                       base;
     ngx_msec_t                       cap;
     ngx_uint_t                       budget;    /* percent */
-    ngx_uint_t                       methods;   /* 0: GET, HEAD, OPTIONS */
+    ngx_uint_t                       methods;   /* GET, HEAD, OPTIONS */
     ngx_str_t                        idempotency_header;
 } ngx_http_gateway_retries_conf_t;
 

@@ -183,7 +183,7 @@ ngx_http_gateway_retries_resume(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
 {
-    ngx_uint_t                        kind, sent, methods, key;
+    ngx_uint_t                        kind, sent, key;
     ngx_msec_t                        delay;
     ngx_table_elt_t                  *h;
     ngx_http_gateway_ctx_t           *ctx;
@@ -217,12 +217,11 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    methods = rc->methods ? rc->methods : NGX_HTTP_GATEWAY_RETRY_METHODS;
     key = rc->idempotency_header.len
           && ngx_http_gateway_request_header(r, &rc->idempotency_header, &h)
           && h->value.len;
 
-    if (!ngx_http_gateway_retry_method(r->method, methods, sent, key)) {
+    if (!ngx_http_gateway_retry_method(r->method, rc->methods, sent, key)) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -712,6 +711,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rc->base = NGX_HTTP_GATEWAY_BACKOFF_BASE;
     rc->cap = NGX_HTTP_GATEWAY_BACKOFF_MAX;
     rc->budget = NGX_HTTP_GATEWAY_BUDGET_PERCENT;
+    rc->methods = NGX_HTTP_GATEWAY_RETRY_METHODS;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
