@@ -173,16 +173,15 @@ ngx_http_gateway_circuit_done(void *data)
         n = r->upstream_states->nelts;
     }
 
-    for (i = 0; i < n; i++) {
-        ngx_http_gateway_circuit_count(s, &state[i]);
-    }
-
     /* an internal redirect (a retry) leaves a state with no peer */
 
     attempts = 0;
 
     for (i = 0; i < n; i++) {
-        attempts += (state[i].peer != NULL);
+        if (state[i].peer) {
+            ngx_http_gateway_circuit_count(s, &state[i]);
+            attempts++;
+        }
     }
 
     if (s->circuit == NULL) {
@@ -232,19 +231,14 @@ static void
 ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
     ngx_http_upstream_state_t *state)
 {
-    if (state->peer == NULL) {
+    switch (ngx_http_gateway_attempt_failure(state)) {
+
+    case NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT:
+        ngx_http_gateway_count(s, timeouts);
         return;
-    }
 
-    if (state->header_time == (ngx_msec_t) -1 || state->status == 0) {
-
-        if (state->status == NGX_HTTP_GATEWAY_TIME_OUT) {
-            ngx_http_gateway_count(s, timeouts);
-
-        } else {
-            ngx_http_gateway_count(s, errors);
-        }
-
+    case NGX_HTTP_GATEWAY_ATTEMPT_ERROR:
+        ngx_http_gateway_count(s, errors);
         return;
     }
 
@@ -271,20 +265,20 @@ ngx_http_gateway_circuit_outcome(ngx_http_gateway_service_t *s,
 {
     ngx_uint_t  status;
 
-    status = state->status;
+    switch (ngx_http_gateway_attempt_failure(state)) {
 
-    if (state->header_time == (ngx_msec_t) -1 || status == 0) {
+    case NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT:
+        return (s->breaker_failures & NGX_HTTP_GATEWAY_FAIL_TIMEOUT)
+               ? NGX_HTTP_GATEWAY_BREAKER_FAILURE
+               : NGX_HTTP_GATEWAY_BREAKER_IGNORED;
 
-        if (status == NGX_HTTP_GATEWAY_TIME_OUT) {
-            return (s->breaker_failures & NGX_HTTP_GATEWAY_FAIL_TIMEOUT)
-                   ? NGX_HTTP_GATEWAY_BREAKER_FAILURE
-                   : NGX_HTTP_GATEWAY_BREAKER_IGNORED;
-        }
-
+    case NGX_HTTP_GATEWAY_ATTEMPT_ERROR:
         return (s->breaker_failures & NGX_HTTP_GATEWAY_FAIL_ERROR)
                ? NGX_HTTP_GATEWAY_BREAKER_FAILURE
                : NGX_HTTP_GATEWAY_BREAKER_IGNORED;
     }
+
+    status = state->status;
 
     if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
         return NGX_HTTP_GATEWAY_BREAKER_IGNORED;
@@ -297,6 +291,24 @@ ngx_http_gateway_circuit_outcome(ngx_http_gateway_service_t *s,
     }
 
     return NGX_HTTP_GATEWAY_BREAKER_SUCCESS;
+}
+
+
+/*
+ * No response header: the connection failed, or the function did not
+ * answer in time (nginx records a 504 then); else a response came.
+ */
+
+ngx_uint_t
+ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state)
+{
+    if (state->header_time != (ngx_msec_t) -1 && state->status != 0) {
+        return NGX_HTTP_GATEWAY_ATTEMPT_RESPONSE;
+    }
+
+    return (state->status == NGX_HTTP_GATEWAY_TIME_OUT)
+           ? NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT
+           : NGX_HTTP_GATEWAY_ATTEMPT_ERROR;
 }
 
 

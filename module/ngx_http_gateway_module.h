@@ -240,6 +240,12 @@ ngx_int_t ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
 
 char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/* how an attempt of the proxy ended */
+#define NGX_HTTP_GATEWAY_ATTEMPT_RESPONSE  0
+#define NGX_HTTP_GATEWAY_ATTEMPT_ERROR     1
+#define NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT   2
+
+ngx_uint_t ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state);
 ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,

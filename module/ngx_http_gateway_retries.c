@@ -343,12 +343,15 @@ ngx_http_gateway_retry_class(ngx_http_request_t *r, ngx_uint_t *sent)
     state = r->upstream_states->elts;
     state = &state[r->upstream_states->nelts - 1];
 
-    if (state->header_time == (ngx_msec_t) -1 || state->status == 0) {
-        *sent = (state->bytes_sent != 0);
+    switch (ngx_http_gateway_attempt_failure(state)) {
 
-        return (state->status == NGX_HTTP_GATEWAY_TIME_OUT)
-               ? NGX_HTTP_GATEWAY_RETRY_TIMEOUT
-               : NGX_HTTP_GATEWAY_RETRY_ERROR;
+    case NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT:
+        *sent = (state->bytes_sent != 0);
+        return NGX_HTTP_GATEWAY_RETRY_TIMEOUT;
+
+    case NGX_HTTP_GATEWAY_ATTEMPT_ERROR:
+        *sent = (state->bytes_sent != 0);
+        return NGX_HTTP_GATEWAY_RETRY_ERROR;
     }
 
     switch (r->headers_out.status) {
