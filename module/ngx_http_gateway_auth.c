@@ -46,13 +46,16 @@ static ngx_int_t ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
     ngx_str_t *authorization);
 static ngx_int_t ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, ngx_str_t *subject);
+    ngx_str_t *token);
 static ngx_int_t ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, time_t expires, ngx_str_t *subject);
+    ngx_str_t *token, time_t expires);
 static ngx_int_t ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len,
-    ngx_str_t *subject);
+    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len);
+static ngx_str_t *ngx_http_gateway_auth_cached(ngx_http_gateway_ctx_t *ctx,
+    ngx_uint_t i);
+static void ngx_http_gateway_auth_identified(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 static ngx_int_t ngx_http_gateway_auth_admit(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_consumer_t *consumer);
 static ngx_int_t ngx_http_gateway_auth_find_key(ngx_http_request_t *r,
@@ -100,8 +103,16 @@ static ngx_http_gateway_auth_failure_t  ngx_http_gateway_auth_failures[] = {
     { ngx_string("invalid token"),
       ngx_string("The bearer token is not valid."), 1 },
 
-    { ngx_string("unusable token subject"),
-      ngx_string("The bearer token's subject cannot name a caller."), 1 }
+    { ngx_string("unusable token subject or issuer"),
+      ngx_string("The bearer token's subject or issuer cannot name a "
+                 "caller."), 1 }
+};
+
+
+static ngx_str_t  ngx_http_gateway_method_overrides[] = {
+    ngx_string("X-HTTP-Method-Override"),
+    ngx_string("X-HTTP-Method"),
+    ngx_string("X-Method-Override")
 };
 
 
@@ -133,6 +144,7 @@ ngx_http_gateway_authenticate(ngx_http_request_t *r,
 
     if (auth->modes == NGX_HTTP_GATEWAY_AUTH_OFF) {
         ctx->auth = ngx_http_gateway_auth_off;
+        ngx_http_gateway_auth_identified(r, ctx);
         return NGX_OK;
     }
 
@@ -191,7 +203,7 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
 {
     u_char                       *p, *last;
     ngx_int_t                     rc;
-    ngx_str_t                     token, subject;
+    ngx_str_t                     token;
     ngx_http_gateway_consumer_t  *consumer;
 
     /* credentials = auth-scheme 1*SP token68; the scheme is caseless */
@@ -216,7 +228,7 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
                                           NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME);
     }
 
-    rc = ngx_http_gateway_auth_verify(r, gmcf, ctx, &token, &subject);
+    rc = ngx_http_gateway_auth_verify(r, gmcf, ctx, &token);
 
     if (rc != NGX_OK) {
         return rc;
@@ -224,18 +236,22 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
 
     ctx->auth = ngx_http_gateway_auth_jwt_name;
 
-    /* a subject listed in the consumers file is that consumer */
+    /*
+     * A subject that is a consumer's "jwt_subject" is that consumer; any
+     * other is a caller of its own, never the consumer of the same id.
+     */
 
-    consumer = gmcf->consumers
+    consumer = (gmcf->consumers && ctx->subject.len)
                ? ngx_http_gateway_consumers_by_subject(gmcf->consumers,
-                                                       &subject)
+                                                       &ctx->subject)
                : NULL;
 
     if (consumer) {
         return ngx_http_gateway_auth_admit(r, ctx, consumer);
     }
 
-    ctx->consumer = subject;
+    ctx->consumer = ctx->subject;
+    ngx_http_gateway_auth_identified(r, ctx);
 
     return NGX_OK;
 }
@@ -250,7 +266,7 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, ngx_str_t *subject)
+    ngx_str_t *token)
 {
     u_char                          *data;
     size_t                           len;
@@ -274,8 +290,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "gateway jwt cache hit");
 
-            return ngx_http_gateway_auth_cache_get(r, ctx, data, len,
-                                                   subject);
+            return ngx_http_gateway_auth_cache_get(r, ctx, data, len);
         }
     }
 
@@ -301,9 +316,14 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
         return ngx_http_gateway_auth_reject(r, ctx, text, &detail, 1);
     }
 
-    *subject = jwt.subject;
+    /* both name the caller in headers and variables: no control bytes */
 
-    if (!ngx_http_gateway_header_value_ok(subject)) {
+    ctx->subject = jwt.subject;
+    ctx->issuer = jwt.issuer;
+
+    if (!ngx_http_gateway_header_value_ok(&ctx->subject)
+        || !ngx_http_gateway_header_value_ok(&ctx->issuer))
+    {
         return ngx_http_gateway_auth_fail(r, ctx,
                                           NGX_HTTP_GATEWAY_AUTH_BAD_SUBJECT);
     }
@@ -328,8 +348,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     }
 
     if (cached
-        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, token, jwt.expires,
-                                           subject)
+        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, token, jwt.expires)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -340,34 +359,32 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
 
 
 /*
- * A cached verification: the subject and the claim header values, each
- * as a length (2 bytes) and its bytes; 0xffff marks an absent claim.
+ * A cached verification: the subject, the issuer and the claim header
+ * values, each as a length (2 bytes) and its bytes; 0xffff marks an
+ * absent value.
  */
 
 static ngx_int_t
 ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, time_t expires, ngx_str_t *subject)
+    ngx_str_t *token, time_t expires)
 {
     u_char      *data, *p;
     size_t       len;
     ngx_str_t   *v;
     ngx_uint_t   i, n;
 
-    n = ctx->claims ? ctx->service->auth.claim_headers->nelts : 0;
-
-    len = 2 + subject->len;
+    n = 2 + (ctx->claims ? ctx->service->auth.claim_headers->nelts : 0);
+    len = 0;
 
     for (i = 0; i < n; i++) {
-        len += 2 + ctx->claims[i].len;
+        v = ngx_http_gateway_auth_cached(ctx, i);
 
-        if (ctx->claims[i].len >= 0xffff) {
+        if (v->len >= 0xffff) {
             return NGX_OK;
         }
-    }
 
-    if (subject->len >= 0xffff) {
-        return NGX_OK;
+        len += 2 + v->len;
     }
 
     data = ngx_pnalloc(r->pool, len);
@@ -377,10 +394,10 @@ ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
 
     p = data;
 
-    for (i = 0; i <= n; i++) {
-        v = (i == 0) ? subject : &ctx->claims[i - 1];
+    for (i = 0; i < n; i++) {
+        v = ngx_http_gateway_auth_cached(ctx, i);
 
-        if (i > 0 && v->data == NULL) {
+        if (v->data == NULL) {
             *p++ = 0xff;
             *p++ = 0xff;
             continue;
@@ -399,8 +416,7 @@ ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len,
-    ngx_str_t *subject)
+    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len)
 {
     u_char      *p, *last;
     size_t       n;
@@ -427,8 +443,8 @@ ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
     ngx_memcpy(p, data, len);
     last = p + len;
 
-    for (i = 0; i <= nclaims && p + 2 <= last; i++) {
-        v = (i == 0) ? subject : &ctx->claims[i - 1];
+    for (i = 0; i < 2 + nclaims && p + 2 <= last; i++) {
+        v = ngx_http_gateway_auth_cached(ctx, i);
         n = (size_t) p[0] << 8 | p[1];
         p += 2;
 
@@ -445,6 +461,44 @@ ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
 }
 
 
+/* the i-th value of a cache entry */
+
+static ngx_str_t *
+ngx_http_gateway_auth_cached(ngx_http_gateway_ctx_t *ctx, ngx_uint_t i)
+{
+    switch (i) {
+    case 0:
+        return &ctx->subject;
+    case 1:
+        return &ctx->issuer;
+    default:
+        return &ctx->claims[i - 2];
+    }
+}
+
+
+/*
+ * $gateway_auth and $gateway_consumer, as soon as the caller is known:
+ * before a refusal (403, 429, 503) is sent, whose headers may name them.
+ */
+
+static void
+ngx_http_gateway_auth_identified(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
+
+    ngx_http_gateway_set_variable(r, gmcf->auth_index, &ctx->auth);
+
+    if (ctx->consumer.len) {
+        ngx_http_gateway_set_variable(r, gmcf->consumer_index,
+                                      &ctx->consumer);
+    }
+}
+
+
 /* the consumer is known: may it call this service? */
 
 static ngx_int_t
@@ -457,6 +511,8 @@ ngx_http_gateway_auth_admit(ngx_http_request_t *r,
 
     ctx->consumer = consumer->id;
     ctx->consumer_entry = consumer;
+
+    ngx_http_gateway_auth_identified(r, ctx);
 
     allowed = consumer->allowed;
     index = ctx->service->index;
@@ -674,7 +730,12 @@ ngx_http_gateway_auth_challenge(ngx_http_request_t *r, ngx_str_t *value)
 }
 
 
-/* the headers the function receives: X-Gateway-Consumer and claims */
+/*
+ * The headers the function receives: how the caller was identified
+ * (X-Gateway-Auth), the consumer of the consumers file it is, if any
+ * (X-Gateway-Consumer, which no token can claim), the token's subject
+ * and issuer, and the claim headers.
+ */
 
 ngx_int_t
 ngx_http_gateway_auth_headers(ngx_http_request_t *r,
@@ -683,9 +744,36 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
     ngx_uint_t                        i;
     ngx_http_gateway_claim_header_t  *ch;
 
-    if (ctx->consumer.len
+    if (ctx->auth.data == ngx_http_gateway_auth_off.data) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_gateway_add_request_header(r, &gmcf->auth_header,
+                                            &ctx->auth)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->consumer_entry
         && ngx_http_gateway_add_request_header(r, &gmcf->consumer_header,
                                                &ctx->consumer)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->subject.len
+        && ngx_http_gateway_add_request_header(r, &gmcf->subject_header,
+                                               &ctx->subject)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->issuer.len
+        && ngx_http_gateway_add_request_header(r, &gmcf->issuer_header,
+                                               &ctx->issuer)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1086,6 +1174,7 @@ ngx_http_gateway_auth_create(ngx_http_gateway_auth_t *auth)
     auth->jwt.leeway = NGX_CONF_UNSET;
     auth->jwt.max_size = NGX_CONF_UNSET_SIZE;
     auth->jwt_forward_token = NGX_CONF_UNSET;
+    auth->method_override = NGX_CONF_UNSET;
 }
 
 
@@ -1111,6 +1200,30 @@ ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
     ngx_str_set(&name, "X-Gateway-Consumer");
 
     if (ngx_http_gateway_header_init(cf->pool, &gmcf->consumer_header, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "X-Gateway-Auth");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->auth_header, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "X-Gateway-Subject");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->subject_header, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "X-Gateway-Issuer");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->issuer_header, &name)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1284,6 +1397,23 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         }
     }
 
+    /* a GET route must not become a DELETE in the function's framework */
+
+    ngx_conf_init_value(auth->method_override, 0);
+
+    if (!auth->method_override) {
+        for (i = 0; i < sizeof(ngx_http_gateway_method_overrides)
+                        / sizeof(ngx_str_t); i++)
+        {
+            if (ngx_http_gateway_auth_drop(cf, auth,
+                                           &ngx_http_gateway_method_overrides[i])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
     return NGX_OK;
 }
 
@@ -1292,6 +1422,8 @@ static ngx_int_t
 ngx_http_gateway_auth_drop(ngx_conf_t *cf, ngx_http_gateway_auth_t *auth,
     ngx_str_t *name)
 {
+    u_char      c;
+    size_t      i;
     ngx_str_t  *lc;
 
     lc = ngx_array_push(&auth->drop);
@@ -1305,7 +1437,12 @@ ngx_http_gateway_auth_drop(ngx_conf_t *cf, ngx_http_gateway_auth_t *auth,
         return NGX_ERROR;
     }
 
-    ngx_strlow(lc->data, name->data, name->len);
+    /* compared as the gateway compares names: "_" is "-" */
+
+    for (i = 0; i < name->len; i++) {
+        c = ngx_tolower(name->data[i]);
+        lc->data[i] = (c == '_') ? '-' : c;
+    }
 
     return NGX_OK;
 }

@@ -36,6 +36,8 @@ typedef struct {
 } ngx_http_gateway_circuit_call_t;
 
 
+static ngx_int_t ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_service_t *s, ngx_msec_t retry);
 static void ngx_http_gateway_circuit_done(void *data);
 static void ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
     ngx_http_upstream_state_t *state);
@@ -67,7 +69,7 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_int_t                               rc;
-    ngx_str_t                               detail, state;
+    ngx_str_t                               state;
     ngx_msec_t                              retry;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
@@ -123,6 +125,62 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     }
 
     /* refused: nothing to record; the function receives nothing */
+
+    return ngx_http_gateway_circuit_refuse(r, s, retry);
+}
+
+
+/*
+ * Before the rate limit: a call the breaker would refuse now is refused
+ * before it spends quota, and no probe is leased to a call that the
+ * limit may still refuse: circuit_admit() leases it after the limit.
+ */
+
+ngx_int_t
+ngx_http_gateway_circuit_check(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    state;
+    ngx_msec_t                   retry;
+    ngx_http_gateway_zone_t     *zone;
+    ngx_http_gateway_service_t  *s;
+
+    s = ctx->service;
+
+    if (s->circuit == NULL || s->breaker.dry_run) {
+        return NGX_OK;
+    }
+
+    zone = gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    rc = ngx_http_gateway_breaker_peek(s->circuit, &s->breaker,
+                                       ngx_current_msec, &retry);
+
+    state.data = (u_char *) ngx_http_gateway_breaker_state_name(
+                     ngx_http_gateway_breaker_state_now(s->circuit,
+                                                        ngx_current_msec));
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    state.len = ngx_strlen(state.data);
+    ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
+
+    return ngx_http_gateway_circuit_refuse(r, s, retry);
+}
+
+
+static ngx_int_t
+ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_service_t *s, ngx_msec_t retry)
+{
+    ngx_str_t  detail;
 
     ngx_http_gateway_count(s, refused);
 

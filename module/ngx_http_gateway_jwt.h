@@ -89,6 +89,7 @@ typedef enum {
 
 typedef struct {
     ngx_str_t                        subject;   /* "sub"; len 0: absent */
+    ngx_str_t                        issuer;    /* "iss"; len 0: absent */
     time_t                           expires;   /* "exp" */
     void                            *payload;   /* json_t *, released by
                                                    a cleanup of the pool */

@@ -151,6 +151,7 @@ static ngx_int_t
 ngx_http_gateway_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
+    ngx_str_t                        detail;
     ngx_uint_t                       i;
     ngx_http_gateway_ctx_t          *ctx;
     ngx_http_gateway_route_t        *route;
@@ -170,6 +171,20 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
         return NGX_DECLINED;
+    }
+
+    if (ngx_http_gateway_route_path_check(&r->uri) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: a \".;\" or \"..;\" segment in the request "
+                      "path");
+
+        ngx_str_set(&detail, "The request path has a segment that starts "
+                             "with \".;\" or \"..;\", which servers of "
+                             "functions may read as a dot segment.");
+
+        return ngx_http_gateway_send_problem(r,
+                                             NGX_HTTP_GATEWAY_PROBLEM_BAD_PATH,
+                                             &detail);
     }
 
     if (ngx_http_gateway_route_match(glcf->table, &r->uri, r->method, &m)
@@ -210,16 +225,15 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
                                   &ctx->service->name);
     ngx_http_gateway_set_variable(r, gmcf->route_index, &route->pattern);
 
+    /* the pipeline: each step answers a refusal itself (NGX_DONE) */
+
     rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
 
     if (rc == NGX_OK) {
-        ngx_http_gateway_set_variable(r, gmcf->auth_index, &ctx->auth);
+        rc = ngx_http_gateway_circuit_check(r, gmcf, ctx);
+    }
 
-        if (ctx->consumer.len) {
-            ngx_http_gateway_set_variable(r, gmcf->consumer_index,
-                                          &ctx->consumer);
-        }
-
+    if (rc == NGX_OK) {
         rc = ngx_http_gateway_rate_limit_check(r, gmcf, ctx);
     }
 
@@ -588,36 +602,70 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
 
 /*
  * Headers the function must not get from the client: any X-Gateway-*
- * and the service's credentials and claim headers (lower case names).
+ * and the service's credentials, claim and method-override headers.
+ * "_" and "-" are one: CGI, WSGI, Rack and PHP map both to "_", and a
+ * client's "X_Gateway_Consumer" would reach them as the gateway's own.
  */
 
 static ngx_uint_t
 ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_array_t *drop)
 {
-    size_t      len;
-    ngx_str_t  *name;
+    ngx_str_t   name, *d;
     ngx_uint_t  i;
 
-    len = sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1;
+    name.data = h->lowcase_key;
+    name.len = h->key.len;
 
-    if (h->key.len > len
-        && ngx_strncmp(h->lowcase_key, NGX_HTTP_GATEWAY_HEADER_PREFIX, len)
-           == 0)
+    if (name.len > sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1
+        && ngx_http_gateway_header_name_is(&name,
+               (u_char *) NGX_HTTP_GATEWAY_HEADER_PREFIX,
+               sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1))
     {
         return 1;
     }
 
-    name = drop->elts;
+    d = drop->elts;
 
     for (i = 0; i < drop->nelts; i++) {
-        if (name[i].len == h->key.len
-            && ngx_strncmp(name[i].data, h->lowcase_key, h->key.len) == 0)
+        if (d[i].len == name.len
+            && ngx_http_gateway_header_name_is(&name, d[i].data, d[i].len))
         {
             return 1;
         }
     }
 
     return 0;
+}
+
+
+/*
+ * Whether a lower case header name starts with a lower case name in
+ * which "_" is written "-", taking "_" and "-" as the same.
+ */
+
+ngx_uint_t
+ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase, size_t len)
+{
+    u_char  c;
+    size_t  i;
+
+    if (name->len < len) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = name->data[i];
+
+        if (c == '_') {
+            c = '-';
+        }
+
+        if (c != lowcase[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

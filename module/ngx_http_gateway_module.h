@@ -52,6 +52,7 @@ typedef struct {
     ngx_http_gateway_jwt_policy_t    jwt;
     ngx_array_t                     *claim_headers;
     ngx_flag_t                       jwt_forward_token;
+    ngx_flag_t                       method_override;
 
     /* request headers removed before proxying: lower case names */
     ngx_array_t                      drop;
@@ -63,8 +64,12 @@ typedef struct {
 #define NGX_HTTP_GATEWAY_LIMIT_PER_SERVICE   2
 
 
+/* "rate_limit" lines a service may have */
+#define NGX_HTTP_GATEWAY_LIMITS_MAX          8
+
+
 typedef struct {
-    ngx_uint_t                       rate;      /* 0: no limit */
+    ngx_uint_t                       rate;
     ngx_uint_t                       burst;
     ngx_uint_t                       per;
     ngx_uint_t                       status;
@@ -111,7 +116,7 @@ typedef struct {
     ngx_http_gateway_endpoint_t      endpoint;
     ngx_http_upstream_srv_conf_t    *upstream;
     ngx_http_gateway_auth_t          auth;
-    ngx_http_gateway_limit_conf_t    limit;
+    ngx_array_t                      limits;    /* of limit_conf_t */
 
     ngx_http_gateway_breaker_conf_t  breaker;
     ngx_uint_t                       breaker_on;
@@ -147,6 +152,9 @@ typedef struct {
 
     ngx_http_gateway_header_t        service_header;
     ngx_http_gateway_header_t        consumer_header;
+    ngx_http_gateway_header_t        auth_header;
+    ngx_http_gateway_header_t        subject_header;
+    ngx_http_gateway_header_t        issuer_header;
 
     ngx_int_t                        service_index;   /* variables */
     ngx_int_t                        route_index;
@@ -175,7 +183,9 @@ typedef struct {
 
     ngx_str_t                        auth;      /* "off", "apikey", "jwt" */
     ngx_str_t                        consumer;  /* id, or token subject */
-    ngx_http_gateway_consumer_t     *consumer_entry;
+    ngx_http_gateway_consumer_t     *consumer_entry;  /* NULL: not listed */
+    ngx_str_t                        subject;   /* of a token */
+    ngx_str_t                        issuer;
     ngx_str_t                       *claims;    /* as auth.claim_headers */
     ngx_str_t                        drop_arg;  /* query key to remove */
 
@@ -203,6 +213,8 @@ ngx_int_t ngx_http_gateway_header_init(ngx_pool_t *pool,
     ngx_http_gateway_header_t *h, ngx_str_t *name);
 ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
     ngx_http_gateway_header_t *name, ngx_str_t *value);
+ngx_uint_t ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase,
+    size_t len);
 
 char *ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -232,7 +244,6 @@ ngx_int_t ngx_http_gateway_auth_headers(ngx_http_request_t *r,
 
 char *ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-void ngx_http_gateway_rate_limit_create(ngx_http_gateway_limit_conf_t *lc);
 ngx_int_t ngx_http_gateway_rate_limit_init(ngx_conf_t *cf,
     ngx_http_gateway_service_t *s);
 ngx_int_t ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
@@ -246,6 +257,8 @@ char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
 #define NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT   2
 
 ngx_uint_t ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state);
+ngx_int_t ngx_http_gateway_circuit_check(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,

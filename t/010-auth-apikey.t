@@ -150,7 +150,7 @@ X-API-Key: carol-key
 --- error_code: 403
 --- response_headers
 Content-Type: application/problem+json
-X-Auth: [] []
+X-Auth: [apikey] [carol]
 --- response_body
 {"type":"tag:ngx-http-gateway,2026:forbidden","title":"Forbidden","status":403,"detail":"This consumer may not call this service."}
 --- error_log

@@ -84,7 +84,7 @@ our $HttpConfig = <<'_EOC_';
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         location / {
-            return 200 "uri=$request_uri consumer=[$http_x_gateway_consumer] user=[$http_x_user] email=[$http_x_email] authz=[$http_authorization]\n";
+            return 200 "uri=$request_uri consumer=[$http_x_gateway_consumer] sub=[$http_x_gateway_subject] iss=[$http_x_gateway_issuer] auth=[$http_x_gateway_auth] user=[$http_x_user] email=[$http_x_email] authz=[$http_authorization]\n";
         }
     }
 _EOC_
@@ -122,7 +122,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('rs256')
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[a@x.test] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[a@x.test] authz=[]
 --- response_headers
 X-Auth: [jwt] [alice-sub]
 
@@ -136,7 +136,7 @@ X-Auth: [jwt] [alice-sub]
 --- more_headers eval
 [map { main::bearer($_) } qw(rs512 ps256 es256 es384 es512 eddsa hs256 hs512)]
 --- response_body eval
-[map { "uri=/fn/$_ consumer=[alice-sub] user=[alice-sub] email=[] authz=[]\n" }
+[map { "uri=/fn/$_ consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[] authz=[]\n" }
  qw(rs512 ps256 es256 es384 es512 eddsa hs256 hs512)]
 
 
@@ -194,7 +194,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('audarray')
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[] authz=[]
 
 
 
@@ -286,7 +286,7 @@ GET /orders/1
 --- more_headers eval
 "Authorization: bEaReR $main::T{rs256}"
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[a@x.test] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[a@x.test] authz=[]
 
 
 
@@ -296,7 +296,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('bob')
 --- response_body
-uri=/fn/1 consumer=[bob] user=[bob-sub] email=[] authz=[]
+uri=/fn/1 consumer=[bob] sub=[bob-sub] iss=[https://id.test] auth=[jwt] user=[bob-sub] email=[] authz=[]
 
 
 
@@ -317,7 +317,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('rs256') . "\nX-User: root\nX-Email: root\@x.test\nX-Gateway-Consumer: root"
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[a@x.test] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[a@x.test] authz=[]
 
 
 
@@ -327,7 +327,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('crlf')
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[] authz=[]
 
 
 
@@ -337,7 +337,7 @@ GET /relay/1
 --- more_headers eval
 main::bearer('es256')
 --- response_body eval
-"uri=/relay/1 consumer=[alice-sub] user=[] email=[] authz=[Bearer $main::T{es256}]\n"
+"uri=/relay/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[] email=[] authz=[Bearer $main::T{es256}]\n"
 --- no_error_log
 [error]
 
@@ -370,7 +370,7 @@ GET /relay/1
 --- more_headers eval
 main::bearer('expired')
 --- response_body eval
-"uri=/relay/1 consumer=[alice-sub] user=[] email=[] authz=[Bearer $main::T{expired}]\n"
+"uri=/relay/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[] email=[] authz=[Bearer $main::T{expired}]\n"
 --- no_error_log
 [error]
 

@@ -113,10 +113,10 @@ X-API-Key: alice-key
 --- error_code eval
 [200, 200, 200, 429]
 --- response_headers eval
-["RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [2]",
- "RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [1]",
- "RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [0]",
- "RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [0]\nContent-Type: application/problem+json"]
+["RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [2]",
+ "RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [1]",
+ "RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [0]",
+ "RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [0]\nContent-Type: application/problem+json"]
 --- response_headers_like eval
 ["RateLimit: \"orders\";r=2;t=\\d+",
  "RateLimit: \"orders\";r=1;t=\\d+",
@@ -166,8 +166,8 @@ bob: 1r/m without burst; dave: 1r/s burst=1, on a service without one.
 [200, 429, 200, 200, 429, 200]
 --- response_headers eval
 ["RateLimit-Policy: \"orders\";q=1;w=60", "RateLimit-Policy: \"orders\";q=1;w=60",
- "RateLimit-Policy: \"free\";q=1;w=1", "RateLimit-Policy: \"free\";q=1;w=1",
- "RateLimit-Policy: \"free\";q=1;w=1", "!RateLimit-Policy\nX-Remaining: []"]
+ "RateLimit-Policy: \"free\";q=2;w=1", "RateLimit-Policy: \"free\";q=2;w=1",
+ "RateLimit-Policy: \"free\";q=2;w=1", "!RateLimit-Policy\nX-Remaining: []"]
 
 
 
@@ -177,7 +177,7 @@ bob: 1r/m without burst; dave: 1r/s burst=1, on a service without one.
 --- error_code eval
 [200, 200, 429]
 --- response_headers eval
-["RateLimit-Policy: \"byip\";q=1;w=1", "", "Retry-After: 1"]
+["RateLimit-Policy: \"byip\";q=2;w=1", "", "Retry-After: 1"]
 
 
 
@@ -286,12 +286,13 @@ qr{\[emerg\] .*invalid "per" value "per=host": "consumer", "ip" or "service" in 
 
 
 
-=== TEST 16: two limits on one service
---- http_config
-    gateway_service orders { endpoint http://127.0.0.1:1/; auth off; rate_limit 1r/s; rate_limit 2r/s; }
+=== TEST 16: at most 8 limits on one service
+--- http_config eval
+"    gateway_service orders { endpoint http://127.0.0.1:1/; auth off;\n"
+. join("", map { "        rate_limit ${_}r/s;\n" } 1 .. 9) . "    }\n"
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"rate_limit" directive is duplicate in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*more than 8 "rate_limit" lines in gateway service "orders" in \S+nginx\.conf:\d+}
 
 
 

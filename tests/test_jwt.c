@@ -2464,12 +2464,15 @@ test_issuer(void **state)
                          BAD_ISSUER);
     }
 
-    /* not checked without a policy issuer */
+    /* not compared without a policy issuer, but it must be a string */
 
     ngx_str_null(&POL.issuer);
 
-    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":1}", NOW + 60), NOW),
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":\"x\"}", NOW + 60),
+                            NOW),
                      OK);
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":1}", NOW + 60), NOW),
+                     BAD_CLAIMS);
 }
 
 
