@@ -48,6 +48,12 @@ our $HttpConfig = <<'_EOC_';
         breaker consecutive=1 dry_run;
     }
 
+    gateway_service limited {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fail;
+        breaker consecutive=1;
+        rate_limit 1r/m burst=3;
+    }
+
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         location /fail { return 500 "function failed\n"; }
@@ -65,8 +71,10 @@ our $Config = <<'_EOC_';
         gateway_route /picky/ picky;
         gateway_route /brittle/ brittle;
         gateway_route /dry/ dry;
+        gateway_route /limited/ limited;
         proxy_pass $gateway_target;
         add_header X-Breaker "[$gateway_breaker_state] [$upstream_addr]" always;
+        add_header X-Remaining "[$gateway_ratelimit_remaining]" always;
     }
 _EOC_
 
@@ -217,3 +225,19 @@ qr{\[emerg\] .*invalid breaker parameter "trip_at=3" in \S+nginx\.conf:\d+}
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid breaker failure "4xx": "error", "timeout", "5xx" or a status 500 to 599 in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 11: a call refused by the open breaker spends no rate-limit quota
+The first call fails and opens the breaker; the refusals that follow are
+not charged to the limit (no RateLimit fields, nothing remaining spent).
+--- pipelined_requests eval
+["GET /limited/1", "GET /limited/2", "GET /limited/3", "GET /limited/4",
+ "GET /limited/5"]
+--- error_code eval
+[500, 503, 503, 503, 503]
+--- response_headers eval
+["X-Remaining: [3]",
+ "X-Remaining: []\n!RateLimit\n!RateLimit-Policy\nX-Breaker: [open] []",
+ "X-Remaining: []\n!RateLimit", "X-Remaining: []\n!RateLimit",
+ "X-Remaining: []\n!RateLimit"]
