@@ -21,10 +21,24 @@
 
 /* why a request was refused: for the log, the problem and the header */
 
+/* the RFC 6750 error of the Bearer challenge: none if no token was sent */
+#define NGX_HTTP_GATEWAY_BEARER_NO_ERROR         0
+#define NGX_HTTP_GATEWAY_BEARER_INVALID_REQUEST  1
+#define NGX_HTTP_GATEWAY_BEARER_INVALID_TOKEN    2
+
+
+/* the problem's detail for services with both schemes, API keys, tokens */
+#define NGX_HTTP_GATEWAY_AUTH_BOTH               0
+#define NGX_HTTP_GATEWAY_AUTH_APIKEY_ONLY        1
+#define NGX_HTTP_GATEWAY_AUTH_JWT_ONLY           2
+
+
+/* why a request was refused: for the log, the problem and the header */
+
 typedef struct {
     ngx_str_t                   log;        /* a fixed text to grep for */
-    ngx_str_t                   detail;
-    unsigned                    invalid_token:1;
+    ngx_str_t                   detail[3];  /* len 0: as for both */
+    ngx_uint_t                  error;
 } ngx_http_gateway_auth_failure_t;
 
 
@@ -33,7 +47,7 @@ typedef enum {
     NGX_HTTP_GATEWAY_AUTH_AMBIGUOUS,
     NGX_HTTP_GATEWAY_AUTH_UNKNOWN_KEY,
     NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME,
-    NGX_HTTP_GATEWAY_AUTH_BAD_TOKEN,
+    NGX_HTTP_GATEWAY_AUTH_NO_TOKEN,
     NGX_HTTP_GATEWAY_AUTH_BAD_SUBJECT
 } ngx_http_gateway_auth_failure_e;
 
@@ -64,7 +78,7 @@ static ngx_int_t ngx_http_gateway_auth_query_key(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *key);
 static ngx_int_t ngx_http_gateway_auth_reject(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_str_t *log, ngx_str_t *detail,
-    ngx_uint_t invalid_token);
+    ngx_uint_t error);
 static ngx_int_t ngx_http_gateway_auth_fail(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_auth_failure_e failure);
 static ngx_int_t ngx_http_gateway_auth_challenge(ngx_http_request_t *r,
@@ -86,30 +100,48 @@ static void ngx_http_gateway_auth_free_md(void *data);
 static ngx_http_gateway_auth_failure_t  ngx_http_gateway_auth_failures[] = {
 
     { ngx_string("no credentials"),
-      ngx_string("This service needs credentials: an API key or a bearer "
-                 "token, as the WWW-Authenticate header says."), 0 },
+      { ngx_string("This service needs credentials: an API key or a bearer "
+                   "token, as the WWW-Authenticate header says."),
+        ngx_string("This service needs an API key, sent as the "
+                   "WWW-Authenticate header says."),
+        ngx_string("This service needs a bearer token in the "
+                   "Authorization header.") },
+      NGX_HTTP_GATEWAY_BEARER_NO_ERROR },
 
     { ngx_string("more than one credential"),
-      ngx_string("The request carries more than one API key or token; "
-                 "send exactly one."), 1 },
+      { ngx_string("The request carries more than one API key or token; "
+                   "send exactly one."),
+        ngx_string("The request carries more than one API key; send "
+                   "exactly one."),
+        ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_INVALID_REQUEST },
 
     { ngx_string("unknown API key"),
-      ngx_string("The API key is not valid."), 0 },
+      { ngx_string("The API key is not valid."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_NO_ERROR },
 
     { ngx_string("not a bearer token"),
-      ngx_string("The Authorization header does not hold a bearer "
-                 "token."), 1 },
+      { ngx_string("The Authorization header does not hold a bearer "
+                   "token."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_NO_ERROR },
 
-    { ngx_string("invalid token"),
-      ngx_string("The bearer token is not valid."), 1 },
+    { ngx_string("empty bearer token"),
+      { ngx_string("The Authorization header holds no token after "
+                   "\"Bearer\"."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_INVALID_REQUEST },
 
     { ngx_string("unusable token subject or issuer"),
-      ngx_string("The bearer token's subject or issuer cannot name a "
-                 "caller."), 1 }
+      { ngx_string("The bearer token's subject or issuer cannot name a "
+                   "caller."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_INVALID_TOKEN }
 };
 
 
-static ngx_str_t  ngx_http_gateway_method_overrides[] = {
+static ngx_str_t  ngx_http_gateway_method_overrides[3] = {
     ngx_string("X-HTTP-Method-Override"),
     ngx_string("X-HTTP-Method"),
     ngx_string("X-Method-Override")
@@ -119,10 +151,13 @@ static ngx_str_t  ngx_http_gateway_method_overrides[] = {
 static ngx_str_t  ngx_http_gateway_auth_off = ngx_string("off");
 static ngx_str_t  ngx_http_gateway_auth_apikey_name = ngx_string("apikey");
 static ngx_str_t  ngx_http_gateway_auth_jwt_name = ngx_string("jwt");
-static ngx_str_t  ngx_http_gateway_bearer =
-    ngx_string("Bearer realm=\"gateway\"");
-static ngx_str_t  ngx_http_gateway_bearer_invalid =
-    ngx_string("Bearer realm=\"gateway\", error=\"invalid_token\"");
+
+/* indexed by the Bearer error */
+static ngx_str_t  ngx_http_gateway_bearer[] = {
+    ngx_string("Bearer realm=\"gateway\""),
+    ngx_string("Bearer realm=\"gateway\", error=\"invalid_request\""),
+    ngx_string("Bearer realm=\"gateway\", error=\"invalid_token\"")
+};
 
 
 /*
@@ -211,21 +246,22 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
     p = authorization->data;
     last = p + authorization->len;
 
-    if (authorization->len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(p, (u_char *) "Bearer ", 7) != 0)
+    if (authorization->len < sizeof("Bearer") - 1
+        || ngx_strncasecmp(p, (u_char *) "Bearer", 6) != 0
+        || (authorization->len > 6 && p[6] != ' '))
     {
         return ngx_http_gateway_auth_fail(r, ctx,
                                           NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME);
     }
 
-    for (p += 7; p < last && *p == ' '; p++) { /* void */ }
+    for (p += 6; p < last && *p == ' '; p++) { /* void */ }
 
     token.data = p;
     token.len = last - p;
 
     if (token.len == 0) {
         return ngx_http_gateway_auth_fail(r, ctx,
-                                          NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME);
+                                          NGX_HTTP_GATEWAY_AUTH_NO_TOKEN);
     }
 
     rc = ngx_http_gateway_auth_verify(r, gmcf, ctx, &token);
@@ -313,7 +349,8 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
 
         ngx_sprintf(detail.data, "The bearer token is not valid: %V.", text);
 
-        return ngx_http_gateway_auth_reject(r, ctx, text, &detail, 1);
+        return ngx_http_gateway_auth_reject(r, ctx, text, &detail,
+                   NGX_HTTP_GATEWAY_BEARER_INVALID_TOKEN);
     }
 
     /* both name the caller in headers and variables: no control bytes */
@@ -657,12 +694,24 @@ static ngx_int_t
 ngx_http_gateway_auth_fail(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_auth_failure_e failure)
 {
+    ngx_uint_t                        modes, which;
     ngx_http_gateway_auth_failure_t  *f;
 
     f = &ngx_http_gateway_auth_failures[failure];
+    modes = ctx->service->auth.modes;
 
-    return ngx_http_gateway_auth_reject(r, ctx, &f->log, &f->detail,
-                                        f->invalid_token);
+    which = (modes == NGX_HTTP_GATEWAY_AUTH_APIKEY)
+            ? NGX_HTTP_GATEWAY_AUTH_APIKEY_ONLY
+            : (modes == NGX_HTTP_GATEWAY_AUTH_JWT)
+              ? NGX_HTTP_GATEWAY_AUTH_JWT_ONLY
+              : NGX_HTTP_GATEWAY_AUTH_BOTH;
+
+    if (f->detail[which].len == 0) {
+        which = NGX_HTTP_GATEWAY_AUTH_BOTH;
+    }
+
+    return ngx_http_gateway_auth_reject(r, ctx, &f->log, &f->detail[which],
+                                        f->error);
 }
 
 
@@ -674,9 +723,8 @@ ngx_http_gateway_auth_fail(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gateway_auth_reject(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_str_t *log, ngx_str_t *detail,
-    ngx_uint_t invalid_token)
+    ngx_uint_t error)
 {
-    ngx_str_t                 challenge;
     ngx_http_gateway_auth_t  *auth;
 
     auth = &ctx->service->auth;
@@ -687,13 +735,11 @@ ngx_http_gateway_auth_reject(ngx_http_request_t *r,
                   "gateway: authentication failed for service \"%V\": %V",
                   &ctx->service->name, log);
 
-    if (ngx_http_gateway_auth_is(auth, JWT)) {
-        challenge = invalid_token ? ngx_http_gateway_bearer_invalid
-                                  : ngx_http_gateway_bearer;
-
-        if (ngx_http_gateway_auth_challenge(r, &challenge) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (ngx_http_gateway_auth_is(auth, JWT)
+        && ngx_http_gateway_auth_challenge(r, &ngx_http_gateway_bearer[error])
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_gateway_auth_is(auth, APIKEY)) {
@@ -1401,16 +1447,11 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
 
     ngx_conf_init_value(auth->method_override, 0);
 
-    if (!auth->method_override) {
-        for (i = 0; i < sizeof(ngx_http_gateway_method_overrides)
-                        / sizeof(ngx_str_t); i++)
-        {
-            if (ngx_http_gateway_auth_drop(cf, auth,
-                                           &ngx_http_gateway_method_overrides[i])
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+    for (i = 0; !auth->method_override && i < 3; i++) {
+        name = ngx_http_gateway_method_overrides[i];
+
+        if (ngx_http_gateway_auth_drop(cf, auth, &name) != NGX_OK) {
+            return NGX_ERROR;
         }
     }
 

@@ -178,6 +178,7 @@ static ngx_str_t  ngx_http_gateway_jwt_status_texts[] = {
     ngx_string("bad claims"),
     ngx_string("bad issuer"),
     ngx_string("bad audience"),
+    ngx_string("header parameter not allowed"),
     ngx_string("internal error")
 };
 
@@ -1462,7 +1463,7 @@ ngx_http_gateway_jwt_header(json_t *header,
 
     for (name = ngx_http_gateway_jwt_refused; *name; name++) {
         if (json_object_get(header, *name) != NULL) {
-            return NGX_HTTP_GATEWAY_JWT_BAD_ALG;
+            return NGX_HTTP_GATEWAY_JWT_BAD_HEADER;
         }
     }
 

@@ -94,7 +94,7 @@ X-Auth: [apikey] [alice]
 
 
 
-=== TEST 2: no key
+=== TEST 2: no key: the detail speaks of API keys only
 --- request
 GET /orders/7
 --- error_code: 401
@@ -103,7 +103,7 @@ WWW-Authenticate: ApiKey realm="gateway", header="X-API-Key"
 Content-Type: application/problem+json
 X-Auth: [] []
 --- response_body
-{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"This service needs credentials: an API key or a bearer token, as the WWW-Authenticate header says."}
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"This service needs an API key, sent as the WWW-Authenticate header says."}
 --- error_log
 gateway: authentication failed for service "orders": no credentials
 

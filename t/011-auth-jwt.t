@@ -266,15 +266,23 @@ GET /orders/1
 --- more_headers eval
 main::bearer('jwkheader')
 --- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway", error="invalid_token"
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"The bearer token is not valid: header parameter not allowed."}
 
 
 
-=== TEST 15: not a bearer token
+=== TEST 15: not a bearer token: no error, as no token was sent
 --- request
 GET /orders/1
 --- more_headers
 Authorization: Basic YWxpY2U6c2VjcmV0
 --- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway"
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"The Authorization header does not hold a bearer token."}
 --- error_log
 gateway: authentication failed for service "orders": not a bearer token
 
@@ -393,3 +401,41 @@ GET /relay/1
 --- error_code: 401
 --- raw_response_headers_like eval
 qr/\r\nWWW-Authenticate: Bearer realm="gateway"\r\nWWW-Authenticate: ApiKey realm="gateway", header="X-API-Key"\r\n/
+
+
+
+=== TEST 27: a token-only service's detail names the bearer token only
+--- request
+GET /orders/1
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway"
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"This service needs a bearer token in the Authorization header."}
+
+
+
+=== TEST 28: "Bearer" and no token is an invalid request
+--- request
+GET /orders/1
+--- more_headers
+Authorization: Bearer
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway", error="invalid_request"
+--- error_log
+gateway: authentication failed for service "orders": empty bearer token
+
+
+
+=== TEST 29: two API keys are an invalid request, not an invalid token
+--- request
+GET /relay/1
+--- more_headers
+X-API-Key: some-key
+X-API-Key: other-key
+--- error_code: 401
+--- raw_response_headers_like eval
+qr/\r\nWWW-Authenticate: Bearer realm="gateway", error="invalid_request"\r\nWWW-Authenticate: ApiKey realm="gateway", header="X-API-Key"\r\n/
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"The request carries more than one API key or token; send exactly one."}
