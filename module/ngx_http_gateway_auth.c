@@ -89,6 +89,9 @@ static ngx_int_t ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s);
 static ngx_int_t ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf);
+static void ngx_http_gateway_auth_unknown_service(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_consumer_t *c,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_gateway_auth_drop(ngx_conf_t *cf,
     ngx_http_gateway_auth_t *auth, ngx_str_t *name);
 static ngx_uint_t ngx_http_gateway_header_value_ok(ngx_str_t *value);
@@ -957,6 +960,11 @@ ngx_http_gateway_auth_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *file = value[1];
 
+    if (file == &gmcf->consumers_file) {
+        gmcf->consumers_conf_file = cf->conf_file->file.name.data;
+        gmcf->consumers_conf_line = cf->conf_file->line;
+    }
+
     if (ngx_http_gateway_auth_load(cf, file, &content) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -1383,6 +1391,22 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (ngx_http_gateway_auth_is(auth, JWT) && auth->jwt.algorithms) {
+        for (i = 0; i < gmcf->jwks->nkeys; i++) {
+            if (gmcf->jwks->keys[i].alg & auth->jwt.algorithms) {
+                break;
+            }
+        }
+
+        if (i == gmcf->jwks->nkeys) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "no key of \"%V\" serves the \"jwt_algorithms\" "
+                          "of gateway service \"%V\" in %s:%ui: every token "
+                          "will be refused", &gmcf->jwks_file, &s->name,
+                          s->file, s->line);
+        }
+    }
+
     ngx_conf_init_value(auth->jwt.leeway, 0);
     ngx_conf_init_size_value(auth->jwt.max_size,
                              NGX_HTTP_GATEWAY_JWT_MAX_SIZE);
@@ -1518,10 +1542,8 @@ ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
             s = ngx_http_gateway_service_find(gmcf, &c->services[j]);
 
             if (s == NULL) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "consumer \"%V\" in \"%V\" names unknown "
-                              "gateway service \"%V\"", &c->id,
-                              &gmcf->consumers_file, &c->services[j]);
+                ngx_http_gateway_auth_unknown_service(cf, gmcf, c,
+                                                      &c->services[j]);
                 return NGX_ERROR;
             }
 
@@ -1530,6 +1552,39 @@ ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The file, line and column of the name in the consumers file, and the
+ * line of nginx.conf that loads the file.
+ */
+
+static void
+ngx_http_gateway_auth_unknown_service(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_consumer_t *c,
+    ngx_str_t *name)
+{
+    ngx_uint_t  line, column;
+
+    if (ngx_http_gateway_consumers_where(gmcf->consumers, c, name, &line,
+                                         &column)
+        == NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "consumer \"%V\" in \"%V\" at line %ui, column %ui "
+                      "names unknown gateway service \"%V\", in the file "
+                      "of \"gateway_consumers\" in %s:%ui", &c->id,
+                      &gmcf->consumers_file, line, column, name,
+                      gmcf->consumers_conf_file, gmcf->consumers_conf_line);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "consumer \"%V\" in \"%V\" names unknown gateway service "
+                  "\"%V\", in the file of \"gateway_consumers\" in %s:%ui",
+                  &c->id, &gmcf->consumers_file, name,
+                  gmcf->consumers_conf_file, gmcf->consumers_conf_line);
 }
 
 

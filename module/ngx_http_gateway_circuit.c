@@ -589,12 +589,30 @@ ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     err = ngx_http_gateway_breaker_conf_check(bc);
 
-    if (err) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid breaker: %s", err);
-        return NGX_CONF_ERROR;
+    if (err == NULL) {
+        return NGX_CONF_OK;
     }
 
-    return NGX_CONF_OK;
+    /* the message starts with the setting's name: quote what was written */
+
+    name.data = (u_char *) err;
+    name.len = ngx_strlchr(name.data, name.data + ngx_strlen(err), ' ')
+               - name.data;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len > name.len && value[i].data[name.len] == '='
+            && ngx_strncmp(value[i].data, name.data, name.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid breaker parameter \"%V\": %s",
+                               &value[i], err);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid breaker: %s", err);
+
+    return NGX_CONF_ERROR;
 
 invalid:
 

@@ -34,6 +34,11 @@ static ngx_int_t ngx_http_gateway_route_reachable(ngx_conf_t *cf,
 static char *ngx_http_gateway_build_routes(ngx_conf_t *cf,
     ngx_http_gateway_loc_conf_t *glcf);
 
+static void ngx_http_gateway_check_proxy(ngx_conf_t *cf,
+    ngx_http_gateway_loc_conf_t *glcf);
+static ngx_uint_t ngx_http_gateway_sets_header(ngx_http_gateway_service_t *s,
+    ngx_str_t *name);
+
 static ngx_int_t ngx_http_gateway_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gateway_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_gateway_create_main_conf(ngx_conf_t *cf);
@@ -44,7 +49,7 @@ static char *ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 
 static ngx_conf_num_bounds_t  ngx_http_gateway_jwt_cache_bounds = {
-    ngx_conf_check_num_bounds, 0, 1000000
+    ngx_http_gateway_conf_bounds, 0, 1000000
 };
 
 
@@ -669,6 +674,33 @@ ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase, size_t len)
 }
 
 
+/*
+ * As ngx_conf_check_num_bounds(), but the message names the directive
+ * and quotes the value, as every other configuration error does.
+ */
+
+char *
+ngx_http_gateway_conf_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t *bounds = post;
+    ngx_int_t *np = data;
+
+    ngx_str_t  *value;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"%V\" value \"%V\": from %i to %i",
+                       &value[0], &value[1], bounds->low, bounds->high);
+
+    return NGX_CONF_ERROR;
+}
+
+
 /* gateway_route [methods] pattern service [strip]; */
 
 static char *
@@ -698,9 +730,16 @@ ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_http_gateway_parse_methods(&value[1], &route->methods, &err)
             != NGX_OK)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid method \"%V\" in \"%V\"",
-                               &err, &value[1]);
+            if (err.len == value[1].len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid method \"%V\"", &err);
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid method \"%V\" in \"%V\"",
+                                   &err, &value[1]);
+            }
+
             return NGX_CONF_ERROR;
         }
 
@@ -1028,8 +1067,149 @@ ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->table == NULL) {
-        return ngx_http_gateway_build_routes(cf, conf);
+        if (ngx_http_gateway_build_routes(cf, conf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_http_gateway_check_proxy(cf, conf);
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Warnings for a location with routes whose proxy would not do what the
+ * routes mean: no proxy_pass, a proxy_pass of a fixed URL rather than
+ * $gateway_target, or a proxy_set_header that replaces a header the
+ * gateway sets.  The proxy module keeps its configuration to itself: its
+ * directives are found by name, and of its location configuration only
+ * the first member is read, which has been ngx_http_upstream_conf_t in
+ * every nginx version, and the array proxy_set_header fills through
+ * ngx_conf_set_keyval_slot, at the offset its directive declares.
+ */
+
+static void
+ngx_http_gateway_check_proxy(ngx_conf_t *cf, ngx_http_gateway_loc_conf_t *glcf)
+{
+    void                       *plcf;
+    ngx_str_t                   name;
+    ngx_uint_t                  i, j;
+    ngx_array_t                *headers;
+    ngx_module_t               *proxy;
+    ngx_keyval_t               *kv;
+    ngx_command_t              *cmd;
+    ngx_http_conf_ctx_t        *ctx;
+    ngx_http_gateway_route_t  **route;
+    ngx_http_core_loc_conf_t   *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    route = glcf->routes->elts;
+
+    if (clcf->name.len == 0) {
+        return;     /* routes of a server{}: its locations proxy */
+    }
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (ngx_strcmp(cf->cycle->modules[i]->name, "ngx_http_proxy_module")
+            == 0)
+        {
+            break;
+        }
+    }
+
+    proxy = cf->cycle->modules[i];
+    ctx = cf->ctx;
+    plcf = proxy ? ctx->loc_conf[proxy->ctx_index] : NULL;
+
+    if (clcf->handler == NULL
+        || (plcf && ((ngx_http_upstream_conf_t *) plcf)->upstream))
+    {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "location \"%V\" with gateway routes (%s:%ui) has no "
+                      "\"proxy_pass $gateway_target\": routed requests do "
+                      "not reach their functions", &clcf->name,
+                      route[0]->file, route[0]->line);
+    }
+
+    if (plcf == NULL) {
+        return;
+    }
+
+    for (cmd = proxy->commands; cmd->name.len; cmd++) {
+        if (ngx_strcmp(cmd->name.data, "proxy_set_header") == 0) {
+            break;
+        }
+    }
+
+    if (cmd->name.len == 0 || cmd->set != ngx_conf_set_keyval_slot) {
+        return;
+    }
+
+    headers = *(ngx_array_t **) ((char *) plcf + cmd->offset);
+
+    if (headers == NULL || headers == NGX_CONF_UNSET_PTR) {
+        return;
+    }
+
+    kv = headers->elts;
+
+    for (i = 0; i < headers->nelts; i++) {
+        name.len = kv[i].key.len;
+        name.data = ngx_pnalloc(cf->temp_pool, name.len);
+        if (name.data == NULL) {
+            return;
+        }
+
+        ngx_strlow(name.data, kv[i].key.data, name.len);
+
+        for (j = 0; j < glcf->routes->nelts; j++) {
+            if (ngx_http_gateway_sets_header(route[j]->service, &name)) {
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "\"proxy_set_header %V\" in location \"%V\" "
+                              "replaces the header the gateway sets for "
+                              "service \"%V\" of the route in %s:%ui",
+                              &kv[i].key, &clcf->name,
+                              &((ngx_http_gateway_service_t *)
+                                route[j]->service)->name,
+                              route[j]->file, route[j]->line);
+                break;
+            }
+        }
+    }
+}
+
+
+/* whether the gateway sets this request header (lower case) for s */
+
+static ngx_uint_t
+ngx_http_gateway_sets_header(ngx_http_gateway_service_t *s, ngx_str_t *name)
+{
+    ngx_uint_t                        i;
+    ngx_http_gateway_claim_header_t  *ch;
+
+    if (name->len > sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1
+        && ngx_http_gateway_header_name_is(name,
+               (u_char *) NGX_HTTP_GATEWAY_HEADER_PREFIX,
+               sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1))
+    {
+        return 1;
+    }
+
+    if (s->auth.claim_headers == NULL) {
+        return 0;
+    }
+
+    ch = s->auth.claim_headers->elts;
+
+    for (i = 0; i < s->auth.claim_headers->nelts; i++) {
+        if (ch[i].header.lowcase.len == name->len
+            && ngx_http_gateway_header_name_is(name, ch[i].header.lowcase.data,
+                                               name->len))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }

@@ -143,6 +143,8 @@ typedef struct {
     ngx_uint_t                       default_auth;
     ngx_http_gateway_consumers_t    *consumers;
     ngx_str_t                        consumers_file;
+    u_char                          *consumers_conf_file;  /* nginx.conf */
+    ngx_uint_t                       consumers_conf_line;
     ngx_http_gateway_jwks_t         *jwks;
     ngx_str_t                        jwks_file;
     ngx_uint_t                       jwt_cache_size;
@@ -215,6 +217,8 @@ ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
     ngx_http_gateway_header_t *name, ngx_str_t *value);
 ngx_uint_t ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase,
     size_t len);
+
+char *ngx_http_gateway_conf_bounds(ngx_conf_t *cf, void *post, void *data);
 
 char *ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

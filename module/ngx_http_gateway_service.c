@@ -24,7 +24,7 @@ static ngx_uint_t ngx_http_gateway_service_nargs_ok(ngx_command_t *cmd,
  */
 
 static ngx_conf_num_bounds_t  ngx_http_gateway_jwt_max_size_bounds = {
-    ngx_conf_check_num_bounds, 256, 65536
+    ngx_http_gateway_conf_bounds, 256, 65536
 };
 
 

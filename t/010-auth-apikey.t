@@ -295,9 +295,11 @@ Declared in the http block, loaded by nginx -t and by every reload; a
 service it names must exist.
 --- user_files
 >>> ../conf/consumers.json
-{"consumers": [{"id": "dave", "services": ["nope"], "keys": []}]}
+{"consumers": [{"id": "erin", "services": ["orders"], "keys": []},
+  {"services": ["orders",
+                "nope"], "id": "dave", "keys": []}]}
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*consumer "dave" in "\S+consumers\.json" names unknown gateway service "nope"}
+qr{\[emerg\] .*consumer "dave" in "\S+consumers\.json" at line 3, column 17 names unknown gateway service "nope", in the file of "gateway_consumers" in \S+nginx\.conf:\d+}
 --- no_error_log
 [alert]

@@ -201,12 +201,12 @@ gateway: breaker of service
 
 
 
-=== TEST 8: a breaker parameter that is no parameter
+=== TEST 8: a value out of range is quoted, with what is wrong with it
 --- http_config
     gateway_service s { endpoint http://127.0.0.1:1/; auth off; breaker failure_rate=150%; }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid breaker: .* in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*invalid breaker parameter "failure_rate=150%": failure_rate must be 1% to 100% in \S+nginx\.conf:\d+}
 
 
 
@@ -241,3 +241,23 @@ not charged to the limit (no RateLimit fields, nothing remaining spent).
  "X-Remaining: []\n!RateLimit\n!RateLimit-Policy\nX-Breaker: [open] []",
  "X-Remaining: []\n!RateLimit", "X-Remaining: []\n!RateLimit",
  "X-Remaining: []\n!RateLimit"]
+
+
+
+=== TEST 12: probes beyond the slots
+--- http_config
+    gateway_service t { endpoint http://127.0.0.1:1/; auth off;
+                        breaker probes=20; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid breaker parameter "probes=20": probes must be 1 to 16 in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 13: max_open under open names max_open
+--- http_config
+    gateway_service t { endpoint http://127.0.0.1:1/; auth off;
+                        breaker open=10s max_open=5s; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid breaker parameter "max_open=5s": max_open must be from open to 1d in \S+nginx\.conf:\d+}
