@@ -224,17 +224,23 @@ subject "alice" has its own bucket, and alice's key is refused.
 
 
 === TEST 9: tokens without a subject are limited per client address
-Two different tokens without "sub" share the address's bucket; a caller
-with a name keeps its own.
+Two different tokens without "sub" from one address share its bucket;
+from another address, or with a subject, a caller has its own.
+--- config eval
+"    set_real_ip_from 127.0.0.1;\n    real_ip_header X-Real-IP;\n" . $::Config
 --- pipelined_requests eval
-["GET /users/1", "GET /users/2", "GET /users/3", "GET /users/4"]
+["GET /users/1", "GET /users/2", "GET /users/3", "GET /users/4",
+ "GET /users/5"]
 --- more_headers eval
-[main::bearer('nosub1'), main::bearer('nosub2'), main::bearer('nosub1'),
- main::bearer('alice')]
+[main::bearer('nosub1') . "\nX-Real-IP: 192.0.2.1",
+ main::bearer('nosub2') . "\nX-Real-IP: 192.0.2.1",
+ main::bearer('nosub1') . "\nX-Real-IP: 192.0.2.1",
+ main::bearer('nosub1') . "\nX-Real-IP: 192.0.2.2",
+ main::bearer('alice') . "\nX-Real-IP: 192.0.2.1"]
 --- error_code eval
-[200, 200, 429, 200]
+[200, 200, 429, 200, 200]
 --- response_headers eval
-["X-Vars: [users] [/users/] [jwt] [] [1]", "", "", ""]
+["X-Vars: [users] [/users/] [jwt] [] [1]", "", "", "", ""]
 
 
 
