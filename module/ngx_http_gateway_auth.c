@@ -15,11 +15,12 @@
 
 #define NGX_HTTP_GATEWAY_JWT_LEEWAY_MAX    300
 
+/* a subject or issuer longer than this names no caller */
+#define NGX_HTTP_GATEWAY_IDENTITY_MAX      1024
+
 #define ngx_http_gateway_auth_is(auth, m)                                     \
     ((auth)->modes & NGX_HTTP_GATEWAY_AUTH_##m)
 
-
-/* why a request was refused: for the log, the problem and the header */
 
 /* the RFC 6750 error of the Bearer challenge: none if no token was sent */
 #define NGX_HTTP_GATEWAY_BEARER_NO_ERROR         0
@@ -144,7 +145,7 @@ static ngx_http_gateway_auth_failure_t  ngx_http_gateway_auth_failures[] = {
 };
 
 
-static ngx_str_t  ngx_http_gateway_method_overrides[3] = {
+static ngx_str_t  ngx_http_gateway_method_overrides[] = {
     ngx_string("X-HTTP-Method-Override"),
     ngx_string("X-HTTP-Method"),
     ngx_string("X-Method-Override")
@@ -164,9 +165,10 @@ static ngx_str_t  ngx_http_gateway_bearer[] = {
 
 
 /*
- * Decides who calls: sets ctx->auth, ctx->consumer and ctx->claims and
- * returns NGX_OK, or answers 401/403 itself and returns NGX_DONE.  Other
- * values are errors for the phase engine.
+ * Decides who calls: sets ctx->auth, ctx->consumer (and consumer_entry)
+ * for a consumer of the file, ctx->subject and ctx->issuer for a token,
+ * and ctx->claims; returns NGX_OK, or answers 401/403 itself and returns
+ * NGX_DONE.  Other values are errors for the phase engine.
  */
 
 ngx_int_t
@@ -285,11 +287,18 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
                                                        &ctx->subject)
                : NULL;
 
-    if (consumer) {
+    /* with several identity providers, the consumer's own issuer only */
+
+    if (consumer
+        && (consumer->jwt_issuer.len == 0
+            || (consumer->jwt_issuer.len == ctx->issuer.len
+                && ngx_strncmp(consumer->jwt_issuer.data, ctx->issuer.data,
+                               ctx->issuer.len)
+                   == 0)))
+    {
         return ngx_http_gateway_auth_admit(r, ctx, consumer);
     }
 
-    ctx->consumer = ctx->subject;
     ngx_http_gateway_auth_identified(r, ctx);
 
     return NGX_OK;
@@ -361,7 +370,9 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ctx->subject = jwt.subject;
     ctx->issuer = jwt.issuer;
 
-    if (!ngx_http_gateway_header_value_ok(&ctx->subject)
+    if (ctx->subject.len > NGX_HTTP_GATEWAY_IDENTITY_MAX
+        || ctx->issuer.len > NGX_HTTP_GATEWAY_IDENTITY_MAX
+        || !ngx_http_gateway_header_value_ok(&ctx->subject)
         || !ngx_http_gateway_header_value_ok(&ctx->issuer))
     {
         return ngx_http_gateway_auth_fail(r, ctx,
@@ -518,7 +529,8 @@ ngx_http_gateway_auth_cached(ngx_http_gateway_ctx_t *ctx, ngx_uint_t i)
 
 
 /*
- * $gateway_auth and $gateway_consumer, as soon as the caller is known:
+ * $gateway_auth, $gateway_consumer (a consumer of the consumers file
+ * only), $gateway_subject and $gateway_issuer, as soon as they are known:
  * before a refusal (403, 429, 503) is sent, whose headers may name them.
  */
 
@@ -535,6 +547,14 @@ ngx_http_gateway_auth_identified(ngx_http_request_t *r,
     if (ctx->consumer.len) {
         ngx_http_gateway_set_variable(r, gmcf->consumer_index,
                                       &ctx->consumer);
+    }
+
+    if (ctx->subject.len) {
+        ngx_http_gateway_set_variable(r, gmcf->subject_index, &ctx->subject);
+    }
+
+    if (ctx->issuer.len) {
+        ngx_http_gateway_set_variable(r, gmcf->issuer_index, &ctx->issuer);
     }
 }
 
@@ -1304,7 +1324,7 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s)
 {
     ngx_str_t                         name;
-    ngx_uint_t                        i;
+    ngx_uint_t                        i, n;
     const char                       *unused;
     ngx_http_gateway_auth_t          *auth;
     ngx_http_gateway_claim_header_t  *ch;
@@ -1471,7 +1491,9 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
 
     ngx_conf_init_value(auth->method_override, 0);
 
-    for (i = 0; !auth->method_override && i < 3; i++) {
+    n = sizeof(ngx_http_gateway_method_overrides) / sizeof(ngx_str_t);
+
+    for (i = 0; !auth->method_override && i < n; i++) {
         name = ngx_http_gateway_method_overrides[i];
 
         if (ngx_http_gateway_auth_drop(cf, auth, &name) != NGX_OK) {

@@ -596,10 +596,10 @@ ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* the message starts with the setting's name: quote what was written */
 
     name.data = (u_char *) err;
-    name.len = ngx_strlchr(name.data, name.data + ngx_strlen(err), ' ')
-               - name.data;
+    eq = ngx_strlchr(name.data, name.data + ngx_strlen(err), ' ');
+    name.len = eq ? (size_t) (eq - name.data) : 0;
 
-    for (i = 1; i < cf->args->nelts; i++) {
+    for (i = 1; name.len && i < cf->args->nelts; i++) {
         if (value[i].len > name.len && value[i].data[name.len] == '='
             && ngx_strncmp(value[i].data, name.data, name.len) == 0)
         {

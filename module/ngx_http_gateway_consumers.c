@@ -190,6 +190,10 @@ ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
             rc = ngx_http_gateway_consumer_string(ctx, value, member,
                                                   &c->jwt_subject);
 
+        } else if (ngx_strcmp(member, "jwt_issuer") == 0) {
+            rc = ngx_http_gateway_consumer_string(ctx, value, member,
+                                                  &c->jwt_issuer);
+
         } else if (ngx_strcmp(member, "rate_limit") == 0) {
             rc = ngx_http_gateway_consumer_string(ctx, value, member,
                                                   &c->rate_limit);
@@ -226,6 +230,13 @@ ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
         return ngx_http_gateway_consumers_error(ctx, "id", &c->id, 1,
                    "consumer \"%V\" has no \"services\" list (use [\"*\"] "
                    "for every service)", &c->id);
+    }
+
+    if (c->jwt_issuer.len && c->jwt_subject.len == 0) {
+        return ngx_http_gateway_consumers_error(ctx, "jwt_issuer",
+                   &c->jwt_issuer, 1,
+                   "\"jwt_issuer\" of consumer \"%V\" has no \"jwt_subject\"",
+                   &c->id);
     }
 
     return NGX_OK;

@@ -28,6 +28,7 @@ typedef struct {
     u_char                        *digests;      /* their bytes */
     ngx_uint_t                     nkeys;
     ngx_str_t                      jwt_subject;  /* len 0: none */
+    ngx_str_t                      jwt_issuer;   /* len 0: any issuer */
     ngx_str_t                     *services;     /* names, as written */
     ngx_uint_t                     nservices;
     ngx_str_t                      rate_limit;   /* len 0: none */

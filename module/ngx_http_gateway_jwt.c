@@ -1808,7 +1808,6 @@ ngx_http_gateway_jwt_claims(json_t *claims,
         return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
     }
 
-
     if (has_nbf && nbf > exp) {
         return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
     }

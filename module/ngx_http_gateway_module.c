@@ -35,7 +35,7 @@ static char *ngx_http_gateway_build_routes(ngx_conf_t *cf,
     ngx_http_gateway_loc_conf_t *glcf);
 
 static void ngx_http_gateway_check_proxy(ngx_conf_t *cf,
-    ngx_http_gateway_loc_conf_t *glcf);
+    ngx_http_gateway_loc_conf_t *glcf, ngx_http_gateway_loc_conf_t *prev);
 static ngx_uint_t ngx_http_gateway_sets_header(ngx_http_gateway_service_t *s,
     ngx_str_t *name);
 
@@ -644,14 +644,14 @@ ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_array_t *drop)
 
 
 /*
- * Whether a lower case header name starts with a lower case name in
- * which "_" is written "-", taking "_" and "-" as the same.
+ * Whether a lower case header name starts with another lower case name,
+ * taking "_" and "-" as the same.
  */
 
 ngx_uint_t
 ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase, size_t len)
 {
-    u_char  c;
+    u_char  c, d;
     size_t  i;
 
     if (name->len < len) {
@@ -660,12 +660,9 @@ ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase, size_t len)
 
     for (i = 0; i < len; i++) {
         c = name->data[i];
+        d = lowcase[i];
 
-        if (c == '_') {
-            c = '-';
-        }
-
-        if (c != lowcase[i]) {
+        if ((c == '_' ? '-' : c) != (d == '_' ? '-' : d)) {
             return 0;
         }
     }
@@ -682,8 +679,8 @@ ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase, size_t len)
 char *
 ngx_http_gateway_conf_bounds(ngx_conf_t *cf, void *post, void *data)
 {
-    ngx_conf_num_bounds_t *bounds = post;
-    ngx_int_t *np = data;
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
 
     ngx_str_t  *value;
 
@@ -1063,15 +1060,15 @@ ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->routes == NULL) {
         conf->routes = prev->routes;
         conf->table = prev->table;
-        return NGX_CONF_OK;
+
+    } else if (conf->table == NULL
+               && ngx_http_gateway_build_routes(cf, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
-    if (conf->table == NULL) {
-        if (ngx_http_gateway_build_routes(cf, conf) != NGX_CONF_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_http_gateway_check_proxy(cf, conf);
+    if (conf->routes) {
+        ngx_http_gateway_check_proxy(cf, conf, prev);
     }
 
     return NGX_CONF_OK;
@@ -1079,10 +1076,11 @@ ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * Warnings for a location with routes whose proxy would not do what the
- * routes mean: no proxy_pass, a proxy_pass of a fixed URL rather than
- * $gateway_target, or a proxy_set_header that replaces a header the
- * gateway sets.  The proxy module keeps its configuration to itself: its
+ * Warnings for a location with routes, its own or inherited, whose proxy
+ * would not do what the routes mean: no proxy_pass, a proxy_pass of a
+ * fixed URL rather than $gateway_target, or a proxy_set_header that
+ * replaces a header the gateway sets (once for headers a location
+ * inherits together with its routes).  The proxy module keeps its configuration to itself: its
  * directives are found by name, and of its location configuration only
  * the first member is read, which has been ngx_http_upstream_conf_t in
  * every nginx version, and the array proxy_set_header fills through
@@ -1090,7 +1088,8 @@ ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
  */
 
 static void
-ngx_http_gateway_check_proxy(ngx_conf_t *cf, ngx_http_gateway_loc_conf_t *glcf)
+ngx_http_gateway_check_proxy(ngx_conf_t *cf, ngx_http_gateway_loc_conf_t *glcf,
+    ngx_http_gateway_loc_conf_t *prev)
 {
     void                       *plcf;
     ngx_str_t                   name;
@@ -1148,9 +1147,14 @@ ngx_http_gateway_check_proxy(ngx_conf_t *cf, ngx_http_gateway_loc_conf_t *glcf)
 
     headers = *(ngx_array_t **) ((char *) plcf + cmd->offset);
 
-    if (headers == NULL || headers == NGX_CONF_UNSET_PTR) {
+    if (headers == NULL || headers == NGX_CONF_UNSET_PTR
+        || (headers == prev->proxy_headers && glcf->routes == prev->routes))
+    {
+        glcf->proxy_headers = headers;
         return;
     }
+
+    glcf->proxy_headers = headers;
 
     kv = headers->elts;
 

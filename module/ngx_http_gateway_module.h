@@ -163,6 +163,8 @@ typedef struct {
     ngx_int_t                        target_index;
     ngx_int_t                        consumer_index;
     ngx_int_t                        auth_index;
+    ngx_int_t                        subject_index;
+    ngx_int_t                        issuer_index;
     ngx_int_t                        remaining_index;
     ngx_int_t                        breaker_index;
 } ngx_http_gateway_main_conf_t;
@@ -171,6 +173,8 @@ typedef struct {
 typedef struct {
     ngx_array_t                     *routes;    /* of route pointers */
     ngx_http_gateway_route_table_t  *table;
+    ngx_array_t                     *proxy_headers;  /* checked, at
+                                                        configuration */
 } ngx_http_gateway_loc_conf_t;
 
 
@@ -184,7 +188,7 @@ typedef struct {
     ngx_str_t                        target;
 
     ngx_str_t                        auth;      /* "off", "apikey", "jwt" */
-    ngx_str_t                        consumer;  /* id, or token subject */
+    ngx_str_t                        consumer;  /* id; len 0: not listed */
     ngx_http_gateway_consumer_t     *consumer_entry;  /* NULL: not listed */
     ngx_str_t                        subject;   /* of a token */
     ngx_str_t                        issuer;

@@ -64,8 +64,8 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
 {
     ngx_int_t                        rc;
     ngx_str_t                        value;
-    ngx_uint_t                       i, n, created, refused, closest,
-                                     own_number;
+    ngx_uint_t                       i, n, created, refused, full,
+                                     closest, own_number;
     ngx_http_gateway_zone_t         *zone;
     ngx_http_gateway_service_t      *s;
     ngx_http_gateway_consumer_t     *consumer;
@@ -79,7 +79,8 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
 
     /*
      * A consumer's own limit replaces the service's per=consumer lines,
-     * as one line with the number and status of the first it replaces.
+     * as one line with the number, status and dry_run of the first it
+     * replaces.
      */
 
     own.rate = 0;
@@ -95,6 +96,7 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
         for (i = s->limits.nelts; i; i--) {
             if (lc[i - 1].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
                 own.status = lc[i - 1].status;
+                own.dry_run = lc[i - 1].dry_run;
                 own_number = i;
             }
         }
@@ -130,8 +132,11 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
 
     zone = gmcf->shm_zone->data;
     refused = n;
+    full = n;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /* each entry is pinned, so that a later line's lookup keeps it */
 
     for (i = 0; i < n; i++) {
         lk[i].bucket = ngx_http_gateway_limit_lookup(zone->shpool,
@@ -141,9 +146,11 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
                                                      lk[i].lc->rate,
                                                      &created);
         if (lk[i].bucket == NULL) {
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-            return ngx_http_gateway_limit_full(r, gmcf, ctx, &lk[i]);
+            full = i;
+            break;
         }
+
+        ngx_http_gateway_limit_pin(lk[i].bucket, 1);
 
         /* decided on a copy: a refusal by a later line charges none */
 
@@ -163,36 +170,26 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
 
         if (lk[i].rc != NGX_OK && !lk[i].lc->dry_run) {
             refused = i;
+            i++;
             break;
         }
     }
 
-    /*
-     * Written back from the last line: its entry is still the one looked
-     * up.  An earlier line's entry is looked up again, as creating a later
-     * one may have dropped it as idle (it was still empty); a line written
-     * is not idle, so no later lookup drops it.
-     */
+    /* i entries are pinned: all admitted, or one refused, or one missing */
 
-    for (i = (refused == n) ? n : 0; i; i--) {
-        if (lk[i - 1].rc != NGX_OK) {
-            continue;
+    while (i--) {
+        if (full == n && refused == n && lk[i].rc == NGX_OK) {
+            *lk[i].bucket = lk[i].taken;
         }
 
-        if (i < n) {
-            lk[i - 1].bucket = ngx_http_gateway_limit_lookup(zone->shpool,
-                                   &zone->sh->limits, &lk[i - 1].key,
-                                   ngx_current_msec, lk[i - 1].lc->rate,
-                                   &created);
-            if (lk[i - 1].bucket == NULL) {
-                continue;
-            }
-        }
-
-        *lk[i - 1].bucket = lk[i - 1].taken;
+        ngx_http_gateway_limit_pin(lk[i].bucket, 0);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (full != n) {
+        return ngx_http_gateway_limit_full(r, gmcf, ctx, &lk[full]);
+    }
 
     /* the headers report the line closest to refusing, or the refusal */
 
@@ -310,10 +307,12 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
 
     /* "\n" cannot be in an issuer or a subject: they have no controls */
 
+    /* at most 2 * 1024 bytes of identity: authentication saw to it */
+
     len = 2 * NGX_INT_T_LEN + sizeof("::c::") - 1 + id.len + id2.len;
 
     if (len > NGX_HTTP_GATEWAY_LIMIT_KEY_MAX) {
-        return NGX_HTTP_BAD_REQUEST;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     p = ngx_pnalloc(r->pool, len);

@@ -47,6 +47,14 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
       ngx_http_gateway_unset_variable,
       offsetof(ngx_http_gateway_main_conf_t, auth_index), 0, 0 },
 
+    { ngx_string("gateway_subject"), NULL,
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, subject_index), 0, 0 },
+
+    { ngx_string("gateway_issuer"), NULL,
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, issuer_index), 0, 0 },
+
     { ngx_string("gateway_ratelimit_remaining"), NULL,
       ngx_http_gateway_unset_variable,
       offsetof(ngx_http_gateway_main_conf_t, remaining_index), 0, 0 },

@@ -124,7 +124,7 @@ main::bearer('rs256')
 --- response_body
 uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[a@x.test] authz=[]
 --- response_headers
-X-Auth: [jwt] [alice-sub]
+X-Auth: [jwt] []
 
 
 

@@ -25,6 +25,9 @@ our %T = (
     nosub2     => jwt(claims => { %std, sub => undef, jti => 'two' }),
     secret     => jwt(claims => { %std, sub => 'secret-subject-4711' }),
     crlfiss    => jwt(claims => { %std, sub => 'x', iss => "a\r\nX-Admin: 1" }),
+    mob        => jwt(claims => { %std, sub => 'mob-sub' }),
+    mobother   => jwt(claims => { %std, sub => 'mob-sub',
+                                  iss => 'https://other.test' }),
 );
 
 sub bearer { "Authorization: Bearer $T{$_[0]}" }
@@ -34,6 +37,8 @@ our $Consumers = <<'_EOC_';
 {"consumers": [
   {"id": "alice", "services": ["users", "capped"], "jwt_subject": "alice-idp",
    "keys": ["sha256:72ee9d4355ccb9d3a4c9dbf37382e38e75c1b1a225b5bd1f729ee91bbda30c20"]},
+  {"id": "mob", "services": ["admin"], "jwt_subject": "mob-sub",
+   "jwt_issuer": "https://id.test"},
   {"id": "erin", "services": ["*"], "rate_limit": "100r/s burst=10",
    "keys": ["sha256:6e23c3a5f55041d224a2d00774d1fcc8cdd01ddd6c6ed9ba1cb77e163ca503d5"]}
 ]}
@@ -94,7 +99,7 @@ our $Config = <<'_EOC_';
         gateway_route /legacy/ legacy strip;
         proxy_pass $gateway_target;
         proxy_set_header X-User-Id $gateway_param_id;
-        add_header X-Vars "[$gateway_service] [$gateway_route] [$gateway_auth] [$gateway_consumer] [$gateway_ratelimit_remaining]" always;
+        add_header X-Vars "[$gateway_service] [$gateway_route] [$gateway_auth] [$gateway_consumer] [$gateway_subject] [$gateway_ratelimit_remaining]" always;
     }
 _EOC_
 
@@ -176,7 +181,8 @@ X-HTTP-Method-Override: PATCH
 
 === TEST 6: a token whose subject is a consumer's id is not that consumer
 alice may not call admin with her key; a token for subject "alice" is a
-caller of its own: no ACL of alice's, no X-Gateway-Consumer.
+caller of its own: no ACL of alice's, no X-Gateway-Consumer, and
+$gateway_consumer empty ($gateway_subject names it).
 --- pipelined_requests eval
 ["GET /admin/1", "GET /admin/2"]
 --- more_headers eval
@@ -184,8 +190,8 @@ caller of its own: no ACL of alice's, no X-Gateway-Consumer.
 --- error_code eval
 [403, 200]
 --- response_headers eval
-["X-Vars: [admin] [/admin/] [apikey] [alice] []",
- "X-Vars: [admin] [/admin/] [jwt] [alice] []"]
+["X-Vars: [admin] [/admin/] [apikey] [alice] [] []",
+ "X-Vars: [admin] [/admin/] [jwt] [] [alice] []"]
 --- response_body eval
 [qr/forbidden/,
  "/admin/2 consumer=[] auth=[jwt] sub=[alice] service=[admin] email=[] uid=[] override=[||]\n"]
@@ -199,7 +205,7 @@ GET /admin/1
 main::bearer('aliceidp')
 --- error_code: 403
 --- response_headers
-X-Vars: [admin] [/admin/] [jwt] [alice] []
+X-Vars: [admin] [/admin/] [jwt] [alice] [alice-idp] []
 
 
 
@@ -215,11 +221,11 @@ subject "alice" has its own bucket, and alice's key is refused.
 --- error_code eval
 [200, 200, 200, 429, 429]
 --- response_headers eval
-["X-Vars: [users] [/users/] [apikey] [alice] [1]",
- "X-Vars: [users] [/users/] [apikey] [alice] [0]",
- "X-Vars: [users] [/users/] [jwt] [alice] [1]",
- "X-Vars: [users] [/users/] [apikey] [alice] [0]",
- "X-Vars: [users] [/users/] [jwt] [alice] [0]"]
+["X-Vars: [users] [/users/] [apikey] [alice] [] [1]",
+ "X-Vars: [users] [/users/] [apikey] [alice] [] [0]",
+ "X-Vars: [users] [/users/] [jwt] [] [alice] [1]",
+ "X-Vars: [users] [/users/] [apikey] [alice] [] [0]",
+ "X-Vars: [users] [/users/] [jwt] [alice] [alice-idp] [0]"]
 
 
 
@@ -240,7 +246,7 @@ from another address, or with a subject, a caller has its own.
 --- error_code eval
 [200, 200, 429, 200, 200]
 --- response_headers eval
-["X-Vars: [users] [/users/] [jwt] [] [1]", "", "", "", ""]
+["X-Vars: [users] [/users/] [jwt] [] [] [1]", "", "", "", ""]
 
 
 
@@ -314,4 +320,17 @@ main::bearer('crlfiss')
 --- error_code eval
 [401, 404]
 --- response_headers eval
-["X-Vars: [users] [/users/] [] [] []", "X-Vars: [] [] [] [] []"]
+["X-Vars: [users] [/users/] [] [] [] []", "X-Vars: [] [] [] [] [] []"]
+
+
+
+=== TEST 15: a consumer's jwt_issuer: another issuer's token is not it
+Both identity providers' keys are in the set; only the consumer's own
+issuer makes a token of subject "mob-sub" consumer mob.
+--- pipelined_requests eval
+["GET /admin/1", "GET /admin/2"]
+--- more_headers eval
+[main::bearer('mob'), main::bearer('mobother')]
+--- response_body eval
+["/admin/1 consumer=[mob] auth=[jwt] sub=[mob-sub] service=[admin] email=[] uid=[] override=[||]\n",
+ "/admin/2 consumer=[] auth=[jwt] sub=[mob-sub] service=[admin] email=[] uid=[] override=[||]\n"]

@@ -80,12 +80,12 @@ our $LogFormat = <<'_EOC_';
     access_log logs/error.log gateway;
 _EOC_
 
-# a breaker open for 100ms, and an answer that takes ~500ms at its rate
+# a breaker open for 1s, and an answer that takes about 3s at its rate
 our $Brief = <<'_EOC_' . ("x" x 3000) . <<'_EOC_';
     gateway_service brief {
         endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fail;
         auth off;
-        breaker consecutive=1 open=100ms;
+        breaker consecutive=1 open=1s;
     }
 
     server {
@@ -95,7 +95,7 @@ our $Brief = <<'_EOC_' . ("x" x 3000) . <<'_EOC_';
             set $x "
 _EOC_
 ";
-            return 200 "$x$x$x$x$x";
+            return 200 "$x$x$x$x$x$x$x$x$x$x$x$x$x";
         }
     }
 _EOC_
@@ -311,9 +311,8 @@ qr{gw: service=again route=/again/ target=http://127\.0\.0\.1:\d+/busy/c consume
 
 
 === TEST 9: a breaker past its open time shows what the next call finds
-The failure opens the breaker for 100ms; the slow answer (~1s at its
-rate) in between lets that time pass; a service without a breaker shows
-null.
+The failure opens the breaker for 1s; the slow answer (3s at its rate)
+in between lets that time pass; a service without a breaker shows null.
 --- http_config eval
 $::HttpConfig . $::Brief
 --- config eval

@@ -107,7 +107,7 @@ test_valid(void **state)
         " {\"id\": \"bob@example.com\", \"keys\": [\"" DIGEST_B "\"],"
         "  \"services\": [\"*\"], \"jwt_subject\": \"svc-bob\"},"
         " {\"id\": \"mobile-app\", \"jwt_subject\": \"mobile-app\","
-        "  \"services\": [\"*\"]}"
+        "  \"jwt_issuer\": \"https://id.example\", \"services\": [\"*\"]}"
         "]}"), NGX_OK);
 
     assert_int_equal(st->consumers.nconsumers, 3);
@@ -134,6 +134,8 @@ test_valid(void **state)
     c = ngx_http_gateway_consumers_by_subject(&st->consumers, &sub);
     assert_non_null(c);
     assert_memory_equal(c->id.data, "mobile-app", 10);
+    assert_int_equal(c->jwt_issuer.len, 18);
+    assert_memory_equal(c->jwt_issuer.data, "https://id.example", 18);
 
     sub = gateway_test_str(st->pool, "svc-bob");
     c = ngx_http_gateway_consumers_by_subject(&st->consumers, &sub);
@@ -282,6 +284,9 @@ test_consumer_errors(void **state)
     load_fails(st, "{\"consumers\": [{\"id\": \"a\", \"services\": [],"
                " \"jwt_subject\": 1}]}",
                "\"jwt_subject\" of consumer \"a\" is not a string");
+    load_fails(st, "{\"consumers\": [{\"id\": \"a\", \"services\": [],"
+               " \"jwt_issuer\": \"https://x\"}]}",
+               "\"jwt_issuer\" of consumer \"a\" has no \"jwt_subject\"");
     load_fails(st, "{\"consumers\": [{\"id\": \"a\", \"services\": [],"
                " \"rate_limit\": \"fast\"}]}",
                "invalid rate_limit \"fast\" of consumer \"a\"");
