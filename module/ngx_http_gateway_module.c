@@ -1083,9 +1083,9 @@ ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
  * inherits together with its routes).  The proxy module keeps its
  * configuration to itself: its directives are found by name, and of its
  * location configuration only the first member is read, which has been
- * ngx_http_upstream_conf_t in every nginx version, and the array
- * proxy_set_header fills through
- * ngx_conf_set_keyval_slot, at the offset its directive declares.
+ * ngx_http_upstream_conf_t in every nginx version, and the array that
+ * proxy_set_header fills through ngx_conf_set_keyval_slot, at the offset
+ * its directive declares.
  */
 
 static void
