@@ -38,6 +38,8 @@ struct ngx_http_gateway_circuit_call_s {
 };
 
 
+static ngx_int_t ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_service_t *s, ngx_msec_t retry, char *what);
 static void ngx_http_gateway_circuit_done(void *data);
 static void ngx_http_gateway_circuit_record(
     ngx_http_gateway_circuit_call_t *call);
@@ -71,7 +73,7 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_int_t                               rc;
-    ngx_str_t                               detail, state;
+    ngx_str_t                               state;
     ngx_msec_t                              retry;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
@@ -133,11 +135,65 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
 
     /* refused: nothing to record; the function receives nothing */
 
+    return ngx_http_gateway_circuit_refuse(r, s, retry, "refused");
+}
+
+
+/*
+ * A retry whose backoff is over, on a breaker that is no longer closed
+ * (other calls opened it meanwhile): it is not made, and the client gets
+ * what a call the breaker refuses gets.  NGX_DECLINED: the breaker is
+ * closed, or only a dry run; NGX_DONE: refused.
+ */
+
+ngx_int_t
+ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_uint_t                   state;
+    ngx_msec_t                   elapsed, open_time;
+    ngx_http_gateway_zone_t     *zone;
+    ngx_http_gateway_service_t  *s;
+
+    s = ctx->service;
+
+    if (s->circuit == NULL || s->breaker.dry_run) {
+        return NGX_DECLINED;
+    }
+
+    zone = ctx->call->gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    state = s->circuit->state;
+    open_time = s->circuit->open_time;
+    elapsed = ngx_http_gateway_breaker_elapsed(ngx_current_msec,
+                                               s->circuit->since);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (state == NGX_HTTP_GATEWAY_BREAKER_CLOSED) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_gateway_circuit_refuse(r, s,
+               (state == NGX_HTTP_GATEWAY_BREAKER_OPEN && open_time > elapsed)
+               ? open_time - elapsed : NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY,
+               "retry not made");
+}
+
+
+static ngx_int_t
+ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_service_t *s, ngx_msec_t retry, char *what)
+{
+    ngx_str_t  detail;
+
     ngx_http_gateway_count(s, refused);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "gateway: breaker of service \"%V\" is open: refused",
-                  &s->name);
+                  "gateway: breaker of service \"%V\" is open: %s",
+                  &s->name, what);
 
     if (ngx_http_gateway_retry_after(r, retry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

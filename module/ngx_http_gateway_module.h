@@ -260,6 +260,8 @@ ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
 void ngx_http_gateway_circuit_attempt(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
 ngx_uint_t ngx_http_gateway_circuit_probe(ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
 

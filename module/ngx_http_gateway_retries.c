@@ -425,7 +425,7 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    /* a probe is one call; nothing is retried while the breaker is open */
+    /* a probe is one call; nothing is retried unless the breaker is closed */
 
     if (ngx_http_gateway_circuit_probe(ctx)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -434,7 +434,7 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (s->circuit && s->circuit->state == NGX_HTTP_GATEWAY_BREAKER_OPEN
+    if (s->circuit && s->circuit->state != NGX_HTTP_GATEWAY_BREAKER_CLOSED
         && !s->breaker.dry_run)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -652,6 +652,15 @@ ngx_http_gateway_retry_handler(ngx_event_t *ev)
         ngx_http_gateway_retry_release(st);
 
         /* test_reading finalized the request with 499 */
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    /* the breaker opened meanwhile: its refusal ends the request */
+
+    if (st->ctx->call
+        && ngx_http_gateway_circuit_retry(r, st->ctx) != NGX_DECLINED)
+    {
         ngx_http_run_posted_requests(c);
         return;
     }

@@ -90,6 +90,12 @@ our $HttpConfig = <<'_EOC_';
         retries 1 on=error backoff=1ms:2ms;
     }
 
+    gateway_service tripped {
+        endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
+        retries 1 on=503 backoff=1ms:2s;
+        breaker consecutive=2 open=10s;
+    }
+
     gateway_service later {
         endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
         retries 1 on=503 backoff=1ms:2s;
@@ -107,6 +113,7 @@ our $Config = <<'_EOC_';
         gateway_route /p/ patient strip;
         gateway_route /b/ bodies strip;
         gateway_route /l/ later strip;
+        gateway_route /t/ tripped strip;
         proxy_pass $gateway_target;
         proxy_read_timeout 300ms;
         client_max_body_size 16m;
@@ -402,3 +409,23 @@ gw-done /i/icpt/split-503,split-200 status=200 retries=1
 gw-done /i/icpt2/split-503 status=200 retries=2
 --- no_error_log
 [alert]
+
+
+
+=== TEST 18: a breaker opened by other calls during the backoff
+The first call waits a second (Retry-After: 1) before its retry; a
+second call's failure meanwhile opens the breaker (consecutive=2): the
+retry is not made, and the first call gets the breaker's refusal.
+--- init
+my $sock = GatewayProc::open_request('/t/waiting/ra1-503,split-200');
+Time::HiRes::sleep(0.3);
+main::check('TEST 18', [GatewayChaos::session('/t/other/split-503')],
+            [503, qr/^503 split hit=1$/]);
+my ($status, $res) = GatewayProc::read_response($sock, 5);
+Test::More::is($status, 503, 'TEST 18: refused');
+Test::More::like($res, qr/breaker-open/, 'TEST 18: by the breaker');
+Test::More::is(GatewayChaos::count('waiting'), 1, 'TEST 18: no retry made');
+--- error_log
+gateway: breaker of service "tripped" is open: retry not made
+gw-done /t/waiting/ra1-503,split-200 status=503 retries=1
+gw-done /t/other/split-503 status=503 retries=0
