@@ -425,6 +425,14 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /* a body streamed (proxy_request_buffering off) is not kept to resend */
+
+    if (r->request_body_no_buffering
+        && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+    {
+        return NGX_DECLINED;
+    }
+
     /* a probe is one call; nothing is retried unless the breaker is closed */
 
     if (ngx_http_gateway_circuit_probe(ctx)) {

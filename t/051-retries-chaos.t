@@ -96,6 +96,16 @@ our $HttpConfig = <<'_EOC_';
         breaker consecutive=2 open=10s;
     }
 
+    upstream chaos_kept {
+        server 127.0.0.1:$TEST_NGINX_CHAOS_PORT;
+        keepalive 4;
+    }
+
+    gateway_service kept {
+        endpoint http://chaos_kept/;
+        retries 2 backoff=1ms:2ms;
+    }
+
     gateway_service later {
         endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
         retries 1 on=503 backoff=1ms:2s;
@@ -103,6 +113,13 @@ our $HttpConfig = <<'_EOC_';
 _EOC_
 
 our $Config = <<'_EOC_';
+    location /ka/ {
+        gateway_route /ka/ kept strip;
+        proxy_pass $gateway_target;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
+
     access_log logs/error.log gw;
 
     location / {
@@ -429,3 +446,21 @@ Test::More::is(GatewayChaos::count('waiting'), 1, 'TEST 18: no retry made');
 gateway: breaker of service "tripped" is open: retry not made
 gw-done /t/waiting/ra1-503,split-200 status=503 retries=1
 gw-done /t/other/split-503 status=503 retries=0
+
+
+
+=== TEST 19: keep-alive to the function after a retried request
+The failed attempt's connection is closed; the one that answered is
+kept and the next call reuses it.
+--- init
+my @r = GatewayChaos::session('/ka/kept1/split-503,split-200', '/ka/kept2/split-200',
+                              '/ka/kept3/chunked-200');
+main::check('TEST 19', \@r, [200, qr/^200 split hit=2$/], [200, qr/^200 split hit=1$/],
+            [200, qr/^200 chunked hit=1$/]);
+Test::More::ok($r[0]{headers}{'x-chaos-connection'}, 'TEST 19: a connection');
+Test::More::is($r[1]{headers}{'x-chaos-connection'}, $r[0]{headers}{'x-chaos-connection'},
+               'TEST 19: kept');
+Test::More::is($r[2]{headers}{'x-chaos-connection'}, $r[0]{headers}{'x-chaos-connection'},
+               'TEST 19: kept again');
+--- error_log
+gw-done /ka/kept1/split-503,split-200 status=200 retries=1

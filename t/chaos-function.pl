@@ -31,7 +31,8 @@
 #
 # Bodies say what answered: "STATUS HOW hit=N\n" (plus what digest
 # adds).  GET /count/KEY answers the number of requests made with KEY.
-# Keep-alive is kept unless the request or the item closes.
+# Keep-alive is kept unless the request or the item closes; the
+# X-Chaos-Connection header tells responses on one connection apart.
 
 use strict;
 use warnings;
@@ -251,7 +252,7 @@ sub answer {
 
     my $keep = !$req->{close};
     my $head = "HTTP/1.1 $status " . ($reason{$status} // 'Whatever') . "\r\n"
-               . "Content-Type: text/plain\r\n"
+               . "Content-Type: text/plain\r\nX-Chaos-Connection: $$\r\n"
                . join('', map { "$_\r\n" } @extra);
 
     if ($how eq 'stall') {
