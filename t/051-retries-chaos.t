@@ -150,6 +150,16 @@ our $Config = <<'_EOC_';
         error_page 503 = /fallback;
     }
 
+    location /en/ {
+        gateway_route /en/ down strip;
+        proxy_pass $gateway_target;
+        error_page 502 = @fallback;
+    }
+
+    location @fallback {
+        return 200 "named fallback retries=$gateway_retries\n";
+    }
+
     location = /fallback {
         return 200 "fallback retries=$gateway_retries\n";
     }
@@ -464,3 +474,15 @@ Test::More::is($r[2]{headers}{'x-chaos-connection'}, $r[0]{headers}{'x-chaos-con
                'TEST 19: kept again');
 --- error_log
 gw-done /ka/kept1/split-503,split-200 status=200 retries=1
+
+
+
+=== TEST 20: error_page to a named location: the retry goes first
+--- init
+main::check('TEST 20', [GatewayChaos::session('/en/y')],
+            [200, qr/^named fallback retries=1$/]);
+--- error_log
+gateway: retrying service "down" after 502, attempt 2
+gw-done /en/y status=200 retries=1
+--- no_error_log
+[alert]
