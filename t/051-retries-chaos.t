@@ -486,3 +486,24 @@ gateway: retrying service "down" after 502, attempt 2
 gw-done /en/y status=200 retries=1
 --- no_error_log
 [alert]
+
+
+
+=== TEST 21: the answer itself reset mid-body, or hanging after its header
+Once a byte went to the client nothing is retried: the client gets the
+cut response and the connection closes (the proxy's read timeout ends
+the hanging one); each request still ends, with its log line.
+--- init
+my ($r) = GatewayChaos::session('/c/cut200/split-503,reset-200');
+Test::More::is($r->{status}, 200, 'TEST 21: reset: the header');
+Test::More::ok($r->{truncated}, 'TEST 21: reset: the body cut');
+($r) = GatewayChaos::session('/c/hang200/split-503,hang-200');
+Test::More::is($r->{status}, 200, 'TEST 21: hang: the header');
+Test::More::ok($r->{truncated}, 'TEST 21: hang: the body cut');
+Time::HiRes::sleep(0.1);
+--- error_log
+gw-done /c/cut200/split-503,reset-200 status=200 retries=1
+gw-done /c/hang200/split-503,hang-200 status=200 retries=1
+upstream timed out
+--- no_error_log
+[alert]
