@@ -150,6 +150,12 @@ our $Config = <<'_EOC_';
         error_page 503 = /fallback;
     }
 
+    location /nb/ {
+        gateway_route /nb/ bodies strip;
+        proxy_pass $gateway_target;
+        proxy_request_buffering off;
+    }
+
     location /en/ {
         gateway_route /en/ down strip;
         proxy_pass $gateway_target;
@@ -507,3 +513,18 @@ gw-done /c/hang200/split-503,hang-200 status=200 retries=1
 upstream timed out
 --- no_error_log
 [alert]
+
+
+
+=== TEST 22: a body streamed to the function is not retried
+With proxy_request_buffering off nginx does not keep the body: the
+request is not sent again, even with an idempotency key.
+--- init
+main::check('TEST 22', [GatewayChaos::session(['POST', '/nb/streamed/split-503,digest', $::B20k,
+                                              "Idempotency-Key: s1\r\n"])],
+            [503, qr/^503 split hit=1$/]);
+Test::More::is(GatewayChaos::count('streamed'), 1, 'TEST 22: one call');
+--- error_log
+gw-done /nb/streamed/split-503,digest status=503 retries=0
+--- no_error_log
+gateway: retrying
