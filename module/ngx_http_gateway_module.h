@@ -167,6 +167,7 @@ typedef struct {
     ngx_int_t                        issuer_index;
     ngx_int_t                        remaining_index;
     ngx_int_t                        breaker_index;
+    ngx_int_t                        retries_index;
 } ngx_http_gateway_main_conf_t;
 
 
@@ -179,6 +180,8 @@ typedef struct {
 
 
 typedef struct ngx_http_gateway_retry_s  ngx_http_gateway_retry_t;
+typedef struct ngx_http_gateway_circuit_call_s
+    ngx_http_gateway_circuit_call_t;
 
 
 typedef struct {
@@ -196,6 +199,7 @@ typedef struct {
     ngx_str_t                        drop_arg;  /* query key to remove */
 
     ngx_http_gateway_retry_t        *retry;
+    ngx_http_gateway_circuit_call_t *call;      /* of the breaker */
 } ngx_http_gateway_ctx_t;
 
 
@@ -205,8 +209,13 @@ struct ngx_http_gateway_retry_s {
     ngx_http_gateway_ctx_t          *ctx;       /* of the first attempt */
     ngx_http_gateway_main_conf_t    *gmcf;
     ngx_event_t                      timer;     /* the backoff */
+    ngx_str_t                        uri;       /* what error_page may */
+    ngx_str_t                        args;      /* change, as the client */
+    ngx_str_t                        method_name;   /* sent them */
+    ngx_uint_t                       method;
     ngx_uint_t                       attempt;   /* retries so far */
-    ngx_uint_t                       budget;    /* budget slots held */
+    ngx_uint_t                       decided;   /* upstream states seen */
+    unsigned                         budget:1;  /* a budget slot held */
     unsigned                         swallow:1; /* this response is not
                                                    the client's */
     unsigned                         resuming:1;
@@ -269,6 +278,11 @@ ngx_int_t ngx_http_gateway_circuit_check(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+void ngx_http_gateway_circuit_attempt(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+ngx_uint_t ngx_http_gateway_circuit_probe(ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
 

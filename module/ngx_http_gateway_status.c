@@ -16,6 +16,7 @@
 typedef struct {
     ngx_http_gateway_service_t  *service;
     ngx_http_gateway_counters_t  counters;
+    ngx_uint_t                   retrying;     /* retries in flight */
     ngx_uint_t                   breaker;      /* has one */
     ngx_uint_t                   state;
     ngx_msec_t                   in_state;
@@ -271,6 +272,10 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
     for (i = 0; i < n; i++) {
         b = s[i]->circuit;
 
+        if (s[i]->budget) {
+            st[i].retrying = s[i]->budget->retries;
+        }
+
         if (b) {
             st[i].breaker = 1;
             st[i].in_state = ngx_http_gateway_breaker_elapsed(ngx_current_msec,
@@ -350,7 +355,7 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
         }
 
         svc = json_pack("{s:I, s:{s:I, s:I, s:I, s:I},"
-                        " s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:o}",
+                        " s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:o}",
                         "requests", (json_int_t) st[i].counters.requests,
                         "refused",
                         "unauthorized",
@@ -367,6 +372,7 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
                         "retries", (json_int_t) st[i].counters.retries,
                         "retry_budget_exhausted",
                         (json_int_t) st[i].counters.retries_refused,
+                        "retries_in_flight", (json_int_t) st[i].retrying,
                         "breaker", breaker);
 
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);
@@ -430,7 +436,7 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 
     st = services->elts;
 
-    len = 1024 + services->nelts * 2048;
+    len = 1024 + services->nelts * 2560;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -454,6 +460,15 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
                             &st[i].service->name, m->label ? "," : "",
                             m->label ? m->label : "", value);
         }
+    }
+
+    p = ngx_sprintf(p, "# HELP gateway_retries_in_flight Retries of the "
+                       "service decided and not yet answered.\n"
+                       "# TYPE gateway_retries_in_flight gauge\n");
+
+    for (i = 0; i < services->nelts; i++) {
+        p = ngx_sprintf(p, "gateway_retries_in_flight{service=\"%V\"} %ui\n",
+                        &st[i].service->name, st[i].retrying);
     }
 
     p = ngx_sprintf(p, "# HELP gateway_breaker_state State of the "

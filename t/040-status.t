@@ -151,6 +151,7 @@ __DATA__
       \},
       "retries": 0,
       "retry_budget_exhausted": 0,
+      "retries_in_flight": 0,
       "breaker": null
     \},
     "flaky": \{
@@ -170,6 +171,7 @@ __DATA__
       \},
       "retries": 0,
       "retry_budget_exhausted": 0,
+      "retries_in_flight": 0,
       "breaker": \{
         "state": "open",
         "in_state_ms": \d+,
@@ -193,6 +195,7 @@ __DATA__
       \},
       "retries": 1,
       "retry_budget_exhausted": 0,
+      "retries_in_flight": 0,
       "breaker": null
     \}
   \}
