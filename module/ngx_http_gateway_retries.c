@@ -938,6 +938,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_gateway_service_t *s = conf;
 
+    char                             *why;
     u_char                           *p, *last, *start, *colon;
     ngx_int_t                         n;
     ngx_str_t                        *value, item, err;
@@ -1018,6 +1019,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             colon = ngx_strlchr(item.data, item.data + item.len, ':');
             if (colon == NULL) {
+                why = "backoff is BASE:MAX, two times";
                 goto invalid;
             }
 
@@ -1025,6 +1027,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             err.len = colon - item.data;
             n = ngx_parse_time(&err, 0);
             if (n == NGX_ERROR) {
+                why = "the backoff's BASE is not a time";
                 goto invalid;
             }
 
@@ -1033,7 +1036,13 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             err.data = colon + 1;
             err.len = item.data + item.len - err.data;
             n = ngx_parse_time(&err, 0);
-            if (n == NGX_ERROR || (ngx_msec_t) n < rc->base) {
+            if (n == NGX_ERROR) {
+                why = "the backoff's MAX is not a time";
+                goto invalid;
+            }
+
+            if ((ngx_msec_t) n < rc->base) {
+                why = "the backoff's MAX is less than its BASE";
                 goto invalid;
             }
 
@@ -1042,12 +1051,11 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "budget=", 7) == 0) {
-            if (value[i].len < 9 || value[i].data[value[i].len - 1] != '%') {
-                goto invalid;
-            }
+            n = (value[i].len > 8 && value[i].data[value[i].len - 1] == '%')
+                ? ngx_atoi(value[i].data + 7, value[i].len - 8) : NGX_ERROR;
 
-            n = ngx_atoi(value[i].data + 7, value[i].len - 8);
             if (n < 1 || n > 100) {
+                why = "the budget is 1% to 100%";
                 goto invalid;
             }
 
@@ -1062,6 +1070,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             if (ngx_http_gateway_parse_methods(&item, &rc->methods, &err)
                 != NGX_OK)
             {
+                why = "methods are named as clients send them";
                 goto invalid;
             }
 
@@ -1076,6 +1085,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        why = "no such parameter";
         goto invalid;
     }
 
@@ -1084,7 +1094,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid retries parameter \"%V\"", &value[i]);
+                       "invalid retries parameter \"%V\": %s", &value[i], why);
 
     return NGX_CONF_ERROR;
 }
