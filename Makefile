@@ -67,8 +67,8 @@ TEST_CFLAGS  := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter \
                 -Werror -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
 UNIT_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%, \
                   $(wildcard tests/test_*.c))
-# tests/test_X.c tests module/ngx_http_gateway_X.c, with these
-UNIT_COMMON  := module/ngx_http_gateway_parse.c tests/gateway_test_stubs.c
+# tests/test_X.c tests the core module/ngx_gateway_X.c, with these
+UNIT_COMMON  := module/ngx_gateway_parse.c tests/gateway_test_stubs.c
 UNIT_LIBS    := -lcmocka -lcrypto -ljansson
 
 APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list
@@ -187,12 +187,18 @@ endif
 $(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
 	$(MAKE) -C $(CORE_SRC) -f $(CORE_OBJS_DIR)/Makefile $@
 
-$(BUILD)/tests/test_%: tests/test_%.c module/ngx_http_gateway_%.c \
+# the core a unit test tests: module/ngx_gateway_X.c, or the glue
+# module/ngx_http_gateway_X.c for the zone, which has no core
+unit_src = $(firstword $(wildcard module/ngx_gateway_$(1).c) \
+                       module/ngx_http_gateway_$(1).c)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
                        $(UNIT_COMMON) tests/gateway_test.h \
                        $(wildcard module/*.h) $(CORE_OBJS)
 	mkdir -p $(BUILD)/tests
 	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
-	    $(sort module/ngx_http_gateway_$*.c $(UNIT_COMMON)) $(CORE_OBJS) \
+	    $(sort $(call unit_src,$*) $(UNIT_COMMON)) $(CORE_OBJS) \
 	    $(UNIT_LIBS)
 
 # libFuzzer harnesses, built with clang; nginx core sources compiled in.
@@ -206,13 +212,13 @@ FUZZ_CORE    := $(addprefix $(CORE_SRC)/src/, core/ngx_palloc.c \
                   core/ngx_string.c core/ngx_array.c core/ngx_crc32.c \
                   core/ngx_parse_time.c os/unix/ngx_alloc.c)
 
-$(BUILD)/fuzz/fuzz_jwt_token: module/ngx_http_gateway_jwt.c
-$(BUILD)/fuzz/fuzz_jwks: module/ngx_http_gateway_jwt.c
-$(BUILD)/fuzz/fuzz_consumers: module/ngx_http_gateway_consumers.c \
-                              module/ngx_http_gateway_parse.c
-$(BUILD)/fuzz/fuzz_parse: module/ngx_http_gateway_parse.c
-$(BUILD)/fuzz/fuzz_routes: module/ngx_http_gateway_routes.c
-$(BUILD)/fuzz/fuzz_retry_after: module/ngx_http_gateway_retry.c
+$(BUILD)/fuzz/fuzz_jwt_token: module/ngx_gateway_jwt.c
+$(BUILD)/fuzz/fuzz_jwks: module/ngx_gateway_jwt.c
+$(BUILD)/fuzz/fuzz_consumers: module/ngx_gateway_consumers.c \
+                              module/ngx_gateway_parse.c
+$(BUILD)/fuzz/fuzz_parse: module/ngx_gateway_parse.c
+$(BUILD)/fuzz/fuzz_routes: module/ngx_gateway_routes.c
+$(BUILD)/fuzz/fuzz_retry_after: module/ngx_gateway_retry.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/nginx_stubs.c \
                       $(wildcard module/*.h tests/fuzz/*.h) \
@@ -235,9 +241,9 @@ fuzz: $(FUZZERS)
 	done
 
 # signature verifications per second, one core (not a test)
-$(BUILD)/bench_jwt: tests/bench_jwt.c module/ngx_http_gateway_jwt.c \
+$(BUILD)/bench_jwt: tests/bench_jwt.c module/ngx_gateway_jwt.c \
                     tests/fuzz/nginx_stubs.c $(CORE_OBJS_DIR)/.configured
-	cc -O2 $(CORE_INCS) -I tests -o $@ $< module/ngx_http_gateway_jwt.c \
+	cc -O2 $(CORE_INCS) -I tests -o $@ $< module/ngx_gateway_jwt.c \
 	    tests/fuzz/nginx_stubs.c $(FUZZ_CORE) -lcrypto -ljansson
 
 bench-jwt: $(BUILD)/bench_jwt

@@ -12,15 +12,15 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <openssl/evp.h>
-#include "ngx_http_gateway_breaker.h"
-#include "ngx_http_gateway_cache.h"
-#include "ngx_http_gateway_consumers.h"
-#include "ngx_http_gateway_jwt.h"
-#include "ngx_http_gateway_limit.h"
-#include "ngx_http_gateway_parse.h"
+#include "ngx_gateway_breaker.h"
+#include "ngx_gateway_cache.h"
+#include "ngx_gateway_consumers.h"
+#include "ngx_gateway_jwt.h"
+#include "ngx_gateway_limit.h"
+#include "ngx_gateway_parse.h"
 #include "ngx_http_gateway_problem.h"
-#include "ngx_http_gateway_retry.h"
-#include "ngx_http_gateway_routes.h"
+#include "ngx_gateway_retry.h"
+#include "ngx_gateway_routes.h"
 #include "ngx_http_gateway_zone.h"
 
 

@@ -11,8 +11,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include "ngx_http_gateway_limit.h"
-#include "ngx_http_gateway_retry.h"
+#include "ngx_gateway_limit.h"
+#include "ngx_gateway_retry.h"
 
 
 /* bump the version on any change of what the zone holds */

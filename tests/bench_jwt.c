@@ -25,7 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include "ngx_http_gateway_jwt.h"
+#include "ngx_gateway_jwt.h"
 
 
 #define BENCH_NOW  1700000000

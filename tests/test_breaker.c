@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "gateway_test.h"
-#include "ngx_http_gateway_breaker.h"
+#include "ngx_gateway_breaker.h"
 
 
 #define CLOSED     NGX_HTTP_GATEWAY_BREAKER_CLOSED

@@ -5,7 +5,7 @@
 
 
 #include "gateway_test.h"
-#include "ngx_http_gateway_cache.h"
+#include "ngx_gateway_cache.h"
 
 
 typedef struct {

@@ -6,8 +6,8 @@
 
 #include "gateway_test.h"
 #include <openssl/sha.h>
-#include "ngx_http_gateway_parse.h"
-#include "ngx_http_gateway_consumers.h"
+#include "ngx_gateway_parse.h"
+#include "ngx_gateway_consumers.h"
 
 
 #define DIGEST_A  "sha256:" \

@@ -29,7 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include "ngx_http_gateway_jwt.h"
+#include "ngx_gateway_jwt.h"
 
 
 #define NOW  1700000000

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "gateway_test.h"
-#include "ngx_http_gateway_limit.h"
+#include "ngx_gateway_limit.h"
 
 
 #define KIB   1024

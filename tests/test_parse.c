@@ -6,7 +6,7 @@
 
 #include "gateway_test.h"
 #include <ngx_http.h>
-#include "ngx_http_gateway_parse.h"
+#include "ngx_gateway_parse.h"
 
 
 static int

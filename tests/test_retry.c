@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include "gateway_test.h"
 #include <ngx_http.h>
-#include "ngx_http_gateway_retry.h"
+#include "ngx_gateway_retry.h"
 
 
 /* Wed, 21 Oct 2015 07:28:00 GMT */

@@ -6,8 +6,8 @@
 
 #include "gateway_test.h"
 #include <ngx_http.h>
-#include "ngx_http_gateway_parse.h"
-#include "ngx_http_gateway_routes.h"
+#include "ngx_gateway_parse.h"
+#include "ngx_gateway_routes.h"
 
 
 typedef struct {

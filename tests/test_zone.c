@@ -21,7 +21,7 @@
 #include "ngx_http_gateway_module.h"
 
 /* the real store: "usable" is judged by what the gateway does with it */
-#include "ngx_http_gateway_limit.c"
+#include "ngx_gateway_limit.c"
 
 
 #define ZONE_SIZE  (1024 * 1024)

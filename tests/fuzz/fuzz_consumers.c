@@ -24,8 +24,8 @@
 #include "nginx_stubs.h"
 #include <jansson.h>
 #include <openssl/sha.h>
-#include "ngx_http_gateway_parse.h"
-#include "ngx_http_gateway_consumers.h"
+#include "ngx_gateway_parse.h"
+#include "ngx_gateway_consumers.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -19,7 +19,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "nginx_stubs.h"
-#include "ngx_http_gateway_jwt.h"
+#include "ngx_gateway_jwt.h"
 
 
 static ngx_str_t  fuzz_tokens[] = {

@@ -31,7 +31,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include "ngx_http_gateway_jwt.h"
+#include "ngx_gateway_jwt.h"
 
 
 #define FUZZ_NOW  1300819000

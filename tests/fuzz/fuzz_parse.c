@@ -6,7 +6,7 @@
 
 /*
  * libFuzzer harness of the directive value parsers of
- * ngx_http_gateway_parse.c: every input is given, as one value, to each
+ * ngx_gateway_parse.c: every input is given, as one value, to each
  * of them (methods, endpoint, name, rate, rate with burst).  Each value
  * is copied to a buffer of its own size, so that ASan sees any read past
  * it.  Accepted values are checked against what the parser promises,
@@ -21,7 +21,7 @@
 #include <ngx_core.h>
 #include "nginx_stubs.h"
 #include <ngx_http.h>
-#include "ngx_http_gateway_parse.h"
+#include "ngx_gateway_parse.h"
 
 
 #define FUZZ_KNOWN_METHODS                                                    \

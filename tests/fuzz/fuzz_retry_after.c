@@ -23,7 +23,7 @@
 #include <ngx_core.h>
 #include "nginx_stubs.h"
 #include <ngx_http.h>
-#include "ngx_http_gateway_retry.h"
+#include "ngx_gateway_retry.h"
 
 
 #define FUZZ_NOW    1300819000

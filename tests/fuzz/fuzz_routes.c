@@ -29,7 +29,7 @@
 #include <ngx_core.h>
 #include "nginx_stubs.h"
 #include <ngx_http.h>
-#include "ngx_http_gateway_routes.h"
+#include "ngx_gateway_routes.h"
 
 
 #define FUZZ_MAX_ROUTES  64

@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_http_gateway_routes.h"
+#include "ngx_gateway_routes.h"
 
 
 #define NGX_HTTP_GATEWAY_PARAM_NAME_MAX  64

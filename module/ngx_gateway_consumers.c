@@ -8,8 +8,8 @@
 #include <ngx_core.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include "ngx_http_gateway_parse.h"
-#include "ngx_http_gateway_consumers.h"
+#include "ngx_gateway_parse.h"
+#include "ngx_gateway_consumers.h"
 
 
 #define NGX_HTTP_GATEWAY_CONSUMER_ID_MAX  128

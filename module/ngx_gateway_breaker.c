@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_http_gateway_breaker.h"
+#include "ngx_gateway_breaker.h"
 
 
 static void ngx_http_gateway_breaker_stay(ngx_http_gateway_breaker_t *b,

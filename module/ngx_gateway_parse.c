@@ -7,7 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include "ngx_http_gateway_parse.h"
+#include "ngx_gateway_parse.h"
 
 
 typedef struct {

@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_http_gateway_cache.h"
+#include "ngx_gateway_cache.h"
 
 
 static ngx_uint_t ngx_http_gateway_cache_hash(ngx_str_t *key,

@@ -7,7 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include "ngx_http_gateway_retry.h"
+#include "ngx_gateway_retry.h"
 
 
 #define NGX_HTTP_GATEWAY_THROTTLE_COST  1000

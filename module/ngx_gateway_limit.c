@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_http_gateway_limit.h"
+#include "ngx_gateway_limit.h"
 
 
 static uint64_t ngx_http_gateway_bucket_level(ngx_http_gateway_bucket_t *b,

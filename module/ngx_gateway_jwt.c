@@ -15,7 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
-#include "ngx_http_gateway_jwt.h"
+#include "ngx_gateway_jwt.h"
 
 
 #define NGX_HTTP_GATEWAY_JWT_HMAC      1
