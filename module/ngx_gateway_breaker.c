@@ -9,100 +9,100 @@
 #include "ngx_gateway_breaker.h"
 
 
-static void ngx_http_gateway_breaker_stay(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_transition_t *tr);
-static ngx_int_t ngx_http_gateway_breaker_probe(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after);
-static ngx_uint_t ngx_http_gateway_breaker_all_passed(
-    ngx_http_gateway_breaker_t *b, ngx_http_gateway_breaker_conf_t *conf);
-static ngx_int_t ngx_http_gateway_breaker_count(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_uint_t outcome, ngx_http_gateway_breaker_transition_t *tr);
-static void ngx_http_gateway_breaker_slide(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now);
-static void ngx_http_gateway_breaker_sum(ngx_http_gateway_breaker_t *b,
+static void ngx_gateway_breaker_stay(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_transition_t *tr);
+static ngx_int_t ngx_gateway_breaker_probe(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after);
+static ngx_uint_t ngx_gateway_breaker_all_passed(
+    ngx_gateway_breaker_t *b, ngx_gateway_breaker_conf_t *conf);
+static ngx_int_t ngx_gateway_breaker_count(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_uint_t outcome, ngx_gateway_breaker_transition_t *tr);
+static void ngx_gateway_breaker_slide(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now);
+static void ngx_gateway_breaker_sum(ngx_gateway_breaker_t *b,
     ngx_msec_t now, uint64_t *failures, uint64_t *total);
-static void ngx_http_gateway_breaker_trip(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_uint_t reason, ngx_http_gateway_breaker_transition_t *tr);
-static void ngx_http_gateway_breaker_close(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_transition_t *tr);
-static void ngx_http_gateway_breaker_move(ngx_http_gateway_breaker_t *b,
+static void ngx_gateway_breaker_trip(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_uint_t reason, ngx_gateway_breaker_transition_t *tr);
+static void ngx_gateway_breaker_close(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_transition_t *tr);
+static void ngx_gateway_breaker_move(ngx_gateway_breaker_t *b,
     ngx_uint_t to, ngx_uint_t reason, ngx_msec_t now,
-    ngx_http_gateway_breaker_transition_t *tr);
-static ngx_msec_t ngx_http_gateway_breaker_open_time(
-    ngx_http_gateway_breaker_conf_t *conf, ngx_uint_t trips);
-static ngx_uint_t ngx_http_gateway_breaker_probes(
-    ngx_http_gateway_breaker_conf_t *conf);
-static ngx_msec_t ngx_http_gateway_breaker_width(
-    ngx_http_gateway_breaker_conf_t *conf);
+    ngx_gateway_breaker_transition_t *tr);
+static ngx_msec_t ngx_gateway_breaker_open_time(
+    ngx_gateway_breaker_conf_t *conf, ngx_uint_t trips);
+static ngx_uint_t ngx_gateway_breaker_probes(
+    ngx_gateway_breaker_conf_t *conf);
+static ngx_msec_t ngx_gateway_breaker_width(
+    ngx_gateway_breaker_conf_t *conf);
 
 
-static char  *ngx_http_gateway_breaker_states[] = {
+static char  *ngx_gateway_breaker_states[] = {
     "closed", "open", "half-open"
 };
 
 
 void
-ngx_http_gateway_breaker_conf_init(ngx_http_gateway_breaker_conf_t *conf)
+ngx_gateway_breaker_conf_init(ngx_gateway_breaker_conf_t *conf)
 {
-    conf->window = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_WINDOW;
-    conf->open = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_OPEN;
-    conf->max_open = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_MAX_OPEN;
-    conf->probe_timeout = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_TIMEOUT;
-    conf->failure_rate = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_RATE;
-    conf->min_requests = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_MIN;
-    conf->probes = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_PROBES;
-    conf->consecutive = NGX_HTTP_GATEWAY_BREAKER_DEFAULT_CONSEC;
+    conf->window = NGX_GATEWAY_BREAKER_DEFAULT_WINDOW;
+    conf->open = NGX_GATEWAY_BREAKER_DEFAULT_OPEN;
+    conf->max_open = NGX_GATEWAY_BREAKER_DEFAULT_MAX_OPEN;
+    conf->probe_timeout = NGX_GATEWAY_BREAKER_DEFAULT_TIMEOUT;
+    conf->failure_rate = NGX_GATEWAY_BREAKER_DEFAULT_RATE;
+    conf->min_requests = NGX_GATEWAY_BREAKER_DEFAULT_MIN;
+    conf->probes = NGX_GATEWAY_BREAKER_DEFAULT_PROBES;
+    conf->consecutive = NGX_GATEWAY_BREAKER_DEFAULT_CONSEC;
     conf->dry_run = 0;
 }
 
 
 char *
-ngx_http_gateway_breaker_conf_check(ngx_http_gateway_breaker_conf_t *conf)
+ngx_gateway_breaker_conf_check(ngx_gateway_breaker_conf_t *conf)
 {
     if (conf->failure_rate < 1 || conf->failure_rate > 100) {
         return "failure_rate must be 1% to 100%";
     }
 
     if (conf->min_requests < 1
-        || conf->min_requests > NGX_HTTP_GATEWAY_BREAKER_COUNT_MAX)
+        || conf->min_requests > NGX_GATEWAY_BREAKER_COUNT_MAX)
     {
         return "min_requests must be 1 to 1000000";
     }
 
-    if (conf->consecutive > NGX_HTTP_GATEWAY_BREAKER_COUNT_MAX) {
+    if (conf->consecutive > NGX_GATEWAY_BREAKER_COUNT_MAX) {
         return "consecutive must be 0 (off) to 1000000";
     }
 
     if (conf->probes < 1
-        || conf->probes > NGX_HTTP_GATEWAY_BREAKER_PROBES_MAX)
+        || conf->probes > NGX_GATEWAY_BREAKER_PROBES_MAX)
     {
         return "probes must be 1 to 16";
     }
 
     /* a bucket is at least 1 ms */
 
-    if (conf->window < NGX_HTTP_GATEWAY_BREAKER_BUCKETS
-        || conf->window > NGX_HTTP_GATEWAY_BREAKER_TIME_MAX)
+    if (conf->window < NGX_GATEWAY_BREAKER_BUCKETS
+        || conf->window > NGX_GATEWAY_BREAKER_TIME_MAX)
     {
         return "window must be 10ms to 1d";
     }
 
-    if (conf->open < 1 || conf->open > NGX_HTTP_GATEWAY_BREAKER_TIME_MAX) {
+    if (conf->open < 1 || conf->open > NGX_GATEWAY_BREAKER_TIME_MAX) {
         return "open must be 1ms to 1d";
     }
 
     if (conf->max_open < conf->open
-        || conf->max_open > NGX_HTTP_GATEWAY_BREAKER_TIME_MAX)
+        || conf->max_open > NGX_GATEWAY_BREAKER_TIME_MAX)
     {
         return "max_open must be from open to 1d";
     }
 
     if (conf->probe_timeout < 1
-        || conf->probe_timeout > NGX_HTTP_GATEWAY_BREAKER_TIME_MAX)
+        || conf->probe_timeout > NGX_GATEWAY_BREAKER_TIME_MAX)
     {
         return "probe_timeout must be 1ms to 1d";
     }
@@ -112,33 +112,33 @@ ngx_http_gateway_breaker_conf_check(ngx_http_gateway_breaker_conf_t *conf)
 
 
 void
-ngx_http_gateway_breaker_init(ngx_http_gateway_breaker_t *b)
+ngx_gateway_breaker_init(ngx_gateway_breaker_t *b)
 {
-    ngx_memzero(b, sizeof(ngx_http_gateway_breaker_t));
+    ngx_memzero(b, sizeof(ngx_gateway_breaker_t));
 }
 
 
 ngx_int_t
-ngx_http_gateway_breaker_admit(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after,
-    ngx_http_gateway_breaker_transition_t *tr)
+ngx_gateway_breaker_admit(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after,
+    ngx_gateway_breaker_transition_t *tr)
 {
     ngx_int_t   rc;
     ngx_msec_t  elapsed;
 
-    ngx_http_gateway_breaker_stay(b, tr);
+    ngx_gateway_breaker_stay(b, tr);
 
-    ticket->slot = NGX_HTTP_GATEWAY_BREAKER_NO_SLOT;
+    ticket->slot = NGX_GATEWAY_BREAKER_NO_SLOT;
     ticket->lease = 0;
 
     *retry_after = 0;
 
     switch (b->state) {
 
-    case NGX_HTTP_GATEWAY_BREAKER_OPEN:
+    case NGX_GATEWAY_BREAKER_OPEN:
 
-        elapsed = ngx_http_gateway_breaker_elapsed(now, b->since);
+        elapsed = ngx_gateway_breaker_elapsed(now, b->since);
 
         if (elapsed < b->open_time) {
             *retry_after = b->open_time - elapsed;
@@ -146,27 +146,27 @@ ngx_http_gateway_breaker_admit(ngx_http_gateway_breaker_t *b,
             break;
         }
 
-        ngx_http_gateway_breaker_move(b, NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN,
-                                      NGX_HTTP_GATEWAY_BREAKER_OPEN_ELAPSED,
-                                      now, tr);
+        ngx_gateway_breaker_move(b, NGX_GATEWAY_BREAKER_HALF_OPEN,
+                                 NGX_GATEWAY_BREAKER_OPEN_ELAPSED,
+                                 now, tr);
 
         /* fall through */
 
-    case NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN:
+    case NGX_GATEWAY_BREAKER_HALF_OPEN:
 
         /* a reload may have lowered probes below the slots passed */
 
-        if (ngx_http_gateway_breaker_all_passed(b, conf)) {
-            ngx_http_gateway_breaker_close(b, conf, now, tr);
+        if (ngx_gateway_breaker_all_passed(b, conf)) {
+            ngx_gateway_breaker_close(b, conf, now, tr);
             rc = NGX_OK;
             break;
         }
 
-        rc = ngx_http_gateway_breaker_probe(b, conf, now, ticket,
-                                            retry_after);
+        rc = ngx_gateway_breaker_probe(b, conf, now, ticket,
+                                       retry_after);
         break;
 
-    default: /* NGX_HTTP_GATEWAY_BREAKER_CLOSED */
+    default: /* NGX_GATEWAY_BREAKER_CLOSED */
         rc = NGX_OK;
     }
 
@@ -189,8 +189,8 @@ ngx_http_gateway_breaker_admit(ngx_http_gateway_breaker_t *b,
 
 
 ngx_int_t
-ngx_http_gateway_breaker_peek(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
+ngx_gateway_breaker_peek(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_msec_t *retry_after)
 {
     uint32_t    bit;
@@ -199,24 +199,24 @@ ngx_http_gateway_breaker_peek(ngx_http_gateway_breaker_t *b,
 
     *retry_after = 0;
 
-    switch (ngx_http_gateway_breaker_state_now(b, now)) {
+    switch (ngx_gateway_breaker_state_now(b, now)) {
 
-    case NGX_HTTP_GATEWAY_BREAKER_OPEN:
+    case NGX_GATEWAY_BREAKER_OPEN:
         *retry_after = b->open_time
-                       - ngx_http_gateway_breaker_elapsed(now, b->since);
+                       - ngx_gateway_breaker_elapsed(now, b->since);
         return NGX_BUSY;
 
-    case NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN:
+    case NGX_GATEWAY_BREAKER_HALF_OPEN:
 
-        if (b->state == NGX_HTTP_GATEWAY_BREAKER_OPEN
-            || ngx_http_gateway_breaker_all_passed(b, conf))
+        if (b->state == NGX_GATEWAY_BREAKER_OPEN
+            || ngx_gateway_breaker_all_passed(b, conf))
         {
             /* admit() will turn it half-open with every slot free */
             return NGX_OK;
         }
 
-        wait = NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY;
-        probes = ngx_http_gateway_breaker_probes(conf);
+        wait = NGX_GATEWAY_BREAKER_BUSY_RETRY;
+        probes = ngx_gateway_breaker_probes(conf);
 
         for (i = 0; i < probes; i++) {
             bit = (uint32_t) 1 << i;
@@ -229,7 +229,7 @@ ngx_http_gateway_breaker_peek(ngx_http_gateway_breaker_t *b,
                 return NGX_OK;
             }
 
-            elapsed = ngx_http_gateway_breaker_elapsed(now, b->leased_at[i]);
+            elapsed = ngx_gateway_breaker_elapsed(now, b->leased_at[i]);
 
             if (elapsed >= conf->probe_timeout) {
                 return NGX_OK;
@@ -243,20 +243,20 @@ ngx_http_gateway_breaker_peek(ngx_http_gateway_breaker_t *b,
         *retry_after = wait;
         return NGX_BUSY;
 
-    default: /* NGX_HTTP_GATEWAY_BREAKER_CLOSED */
+    default: /* NGX_GATEWAY_BREAKER_CLOSED */
         return NGX_OK;
     }
 }
 
 
 ngx_uint_t
-ngx_http_gateway_breaker_state_now(ngx_http_gateway_breaker_t *b,
+ngx_gateway_breaker_state_now(ngx_gateway_breaker_t *b,
     ngx_msec_t now)
 {
-    if (b->state == NGX_HTTP_GATEWAY_BREAKER_OPEN
-        && ngx_http_gateway_breaker_elapsed(now, b->since) >= b->open_time)
+    if (b->state == NGX_GATEWAY_BREAKER_OPEN
+        && ngx_gateway_breaker_elapsed(now, b->since) >= b->open_time)
     {
-        return NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN;
+        return NGX_GATEWAY_BREAKER_HALF_OPEN;
     }
 
     return b->state;
@@ -264,20 +264,20 @@ ngx_http_gateway_breaker_state_now(ngx_http_gateway_breaker_t *b,
 
 
 ngx_int_t
-ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_ticket_t *ticket, ngx_uint_t outcome,
-    ngx_http_gateway_breaker_transition_t *tr)
+ngx_gateway_breaker_record(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_ticket_t *ticket, ngx_uint_t outcome,
+    ngx_gateway_breaker_transition_t *tr)
 {
     uint32_t    bit;
     ngx_uint_t  slot, own;
 
-    ngx_http_gateway_breaker_stay(b, tr);
+    ngx_gateway_breaker_stay(b, tr);
 
-    if (outcome == NGX_HTTP_GATEWAY_BREAKER_SUCCESS) {
+    if (outcome == NGX_GATEWAY_BREAKER_SUCCESS) {
         b->successes++;
 
-    } else if (outcome == NGX_HTTP_GATEWAY_BREAKER_FAILURE) {
+    } else if (outcome == NGX_GATEWAY_BREAKER_FAILURE) {
         b->failures++;
     }
 
@@ -287,14 +287,14 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
 
     switch (b->state) {
 
-    case NGX_HTTP_GATEWAY_BREAKER_CLOSED:
-        return ngx_http_gateway_breaker_count(b, conf, now, outcome, tr);
+    case NGX_GATEWAY_BREAKER_CLOSED:
+        return ngx_gateway_breaker_count(b, conf, now, outcome, tr);
 
-    case NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN:
+    case NGX_GATEWAY_BREAKER_HALF_OPEN:
 
         slot = ticket->slot;
 
-        if (slot >= NGX_HTTP_GATEWAY_BREAKER_PROBES_MAX) {
+        if (slot >= NGX_GATEWAY_BREAKER_PROBES_MAX) {
             return NGX_DECLINED;
         }
 
@@ -304,13 +304,13 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
 
         own = (b->leased & bit) && b->lease_id[slot] == ticket->lease;
 
-        if (outcome == NGX_HTTP_GATEWAY_BREAKER_FAILURE) {
+        if (outcome == NGX_GATEWAY_BREAKER_FAILURE) {
 
             /* even from a probe that outlived its lease: it failed now */
 
-            ngx_http_gateway_breaker_trip(b, conf, now,
-                                          NGX_HTTP_GATEWAY_BREAKER_PROBE_FAILED,
-                                          tr);
+            ngx_gateway_breaker_trip(b, conf, now,
+                                     NGX_GATEWAY_BREAKER_PROBE_FAILED,
+                                     tr);
             return NGX_OK;
         }
 
@@ -320,27 +320,27 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
 
         b->leased &= ~bit;
 
-        if (outcome == NGX_HTTP_GATEWAY_BREAKER_IGNORED) {
+        if (outcome == NGX_GATEWAY_BREAKER_IGNORED) {
             return NGX_OK;
         }
 
         b->passed |= bit;
 
-        if (ngx_http_gateway_breaker_all_passed(b, conf)) {
-            ngx_http_gateway_breaker_close(b, conf, now, tr);
+        if (ngx_gateway_breaker_all_passed(b, conf)) {
+            ngx_gateway_breaker_close(b, conf, now, tr);
         }
 
         return NGX_OK;
 
-    default: /* NGX_HTTP_GATEWAY_BREAKER_OPEN: only refused calls' */
+    default: /* NGX_GATEWAY_BREAKER_OPEN: only refused calls' */
         return NGX_DECLINED;
     }
 }
 
 
 void
-ngx_http_gateway_breaker_window(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
+ngx_gateway_breaker_window(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_uint_t *failures, ngx_uint_t *total)
 {
     uint64_t  f, t;
@@ -348,13 +348,13 @@ ngx_http_gateway_breaker_window(ngx_http_gateway_breaker_t *b,
     *failures = 0;
     *total = 0;
 
-    if (b->state != NGX_HTTP_GATEWAY_BREAKER_CLOSED
-        || b->bucket_time != ngx_http_gateway_breaker_width(conf))
+    if (b->state != NGX_GATEWAY_BREAKER_CLOSED
+        || b->bucket_time != ngx_gateway_breaker_width(conf))
     {
         return;
     }
 
-    ngx_http_gateway_breaker_sum(b, now, &f, &t);
+    ngx_gateway_breaker_sum(b, now, &f, &t);
 
     *failures = (ngx_uint_t) f;
     *total = (ngx_uint_t) t;
@@ -362,32 +362,32 @@ ngx_http_gateway_breaker_window(ngx_http_gateway_breaker_t *b,
 
 
 char *
-ngx_http_gateway_breaker_state_name(ngx_uint_t state)
+ngx_gateway_breaker_state_name(ngx_uint_t state)
 {
-    if (state > NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN) {
+    if (state > NGX_GATEWAY_BREAKER_HALF_OPEN) {
         return "unknown";
     }
 
-    return ngx_http_gateway_breaker_states[state];
+    return ngx_gateway_breaker_states[state];
 }
 
 
 /* no transition (yet): the state the breaker is in, to itself */
 
 static void
-ngx_http_gateway_breaker_stay(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_transition_t *tr)
+ngx_gateway_breaker_stay(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_transition_t *tr)
 {
-    ngx_memzero(tr, sizeof(ngx_http_gateway_breaker_transition_t));
+    ngx_memzero(tr, sizeof(ngx_gateway_breaker_transition_t));
 
     tr->from = b->state;
     tr->to = b->state;
-    tr->reason = NGX_HTTP_GATEWAY_BREAKER_NONE;
+    tr->reason = NGX_GATEWAY_BREAKER_NONE;
 }
 
 
 ngx_msec_t
-ngx_http_gateway_breaker_elapsed(ngx_msec_t now, ngx_msec_t since)
+ngx_gateway_breaker_elapsed(ngx_msec_t now, ngx_msec_t since)
 {
     ngx_msec_int_t  ms;
 
@@ -400,16 +400,16 @@ ngx_http_gateway_breaker_elapsed(ngx_msec_t now, ngx_msec_t since)
 /* half-open: leases the first free probe slot */
 
 static ngx_int_t
-ngx_http_gateway_breaker_probe(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after)
+ngx_gateway_breaker_probe(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after)
 {
     uint32_t    bit;
     ngx_uint_t  i, probes;
     ngx_msec_t  elapsed, wait;
 
-    wait = NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY;
-    probes = ngx_http_gateway_breaker_probes(conf);
+    wait = NGX_GATEWAY_BREAKER_BUSY_RETRY;
+    probes = ngx_gateway_breaker_probes(conf);
 
     for (i = 0; i < probes; i++) {
         bit = (uint32_t) 1 << i;
@@ -419,7 +419,7 @@ ngx_http_gateway_breaker_probe(ngx_http_gateway_breaker_t *b,
         }
 
         if (b->leased & bit) {
-            elapsed = ngx_http_gateway_breaker_elapsed(now, b->leased_at[i]);
+            elapsed = ngx_gateway_breaker_elapsed(now, b->leased_at[i]);
 
             if (elapsed < conf->probe_timeout) {
 
@@ -450,12 +450,12 @@ ngx_http_gateway_breaker_probe(ngx_http_gateway_breaker_t *b,
 
 
 static ngx_uint_t
-ngx_http_gateway_breaker_all_passed(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf)
+ngx_gateway_breaker_all_passed(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf)
 {
     uint32_t  all;
 
-    all = ((uint32_t) 1 << ngx_http_gateway_breaker_probes(conf)) - 1;
+    all = ((uint32_t) 1 << ngx_gateway_breaker_probes(conf)) - 1;
 
     return (b->passed & all) == all;
 }
@@ -464,24 +464,24 @@ ngx_http_gateway_breaker_all_passed(ngx_http_gateway_breaker_t *b,
 /* closed: one outcome into the window, and the trip rules */
 
 static ngx_int_t
-ngx_http_gateway_breaker_count(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_uint_t outcome, ngx_http_gateway_breaker_transition_t *tr)
+ngx_gateway_breaker_count(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_uint_t outcome, ngx_gateway_breaker_transition_t *tr)
 {
     uint64_t                            failures, total;
-    ngx_http_gateway_breaker_bucket_t  *bucket;
+    ngx_gateway_breaker_bucket_t       *bucket;
 
-    if (outcome != NGX_HTTP_GATEWAY_BREAKER_SUCCESS
-        && outcome != NGX_HTTP_GATEWAY_BREAKER_FAILURE)
+    if (outcome != NGX_GATEWAY_BREAKER_SUCCESS
+        && outcome != NGX_GATEWAY_BREAKER_FAILURE)
     {
         return NGX_DECLINED;
     }
 
-    ngx_http_gateway_breaker_slide(b, conf, now);
+    ngx_gateway_breaker_slide(b, conf, now);
 
     bucket = &b->buckets[b->head];
 
-    if (outcome == NGX_HTTP_GATEWAY_BREAKER_SUCCESS) {
+    if (outcome == NGX_GATEWAY_BREAKER_SUCCESS) {
         b->consecutive = 0;
 
         if (bucket->successes != NGX_MAX_UINT32_VALUE) {
@@ -498,21 +498,21 @@ ngx_http_gateway_breaker_count(ngx_http_gateway_breaker_t *b,
         }
     }
 
-    ngx_http_gateway_breaker_sum(b, now, &failures, &total);
+    ngx_gateway_breaker_sum(b, now, &failures, &total);
 
     tr->failures = (ngx_uint_t) failures;
     tr->total = (ngx_uint_t) total;
 
     if (conf->consecutive && b->consecutive >= conf->consecutive) {
-        ngx_http_gateway_breaker_trip(b, conf, now,
-                                      NGX_HTTP_GATEWAY_BREAKER_CONSECUTIVE,
-                                      tr);
+        ngx_gateway_breaker_trip(b, conf, now,
+                                 NGX_GATEWAY_BREAKER_CONSECUTIVE,
+                                 tr);
 
     } else if (total >= conf->min_requests
                && failures * 100 >= conf->failure_rate * total)
     {
-        ngx_http_gateway_breaker_trip(b, conf, now,
-                                      NGX_HTTP_GATEWAY_BREAKER_RATE, tr);
+        ngx_gateway_breaker_trip(b, conf, now,
+                                 NGX_GATEWAY_BREAKER_RATE, tr);
     }
 
     return NGX_OK;
@@ -526,13 +526,13 @@ ngx_http_gateway_breaker_count(ngx_http_gateway_breaker_t *b,
  */
 
 static void
-ngx_http_gateway_breaker_slide(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now)
+ngx_gateway_breaker_slide(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now)
 {
     ngx_uint_t  i;
     ngx_msec_t  width, n;
 
-    width = ngx_http_gateway_breaker_width(conf);
+    width = ngx_gateway_breaker_width(conf);
 
     if (b->bucket_time != width) {
         ngx_memzero(b->buckets, sizeof(b->buckets));
@@ -542,7 +542,7 @@ ngx_http_gateway_breaker_slide(ngx_http_gateway_breaker_t *b,
         return;
     }
 
-    n = ngx_http_gateway_breaker_elapsed(now, b->bucket_start) / width;
+    n = ngx_gateway_breaker_elapsed(now, b->bucket_start) / width;
 
     if (n == 0) {
         return;
@@ -552,8 +552,8 @@ ngx_http_gateway_breaker_slide(ngx_http_gateway_breaker_t *b,
 
     b->bucket_start += n * width;
 
-    for (i = 0; i < n && i < NGX_HTTP_GATEWAY_BREAKER_BUCKETS; i++) {
-        b->head = (b->head + 1) % NGX_HTTP_GATEWAY_BREAKER_BUCKETS;
+    for (i = 0; i < n && i < NGX_GATEWAY_BREAKER_BUCKETS; i++) {
+        b->head = (b->head + 1) % NGX_GATEWAY_BREAKER_BUCKETS;
         b->buckets[b->head].successes = 0;
         b->buckets[b->head].failures = 0;
     }
@@ -563,11 +563,11 @@ ngx_http_gateway_breaker_slide(ngx_http_gateway_breaker_t *b,
 /* the buckets still in the window at now, without moving it */
 
 static void
-ngx_http_gateway_breaker_sum(ngx_http_gateway_breaker_t *b, ngx_msec_t now,
+ngx_gateway_breaker_sum(ngx_gateway_breaker_t *b, ngx_msec_t now,
     uint64_t *failures, uint64_t *total)
 {
     ngx_uint_t                          age, gone;
-    ngx_http_gateway_breaker_bucket_t  *bucket;
+    ngx_gateway_breaker_bucket_t       *bucket;
 
     *failures = 0;
     *total = 0;
@@ -577,13 +577,13 @@ ngx_http_gateway_breaker_sum(ngx_http_gateway_breaker_t *b, ngx_msec_t now,
     }
 
     gone = (ngx_uint_t) ngx_min(
-               ngx_http_gateway_breaker_elapsed(now, b->bucket_start)
+               ngx_gateway_breaker_elapsed(now, b->bucket_start)
                / b->bucket_time,
-               NGX_HTTP_GATEWAY_BREAKER_BUCKETS);
+               NGX_GATEWAY_BREAKER_BUCKETS);
 
-    for (age = 0; age + gone < NGX_HTTP_GATEWAY_BREAKER_BUCKETS; age++) {
-        bucket = &b->buckets[(b->head + NGX_HTTP_GATEWAY_BREAKER_BUCKETS - age)
-                             % NGX_HTTP_GATEWAY_BREAKER_BUCKETS];
+    for (age = 0; age + gone < NGX_GATEWAY_BREAKER_BUCKETS; age++) {
+        bucket = &b->buckets[(b->head + NGX_GATEWAY_BREAKER_BUCKETS - age)
+                             % NGX_GATEWAY_BREAKER_BUCKETS];
 
         *failures += bucket->failures;
         *total += (uint64_t) bucket->failures + bucket->successes;
@@ -594,37 +594,37 @@ ngx_http_gateway_breaker_sum(ngx_http_gateway_breaker_t *b, ngx_msec_t now,
 /* to OPEN, from closed or half-open, for a longer time on each trip */
 
 static void
-ngx_http_gateway_breaker_trip(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_uint_t reason, ngx_http_gateway_breaker_transition_t *tr)
+ngx_gateway_breaker_trip(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_uint_t reason, ngx_gateway_breaker_transition_t *tr)
 {
     if (b->trips != NGX_MAX_UINT32_VALUE) {
         b->trips++;
     }
 
-    b->open_time = ngx_http_gateway_breaker_open_time(conf, b->trips);
+    b->open_time = ngx_gateway_breaker_open_time(conf, b->trips);
 
-    ngx_http_gateway_breaker_move(b, NGX_HTTP_GATEWAY_BREAKER_OPEN, reason,
-                                  now, tr);
+    ngx_gateway_breaker_move(b, NGX_GATEWAY_BREAKER_OPEN, reason,
+                             now, tr);
 
     tr->open_time = b->open_time;
 }
 
 
 static void
-ngx_http_gateway_breaker_close(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_transition_t *tr)
+ngx_gateway_breaker_close(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_transition_t *tr)
 {
-    ngx_http_gateway_breaker_move(b, NGX_HTTP_GATEWAY_BREAKER_CLOSED,
-                                  NGX_HTTP_GATEWAY_BREAKER_PROBES_PASSED,
-                                  now, tr);
+    ngx_gateway_breaker_move(b, NGX_GATEWAY_BREAKER_CLOSED,
+                             NGX_GATEWAY_BREAKER_PROBES_PASSED,
+                             now, tr);
 
     b->trips = 0;
     b->consecutive = 0;
 
     ngx_memzero(b->buckets, sizeof(b->buckets));
-    b->bucket_time = ngx_http_gateway_breaker_width(conf);
+    b->bucket_time = ngx_gateway_breaker_width(conf);
     b->bucket_start = now;
     b->head = 0;
 }
@@ -636,9 +636,9 @@ ngx_http_gateway_breaker_close(ngx_http_gateway_breaker_t *b,
  */
 
 static void
-ngx_http_gateway_breaker_move(ngx_http_gateway_breaker_t *b, ngx_uint_t to,
+ngx_gateway_breaker_move(ngx_gateway_breaker_t *b, ngx_uint_t to,
     ngx_uint_t reason, ngx_msec_t now,
-    ngx_http_gateway_breaker_transition_t *tr)
+    ngx_gateway_breaker_transition_t *tr)
 {
     tr->from = b->state;
     tr->to = to;
@@ -656,7 +656,7 @@ ngx_http_gateway_breaker_move(ngx_http_gateway_breaker_t *b, ngx_uint_t to,
 /* open * 2^(trips - 1), at most max_open, without overflow */
 
 static ngx_msec_t
-ngx_http_gateway_breaker_open_time(ngx_http_gateway_breaker_conf_t *conf,
+ngx_gateway_breaker_open_time(ngx_gateway_breaker_conf_t *conf,
     ngx_uint_t trips)
 {
     ngx_uint_t  i;
@@ -676,24 +676,24 @@ ngx_http_gateway_breaker_open_time(ngx_http_gateway_breaker_conf_t *conf,
 /* the slots there are, whatever the configuration says */
 
 static ngx_uint_t
-ngx_http_gateway_breaker_probes(ngx_http_gateway_breaker_conf_t *conf)
+ngx_gateway_breaker_probes(ngx_gateway_breaker_conf_t *conf)
 {
     if (conf->probes < 1) {
         return 1;
     }
 
-    return ngx_min(conf->probes, NGX_HTTP_GATEWAY_BREAKER_PROBES_MAX);
+    return ngx_min(conf->probes, NGX_GATEWAY_BREAKER_PROBES_MAX);
 }
 
 
 /* of a bucket: window / 10 ms, at least 1 ms */
 
 static ngx_msec_t
-ngx_http_gateway_breaker_width(ngx_http_gateway_breaker_conf_t *conf)
+ngx_gateway_breaker_width(ngx_gateway_breaker_conf_t *conf)
 {
     ngx_msec_t  width;
 
-    width = conf->window / NGX_HTTP_GATEWAY_BREAKER_BUCKETS;
+    width = conf->window / NGX_GATEWAY_BREAKER_BUCKETS;
 
     return width ? width : 1;
 }

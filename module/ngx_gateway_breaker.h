@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_HTTP_GATEWAY_BREAKER_H_INCLUDED_
-#define _NGX_HTTP_GATEWAY_BREAKER_H_INCLUDED_
+#ifndef _NGX_GATEWAY_BREAKER_H_INCLUDED_
+#define _NGX_GATEWAY_BREAKER_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -31,35 +31,35 @@
 
 
 /* states, as the status endpoint shows them */
-#define NGX_HTTP_GATEWAY_BREAKER_CLOSED         0
-#define NGX_HTTP_GATEWAY_BREAKER_OPEN           1
-#define NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN      2
+#define NGX_GATEWAY_BREAKER_CLOSED         0
+#define NGX_GATEWAY_BREAKER_OPEN           1
+#define NGX_GATEWAY_BREAKER_HALF_OPEN      2
 
 /* outcomes of a call, as the glue classifies them */
-#define NGX_HTTP_GATEWAY_BREAKER_SUCCESS        0
-#define NGX_HTTP_GATEWAY_BREAKER_FAILURE        1
-#define NGX_HTTP_GATEWAY_BREAKER_IGNORED        2   /* 429, client abort */
+#define NGX_GATEWAY_BREAKER_SUCCESS        0
+#define NGX_GATEWAY_BREAKER_FAILURE        1
+#define NGX_GATEWAY_BREAKER_IGNORED        2   /* 429, client abort */
 
 /* why a transition happened, for its log line */
-#define NGX_HTTP_GATEWAY_BREAKER_NONE           0
-#define NGX_HTTP_GATEWAY_BREAKER_RATE           1   /* closed -> open */
-#define NGX_HTTP_GATEWAY_BREAKER_CONSECUTIVE    2   /* closed -> open */
-#define NGX_HTTP_GATEWAY_BREAKER_PROBE_FAILED   3   /* half-open -> open */
-#define NGX_HTTP_GATEWAY_BREAKER_OPEN_ELAPSED   4   /* open -> half-open */
-#define NGX_HTTP_GATEWAY_BREAKER_PROBES_PASSED  5   /* half-open -> closed */
+#define NGX_GATEWAY_BREAKER_NONE           0
+#define NGX_GATEWAY_BREAKER_RATE           1   /* closed -> open */
+#define NGX_GATEWAY_BREAKER_CONSECUTIVE    2   /* closed -> open */
+#define NGX_GATEWAY_BREAKER_PROBE_FAILED   3   /* half-open -> open */
+#define NGX_GATEWAY_BREAKER_OPEN_ELAPSED   4   /* open -> half-open */
+#define NGX_GATEWAY_BREAKER_PROBES_PASSED  5   /* half-open -> closed */
 
 /* the window is this many buckets of window / 10 ms each */
-#define NGX_HTTP_GATEWAY_BREAKER_BUCKETS        10
-#define NGX_HTTP_GATEWAY_BREAKER_PROBES_MAX     16
+#define NGX_GATEWAY_BREAKER_BUCKETS        10
+#define NGX_GATEWAY_BREAKER_PROBES_MAX     16
 
 /* a ticket without a probe slot */
-#define NGX_HTTP_GATEWAY_BREAKER_NO_SLOT        ((ngx_uint_t) -1)
+#define NGX_GATEWAY_BREAKER_NO_SLOT        ((ngx_uint_t) -1)
 
 /*
  * Half-open and out of probe slots: the probes in flight usually answer
  * within a second, which is the least Retry-After can say anyway.
  */
-#define NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY     1000
+#define NGX_GATEWAY_BREAKER_BUSY_RETRY     1000
 
 
 /*
@@ -73,18 +73,18 @@
  * lease only runs out when an outcome is lost (a worker died), and then
  * costs at most about one open period.
  */
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_RATE         50
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_MIN          20
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_WINDOW       10000
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_OPEN         30000
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_MAX_OPEN     300000
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_PROBES       3
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_CONSEC       0   /* off */
-#define NGX_HTTP_GATEWAY_BREAKER_DEFAULT_TIMEOUT      30000
+#define NGX_GATEWAY_BREAKER_DEFAULT_RATE         50
+#define NGX_GATEWAY_BREAKER_DEFAULT_MIN          20
+#define NGX_GATEWAY_BREAKER_DEFAULT_WINDOW       10000
+#define NGX_GATEWAY_BREAKER_DEFAULT_OPEN         30000
+#define NGX_GATEWAY_BREAKER_DEFAULT_MAX_OPEN     300000
+#define NGX_GATEWAY_BREAKER_DEFAULT_PROBES       3
+#define NGX_GATEWAY_BREAKER_DEFAULT_CONSEC       0   /* off */
+#define NGX_GATEWAY_BREAKER_DEFAULT_TIMEOUT      30000
 
-/* bounds the glue enforces through ngx_http_gateway_breaker_conf_check() */
-#define NGX_HTTP_GATEWAY_BREAKER_COUNT_MAX      1000000
-#define NGX_HTTP_GATEWAY_BREAKER_TIME_MAX       86400000    /* a day */
+/* bounds the glue enforces through ngx_gateway_breaker_conf_check() */
+#define NGX_GATEWAY_BREAKER_COUNT_MAX      1000000
+#define NGX_GATEWAY_BREAKER_TIME_MAX       86400000    /* a day */
 
 
 /*
@@ -101,13 +101,13 @@ typedef struct {
     ngx_uint_t                 probes;         /* 1 .. PROBES_MAX */
     ngx_uint_t                 consecutive;    /* 0: off */
     ngx_flag_t                 dry_run;
-} ngx_http_gateway_breaker_conf_t;
+} ngx_gateway_breaker_conf_t;
 
 
 typedef struct {
     uint32_t                   successes;
     uint32_t                   failures;
-} ngx_http_gateway_breaker_bucket_t;
+} ngx_gateway_breaker_bucket_t;
 
 
 /* lives in the zone, one per service */
@@ -116,7 +116,7 @@ typedef struct {
     ngx_msec_t                 open_time;      /* of the last open period */
     ngx_msec_t                 bucket_start;   /* of the newest bucket */
     ngx_msec_t                 bucket_time;    /* width; 0: window empty */
-    ngx_msec_t                 leased_at[NGX_HTTP_GATEWAY_BREAKER_PROBES_MAX];
+    ngx_msec_t                 leased_at[NGX_GATEWAY_BREAKER_PROBES_MAX];
 
     /* for the status endpoint: they only grow */
     uint64_t                   transitions;
@@ -132,11 +132,11 @@ typedef struct {
     uint32_t                   leased;         /* probe slots, a bit each */
     uint32_t                   passed;         /* probe slots succeeded */
     uint32_t                   lease_seq;
-    uint32_t                   lease_id[NGX_HTTP_GATEWAY_BREAKER_PROBES_MAX];
+    uint32_t                   lease_id[NGX_GATEWAY_BREAKER_PROBES_MAX];
 
-    ngx_http_gateway_breaker_bucket_t
-                               buckets[NGX_HTTP_GATEWAY_BREAKER_BUCKETS];
-} ngx_http_gateway_breaker_t;
+    ngx_gateway_breaker_bucket_t
+                               buckets[NGX_GATEWAY_BREAKER_BUCKETS];
+} ngx_gateway_breaker_t;
 
 
 /* what admit hands to the caller, who gives it back to record */
@@ -144,7 +144,7 @@ typedef struct {
     uint32_t                   generation;
     uint32_t                   lease;
     ngx_uint_t                 slot;           /* or NO_SLOT */
-} ngx_http_gateway_breaker_ticket_t;
+} ngx_gateway_breaker_ticket_t;
 
 
 /* from == to: no transition; the glue logs each one once, at warn */
@@ -155,21 +155,21 @@ typedef struct {
     ngx_uint_t                 failures;       /* of the window, at a trip */
     ngx_uint_t                 total;
     ngx_msec_t                 open_time;      /* to OPEN: for how long */
-} ngx_http_gateway_breaker_transition_t;
+} ngx_gateway_breaker_transition_t;
 
 
 /* the defaults above */
-void ngx_http_gateway_breaker_conf_init(ngx_http_gateway_breaker_conf_t *conf);
+void ngx_gateway_breaker_conf_init(ngx_gateway_breaker_conf_t *conf);
 
 /*
  * NULL when the settings are within bounds, or what is wrong with them,
  * for the glue's [emerg] line.
  */
-char *ngx_http_gateway_breaker_conf_check(
-    ngx_http_gateway_breaker_conf_t *conf);
+char *ngx_gateway_breaker_conf_check(
+    ngx_gateway_breaker_conf_t *conf);
 
 /* a closed breaker with an empty window: the same as a zeroed one */
-void ngx_http_gateway_breaker_init(ngx_http_gateway_breaker_t *b);
+void ngx_gateway_breaker_init(ngx_gateway_breaker_t *b);
 
 /*
  * Before a call.  NGX_OK: the call may go; NGX_BUSY: refused, *retry_after
@@ -182,29 +182,29 @@ void ngx_http_gateway_breaker_init(ngx_http_gateway_breaker_t *b);
  * admits the caller as the first probe.  Half-open: admits while one of
  * the `probes` slots is neither leased nor passed; a lease runs out after
  * probe_timeout, which frees its slot.  The others are refused with
- * *retry_after up to NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY: the probes will
+ * *retry_after up to NGX_GATEWAY_BREAKER_BUSY_RETRY: the probes will
  * have answered, or the first lease run out.
  *
  * The ticket (always filled in) goes back to record() with the outcome;
  * a refused call's ticket is not counted.  *tr says whether this call
  * made a transition (open -> half-open).
  */
-ngx_int_t ngx_http_gateway_breaker_admit(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after,
-    ngx_http_gateway_breaker_transition_t *tr);
+ngx_int_t ngx_gateway_breaker_admit(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after,
+    ngx_gateway_breaker_transition_t *tr);
 
 /*
  * What admit() would answer now, changing nothing: NGX_OK or NGX_BUSY
  * with *retry_after as admit() would set it (dry_run aside).  For the
  * checks that must not lease a probe to a call that may yet be refused.
  */
-ngx_int_t ngx_http_gateway_breaker_peek(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
+ngx_int_t ngx_gateway_breaker_peek(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_msec_t *retry_after);
 
 /* the state a call would find now: an open one past its time is half-open */
-ngx_uint_t ngx_http_gateway_breaker_state_now(ngx_http_gateway_breaker_t *b,
+ngx_uint_t ngx_gateway_breaker_state_now(ngx_gateway_breaker_t *b,
     ngx_msec_t now);
 
 /*
@@ -229,10 +229,10 @@ ngx_uint_t ngx_http_gateway_breaker_state_now(ngx_http_gateway_breaker_t *b,
  * Outcomes count only in the generation that admitted them: late results
  * of an older state change nothing and postpone nothing.
  */
-ngx_int_t ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
-    ngx_http_gateway_breaker_ticket_t *ticket, ngx_uint_t outcome,
-    ngx_http_gateway_breaker_transition_t *tr);
+ngx_int_t ngx_gateway_breaker_record(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_gateway_breaker_ticket_t *ticket, ngx_uint_t outcome,
+    ngx_gateway_breaker_transition_t *tr);
 
 /*
  * Failures and calls in the window at `now`, as a trip would count them
@@ -242,19 +242,19 @@ ngx_int_t ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
  * the window; an outcome stays in it from window - window / 10 to window
  * ms, by where it fell in its bucket.  A changed window starts empty.
  */
-void ngx_http_gateway_breaker_window(ngx_http_gateway_breaker_t *b,
-    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
+void ngx_gateway_breaker_window(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_uint_t *failures, ngx_uint_t *total);
 
 /* "closed", "open", "half-open" */
-char *ngx_http_gateway_breaker_state_name(ngx_uint_t state);
+char *ngx_gateway_breaker_state_name(ngx_uint_t state);
 
 /*
  * now - since, or 0 when now is before since: another worker's cached
  * clock may be ahead of this one's, and no time runs backwards
  */
-ngx_msec_t ngx_http_gateway_breaker_elapsed(ngx_msec_t now,
+ngx_msec_t ngx_gateway_breaker_elapsed(ngx_msec_t now,
     ngx_msec_t since);
 
 
-#endif /* _NGX_HTTP_GATEWAY_BREAKER_H_INCLUDED_ */
+#endif /* _NGX_GATEWAY_BREAKER_H_INCLUDED_ */

@@ -9,27 +9,27 @@
 #include "ngx_gateway_cache.h"
 
 
-static ngx_uint_t ngx_http_gateway_cache_hash(ngx_str_t *key,
+static ngx_uint_t ngx_gateway_cache_hash(ngx_str_t *key,
     ngx_uint_t tag);
-static ngx_http_gateway_cache_entry_t *ngx_http_gateway_cache_find(
-    ngx_http_gateway_cache_t *cache, ngx_str_t *key, ngx_uint_t hash,
+static ngx_gateway_cache_entry_t *ngx_gateway_cache_find(
+    ngx_gateway_cache_t *cache, ngx_str_t *key, ngx_uint_t hash,
     ngx_uint_t tag);
-static ngx_uint_t ngx_http_gateway_cache_equal(u_char *a, u_char *b,
+static ngx_uint_t ngx_gateway_cache_equal(u_char *a, u_char *b,
     size_t len);
-static void ngx_http_gateway_cache_remove(ngx_http_gateway_cache_t *cache,
-    ngx_http_gateway_cache_entry_t *entry);
-static void ngx_http_gateway_cache_cleanup(void *data);
+static void ngx_gateway_cache_remove(ngx_gateway_cache_t *cache,
+    ngx_gateway_cache_entry_t *entry);
+static void ngx_gateway_cache_cleanup(void *data);
 
 
-ngx_http_gateway_cache_t *
-ngx_http_gateway_cache_create(ngx_pool_t *pool, ngx_uint_t capacity,
+ngx_gateway_cache_t *
+ngx_gateway_cache_create(ngx_pool_t *pool, ngx_uint_t capacity,
     ngx_log_t *log)
 {
     ngx_uint_t                 size;
     ngx_pool_cleanup_t        *cln;
-    ngx_http_gateway_cache_t  *cache;
+    ngx_gateway_cache_t       *cache;
 
-    cache = ngx_pcalloc(pool, sizeof(ngx_http_gateway_cache_t));
+    cache = ngx_pcalloc(pool, sizeof(ngx_gateway_cache_t));
     if (cache == NULL) {
         return NULL;
     }
@@ -51,7 +51,7 @@ ngx_http_gateway_cache_create(ngx_pool_t *pool, ngx_uint_t capacity,
         return NULL;
     }
 
-    cln->handler = ngx_http_gateway_cache_cleanup;
+    cln->handler = ngx_gateway_cache_cleanup;
     cln->data = cache;
 
     return cache;
@@ -59,20 +59,20 @@ ngx_http_gateway_cache_create(ngx_pool_t *pool, ngx_uint_t capacity,
 
 
 u_char *
-ngx_http_gateway_cache_get(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
+ngx_gateway_cache_get(ngx_gateway_cache_t *cache, ngx_str_t *key,
     ngx_uint_t tag, time_t now, size_t *len)
 {
-    ngx_http_gateway_cache_entry_t  *e;
+    ngx_gateway_cache_entry_t       *e;
 
-    e = ngx_http_gateway_cache_find(cache, key,
-                                    ngx_http_gateway_cache_hash(key, tag),
-                                    tag);
+    e = ngx_gateway_cache_find(cache, key,
+                               ngx_gateway_cache_hash(key, tag),
+                               tag);
     if (e == NULL) {
         return NULL;
     }
 
     if (now >= e->expires) {
-        ngx_http_gateway_cache_remove(cache, e);
+        ngx_gateway_cache_remove(cache, e);
         return NULL;
     }
 
@@ -86,31 +86,31 @@ ngx_http_gateway_cache_get(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
 
 
 ngx_int_t
-ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
+ngx_gateway_cache_put(ngx_gateway_cache_t *cache, ngx_str_t *key,
     ngx_uint_t tag, time_t expires, u_char *data, size_t len)
 {
     ngx_uint_t                        hash;
     ngx_queue_t                      *q;
-    ngx_http_gateway_cache_entry_t   *e;
+    ngx_gateway_cache_entry_t        *e;
 
     if (cache->capacity == 0) {
         return NGX_OK;
     }
 
-    hash = ngx_http_gateway_cache_hash(key, tag);
+    hash = ngx_gateway_cache_hash(key, tag);
 
-    e = ngx_http_gateway_cache_find(cache, key, hash, tag);
+    e = ngx_gateway_cache_find(cache, key, hash, tag);
     if (e) {
-        ngx_http_gateway_cache_remove(cache, e);
+        ngx_gateway_cache_remove(cache, e);
     }
 
     if (cache->n == cache->capacity) {
         q = ngx_queue_last(&cache->lru);
-        e = ngx_queue_data(q, ngx_http_gateway_cache_entry_t, queue);
-        ngx_http_gateway_cache_remove(cache, e);
+        e = ngx_queue_data(q, ngx_gateway_cache_entry_t, queue);
+        ngx_gateway_cache_remove(cache, e);
     }
 
-    e = ngx_alloc(offsetof(ngx_http_gateway_cache_entry_t, data) + len
+    e = ngx_alloc(offsetof(ngx_gateway_cache_entry_t, data) + len
                   + key->len, cache->log);
     if (e == NULL) {
         return NGX_ERROR;
@@ -139,14 +139,14 @@ ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
  */
 
 static ngx_uint_t
-ngx_http_gateway_cache_hash(ngx_str_t *key, ngx_uint_t tag)
+ngx_gateway_cache_hash(ngx_str_t *key, ngx_uint_t tag)
 {
     u_char    *p, *last;
     uint64_t   h, w;
 
     last = key->data + key->len;
-    p = key->len > NGX_HTTP_GATEWAY_CACHE_HASHED
-        ? last - NGX_HTTP_GATEWAY_CACHE_HASHED : key->data;
+    p = key->len > NGX_GATEWAY_CACHE_HASHED
+        ? last - NGX_GATEWAY_CACHE_HASHED : key->data;
 
     h = (uint64_t) key->len << 32 ^ tag;
 
@@ -163,16 +163,16 @@ ngx_http_gateway_cache_hash(ngx_str_t *key, ngx_uint_t tag)
 }
 
 
-static ngx_http_gateway_cache_entry_t *
-ngx_http_gateway_cache_find(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
+static ngx_gateway_cache_entry_t *
+ngx_gateway_cache_find(ngx_gateway_cache_t *cache, ngx_str_t *key,
     ngx_uint_t hash, ngx_uint_t tag)
 {
-    ngx_http_gateway_cache_entry_t  *e;
+    ngx_gateway_cache_entry_t       *e;
 
     for (e = cache->buckets[hash & cache->mask]; e; e = e->next) {
         if (e->hash == hash && e->tag == tag && e->key_len == key->len
-            && ngx_http_gateway_cache_equal(e->data + e->len, key->data,
-                                            key->len))
+            && ngx_gateway_cache_equal(e->data + e->len, key->data,
+                                       key->len))
         {
             return e;
         }
@@ -189,7 +189,7 @@ ngx_http_gateway_cache_find(ngx_http_gateway_cache_t *cache, ngx_str_t *key,
  */
 
 static ngx_uint_t
-ngx_http_gateway_cache_equal(u_char *a, u_char *b, size_t len)
+ngx_gateway_cache_equal(u_char *a, u_char *b, size_t len)
 {
     size_t    i;
     uint64_t  x, y, diff;
@@ -211,10 +211,10 @@ ngx_http_gateway_cache_equal(u_char *a, u_char *b, size_t len)
 
 
 static void
-ngx_http_gateway_cache_remove(ngx_http_gateway_cache_t *cache,
-    ngx_http_gateway_cache_entry_t *entry)
+ngx_gateway_cache_remove(ngx_gateway_cache_t *cache,
+    ngx_gateway_cache_entry_t *entry)
 {
-    ngx_http_gateway_cache_entry_t  **e;
+    ngx_gateway_cache_entry_t       **e;
 
     e = &cache->buckets[entry->hash & cache->mask];
 
@@ -232,16 +232,16 @@ ngx_http_gateway_cache_remove(ngx_http_gateway_cache_t *cache,
 
 
 static void
-ngx_http_gateway_cache_cleanup(void *data)
+ngx_gateway_cache_cleanup(void *data)
 {
-    ngx_http_gateway_cache_t *cache = data;
+    ngx_gateway_cache_t *cache = data;
 
     ngx_queue_t                     *q;
-    ngx_http_gateway_cache_entry_t  *e;
+    ngx_gateway_cache_entry_t       *e;
 
     while (!ngx_queue_empty(&cache->lru)) {
         q = ngx_queue_head(&cache->lru);
-        e = ngx_queue_data(q, ngx_http_gateway_cache_entry_t, queue);
-        ngx_http_gateway_cache_remove(cache, e);
+        e = ngx_queue_data(q, ngx_gateway_cache_entry_t, queue);
+        ngx_gateway_cache_remove(cache, e);
     }
 }

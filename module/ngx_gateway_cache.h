@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_HTTP_GATEWAY_CACHE_H_INCLUDED_
-#define _NGX_HTTP_GATEWAY_CACHE_H_INCLUDED_
+#ifndef _NGX_GATEWAY_CACHE_H_INCLUDED_
+#define _NGX_GATEWAY_CACHE_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -26,13 +26,13 @@
 
 
 /* how many of the key's last bytes choose its bucket */
-#define NGX_HTTP_GATEWAY_CACHE_HASHED  32
+#define NGX_GATEWAY_CACHE_HASHED  32
 
 
-typedef struct ngx_http_gateway_cache_entry_s  ngx_http_gateway_cache_entry_t;
+typedef struct ngx_gateway_cache_entry_s  ngx_gateway_cache_entry_t;
 
-struct ngx_http_gateway_cache_entry_s {
-    ngx_http_gateway_cache_entry_t  *next;      /* in its bucket */
+struct ngx_gateway_cache_entry_s {
+    ngx_gateway_cache_entry_t       *next;      /* in its bucket */
     ngx_queue_t                      queue;     /* LRU, newest first */
     ngx_uint_t                       hash;
     ngx_uint_t                       tag;
@@ -44,30 +44,30 @@ struct ngx_http_gateway_cache_entry_s {
 
 
 typedef struct {
-    ngx_http_gateway_cache_entry_t **buckets;
+    ngx_gateway_cache_entry_t **buckets;
     ngx_uint_t                       mask;
     ngx_uint_t                       capacity;
     ngx_uint_t                       n;
     ngx_queue_t                      lru;
     ngx_log_t                       *log;
-} ngx_http_gateway_cache_t;
+} ngx_gateway_cache_t;
 
 
 /* NULL on memory failure; entries are freed with the pool */
-ngx_http_gateway_cache_t *ngx_http_gateway_cache_create(ngx_pool_t *pool,
+ngx_gateway_cache_t *ngx_gateway_cache_create(ngx_pool_t *pool,
     ngx_uint_t capacity, ngx_log_t *log);
 
 /* the value stored for (key, tag) while now < its expiry, or NULL */
-u_char *ngx_http_gateway_cache_get(ngx_http_gateway_cache_t *cache,
+u_char *ngx_gateway_cache_get(ngx_gateway_cache_t *cache,
     ngx_str_t *key, ngx_uint_t tag, time_t now, size_t *len);
 
 /*
  * Stores copies of the key and the value, evicting the least recently
  * used entry.
  */
-ngx_int_t ngx_http_gateway_cache_put(ngx_http_gateway_cache_t *cache,
+ngx_int_t ngx_gateway_cache_put(ngx_gateway_cache_t *cache,
     ngx_str_t *key, ngx_uint_t tag, time_t expires, u_char *data,
     size_t len);
 
 
-#endif /* _NGX_HTTP_GATEWAY_CACHE_H_INCLUDED_ */
+#endif /* _NGX_GATEWAY_CACHE_H_INCLUDED_ */

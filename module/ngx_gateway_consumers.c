@@ -12,7 +12,7 @@
 #include "ngx_gateway_consumers.h"
 
 
-#define NGX_HTTP_GATEWAY_CONSUMER_ID_MAX  128
+#define NGX_GATEWAY_CONSUMER_ID_MAX  128
 
 
 typedef struct {
@@ -20,37 +20,37 @@ typedef struct {
     u_char                         *data;
     size_t                          len;
     ngx_str_t                      *err;
-    ngx_http_gateway_consumers_t   *consumers;
-} ngx_http_gateway_consumers_ctx_t;
+    ngx_gateway_consumers_t        *consumers;
+} ngx_gateway_consumers_ctx_t;
 
 
-static ngx_int_t ngx_http_gateway_consumer_parse(
-    ngx_http_gateway_consumers_ctx_t *ctx, json_t *item, ngx_uint_t n);
-static ngx_int_t ngx_http_gateway_consumer_keys(
-    ngx_http_gateway_consumers_ctx_t *ctx, ngx_http_gateway_consumer_t *c,
+static ngx_int_t ngx_gateway_consumer_parse(
+    ngx_gateway_consumers_ctx_t *ctx, json_t *item, ngx_uint_t n);
+static ngx_int_t ngx_gateway_consumer_keys(
+    ngx_gateway_consumers_ctx_t *ctx, ngx_gateway_consumer_t *c,
     json_t *keys);
-static ngx_int_t ngx_http_gateway_consumer_services(
-    ngx_http_gateway_consumers_ctx_t *ctx, ngx_http_gateway_consumer_t *c,
+static ngx_int_t ngx_gateway_consumer_services(
+    ngx_gateway_consumers_ctx_t *ctx, ngx_gateway_consumer_t *c,
     json_t *services);
-static ngx_int_t ngx_http_gateway_consumer_string(
-    ngx_http_gateway_consumers_ctx_t *ctx, json_t *value, const char *member,
+static ngx_int_t ngx_gateway_consumer_string(
+    ngx_gateway_consumers_ctx_t *ctx, json_t *value, const char *member,
     ngx_str_t *str);
-static ngx_int_t ngx_http_gateway_consumer_id(ngx_str_t *id);
-static ngx_int_t ngx_http_gateway_consumers_tables(
-    ngx_http_gateway_consumers_ctx_t *ctx);
-static ngx_int_t ngx_http_gateway_consumers_error(
-    ngx_http_gateway_consumers_ctx_t *ctx, const char *member,
+static ngx_int_t ngx_gateway_consumer_id(ngx_str_t *id);
+static ngx_int_t ngx_gateway_consumers_tables(
+    ngx_gateway_consumers_ctx_t *ctx);
+static ngx_int_t ngx_gateway_consumers_error(
+    ngx_gateway_consumers_ctx_t *ctx, const char *member,
     ngx_str_t *value, ngx_uint_t occurrence, const char *fmt, ...);
-static u_char *ngx_http_gateway_consumers_locate(
-    ngx_http_gateway_consumers_ctx_t *ctx, const char *member,
+static u_char *ngx_gateway_consumers_locate(
+    ngx_gateway_consumers_ctx_t *ctx, const char *member,
     ngx_str_t *value, ngx_uint_t occurrence);
-static ngx_uint_t ngx_http_gateway_consumers_key_slot(u_char *digest);
-static void ngx_http_gateway_consumers_cleanup(void *data);
+static ngx_uint_t ngx_gateway_consumers_key_slot(u_char *digest);
+static void ngx_gateway_consumers_cleanup(void *data);
 
 
 ngx_int_t
-ngx_http_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
-    ngx_http_gateway_consumers_t *consumers, ngx_str_t *err)
+ngx_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_gateway_consumers_t *consumers, ngx_str_t *err)
 {
     u_char                            *p;
     size_t                             i;
@@ -59,9 +59,9 @@ ngx_http_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
     const char                        *member;
     json_error_t                       error;
     ngx_pool_cleanup_t                *cln;
-    ngx_http_gateway_consumers_ctx_t   ctx;
+    ngx_gateway_consumers_ctx_t        ctx;
 
-    ngx_memzero(consumers, sizeof(ngx_http_gateway_consumers_t));
+    ngx_memzero(consumers, sizeof(ngx_gateway_consumers_t));
 
     consumers->text.data = data;
     consumers->text.len = len;
@@ -95,7 +95,7 @@ ngx_http_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
         return NGX_ERROR;
     }
 
-    cln->handler = ngx_http_gateway_consumers_cleanup;
+    cln->handler = ngx_gateway_consumers_cleanup;
     cln->data = root;
 
     if (!json_is_object(root)) {
@@ -106,7 +106,7 @@ ngx_http_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
 
     json_object_foreach(root, member, item) {
         if (ngx_strcmp(member, "consumers") != 0) {
-            return ngx_http_gateway_consumers_error(&ctx, NULL, NULL, 0,
+            return ngx_gateway_consumers_error(&ctx, NULL, NULL, 0,
                        "unknown member \"%s\" at the top level", member);
         }
     }
@@ -123,53 +123,53 @@ ngx_http_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
     if (consumers->nconsumers) {
         consumers->consumers = ngx_pcalloc(pool,
                                    consumers->nconsumers
-                                   * sizeof(ngx_http_gateway_consumer_t));
+                                   * sizeof(ngx_gateway_consumer_t));
         if (consumers->consumers == NULL) {
             return NGX_ERROR;
         }
     }
 
     json_array_foreach(list, i, item) {
-        rc = ngx_http_gateway_consumer_parse(&ctx, item, i);
+        rc = ngx_gateway_consumer_parse(&ctx, item, i);
         if (rc != NGX_OK) {
             return rc;
         }
     }
 
-    return ngx_http_gateway_consumers_tables(&ctx);
+    return ngx_gateway_consumers_tables(&ctx);
 }
 
 
 static ngx_int_t
-ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
+ngx_gateway_consumer_parse(ngx_gateway_consumers_ctx_t *ctx,
     json_t *item, ngx_uint_t n)
 {
     json_t                       *value;
     ngx_int_t                     rc;
     ngx_str_t                     err;
     const char                   *member;
-    ngx_http_gateway_consumer_t  *c;
+    ngx_gateway_consumer_t       *c;
 
     c = &ctx->consumers->consumers[n];
 
     if (!json_is_object(item)) {
-        return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+        return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                    "consumer #%ui is not a JSON object", n + 1);
     }
 
-    rc = ngx_http_gateway_consumer_string(ctx, json_object_get(item, "id"),
-                                          "id", &c->id);
+    rc = ngx_gateway_consumer_string(ctx, json_object_get(item, "id"),
+                                     "id", &c->id);
     if (rc != NGX_OK) {
         if (rc == NGX_ABORT) {
-            return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+            return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                        "consumer #%ui has no \"id\" string", n + 1);
         }
 
         return rc;
     }
 
-    if (ngx_http_gateway_consumer_id(&c->id) != NGX_OK) {
-        return ngx_http_gateway_consumers_error(ctx, "id", &c->id, 1,
+    if (ngx_gateway_consumer_id(&c->id) != NGX_OK) {
+        return ngx_gateway_consumers_error(ctx, "id", &c->id, 1,
                    "invalid consumer id \"%V\": 1 to 128 letters, digits "
                    "and \"_-.@:\"", &c->id);
     }
@@ -181,42 +181,42 @@ ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
         }
 
         if (ngx_strcmp(member, "keys") == 0) {
-            rc = ngx_http_gateway_consumer_keys(ctx, c, value);
+            rc = ngx_gateway_consumer_keys(ctx, c, value);
 
         } else if (ngx_strcmp(member, "services") == 0) {
-            rc = ngx_http_gateway_consumer_services(ctx, c, value);
+            rc = ngx_gateway_consumer_services(ctx, c, value);
 
         } else if (ngx_strcmp(member, "jwt_subject") == 0) {
-            rc = ngx_http_gateway_consumer_string(ctx, value, member,
-                                                  &c->jwt_subject);
+            rc = ngx_gateway_consumer_string(ctx, value, member,
+                                             &c->jwt_subject);
 
         } else if (ngx_strcmp(member, "jwt_issuer") == 0) {
-            rc = ngx_http_gateway_consumer_string(ctx, value, member,
-                                                  &c->jwt_issuer);
+            rc = ngx_gateway_consumer_string(ctx, value, member,
+                                             &c->jwt_issuer);
 
         } else if (ngx_strcmp(member, "rate_limit") == 0) {
-            rc = ngx_http_gateway_consumer_string(ctx, value, member,
-                                                  &c->rate_limit);
+            rc = ngx_gateway_consumer_string(ctx, value, member,
+                                             &c->rate_limit);
 
             if (rc == NGX_OK
-                && ngx_http_gateway_parse_rate_limit(&c->rate_limit, &c->rate,
-                                                     &c->burst, &err)
+                && ngx_gateway_parse_rate_limit(&c->rate_limit, &c->rate,
+                                                &c->burst, &err)
                    != NGX_OK)
             {
-                return ngx_http_gateway_consumers_error(ctx, member,
+                return ngx_gateway_consumers_error(ctx, member,
                            &c->rate_limit, 1,
                            "invalid rate_limit \"%V\" of consumer \"%V\": %V",
                            &c->rate_limit, &c->id, &err);
             }
 
         } else {
-            return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+            return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                        "unknown member \"%s\" in consumer \"%V\"",
                        member, &c->id);
         }
 
         if (rc == NGX_ABORT) {
-            return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+            return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                        "\"%s\" of consumer \"%V\" is not a string",
                        member, &c->id);
         }
@@ -227,13 +227,13 @@ ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
     }
 
     if (c->services == NULL && !c->all_services) {
-        return ngx_http_gateway_consumers_error(ctx, "id", &c->id, 1,
+        return ngx_gateway_consumers_error(ctx, "id", &c->id, 1,
                    "consumer \"%V\" has no \"services\" list (use [\"*\"] "
                    "for every service)", &c->id);
     }
 
     if (c->jwt_issuer.len && c->jwt_subject.len == 0) {
-        return ngx_http_gateway_consumers_error(ctx, "jwt_issuer",
+        return ngx_gateway_consumers_error(ctx, "jwt_issuer",
                    &c->jwt_issuer, 1,
                    "\"jwt_issuer\" of consumer \"%V\" has no \"jwt_subject\"",
                    &c->id);
@@ -244,8 +244,8 @@ ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_gateway_consumer_keys(ngx_http_gateway_consumers_ctx_t *ctx,
-    ngx_http_gateway_consumer_t *c, json_t *keys)
+ngx_gateway_consumer_keys(ngx_gateway_consumers_ctx_t *ctx,
+    ngx_gateway_consumer_t *c, json_t *keys)
 {
     u_char     *hex, *digest;
     size_t      i, j;
@@ -254,21 +254,21 @@ ngx_http_gateway_consumer_keys(ngx_http_gateway_consumers_ctx_t *ctx,
     ngx_str_t  *text;
 
     if (!json_is_array(keys)) {
-        return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+        return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                    "\"keys\" of consumer \"%V\" is not an array", &c->id);
     }
 
     c->keys = ngx_palloc(ctx->pool,
                          (json_array_size(keys) + 1) * sizeof(ngx_str_t));
     c->digests = ngx_palloc(ctx->pool, (json_array_size(keys) + 1)
-                                       * NGX_HTTP_GATEWAY_DIGEST_LEN);
+                                       * NGX_GATEWAY_DIGEST_LEN);
     if (c->keys == NULL || c->digests == NULL) {
         return NGX_ERROR;
     }
 
     json_array_foreach(keys, i, key) {
         if (!json_is_string(key)) {
-            return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+            return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                        "key #%uz of consumer \"%V\" is not a string",
                        i + 1, &c->id);
         }
@@ -277,16 +277,16 @@ ngx_http_gateway_consumer_keys(ngx_http_gateway_consumers_ctx_t *ctx,
         text->data = (u_char *) json_string_value(key);
         text->len = json_string_length(key);
 
-        digest = c->digests + i * NGX_HTTP_GATEWAY_DIGEST_LEN;
+        digest = c->digests + i * NGX_GATEWAY_DIGEST_LEN;
         hex = text->data + sizeof("sha256:") - 1;
 
         byte = NGX_ERROR;
 
         if (text->len == sizeof("sha256:") - 1
-                         + 2 * NGX_HTTP_GATEWAY_DIGEST_LEN
+                         + 2 * NGX_GATEWAY_DIGEST_LEN
             && ngx_strncmp(text->data, "sha256:", 7) == 0)
         {
-            for (j = 0; j < NGX_HTTP_GATEWAY_DIGEST_LEN; j++) {
+            for (j = 0; j < NGX_GATEWAY_DIGEST_LEN; j++) {
                 byte = ngx_hextoi(hex + 2 * j, 2);
 
                 if (byte == NGX_ERROR) {
@@ -298,7 +298,7 @@ ngx_http_gateway_consumer_keys(ngx_http_gateway_consumers_ctx_t *ctx,
         }
 
         if (byte == NGX_ERROR) {
-            return ngx_http_gateway_consumers_error(ctx, NULL, text, 1,
+            return ngx_gateway_consumers_error(ctx, NULL, text, 1,
                        "key #%uz of consumer \"%V\" is not \"sha256:\" "
                        "and 64 hexadecimal digits", i + 1, &c->id);
         }
@@ -312,15 +312,15 @@ ngx_http_gateway_consumer_keys(ngx_http_gateway_consumers_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_gateway_consumer_services(ngx_http_gateway_consumers_ctx_t *ctx,
-    ngx_http_gateway_consumer_t *c, json_t *services)
+ngx_gateway_consumer_services(ngx_gateway_consumers_ctx_t *ctx,
+    ngx_gateway_consumer_t *c, json_t *services)
 {
     size_t      i;
     json_t     *s;
     ngx_str_t  *name;
 
     if (!json_is_array(services)) {
-        return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+        return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                    "\"services\" of consumer \"%V\" is not an array",
                    &c->id);
     }
@@ -334,7 +334,7 @@ ngx_http_gateway_consumer_services(ngx_http_gateway_consumers_ctx_t *ctx,
 
     json_array_foreach(services, i, s) {
         if (!json_is_string(s) || json_string_length(s) == 0) {
-            return ngx_http_gateway_consumers_error(ctx, NULL, NULL, 0,
+            return ngx_gateway_consumers_error(ctx, NULL, NULL, 0,
                        "service #%uz of consumer \"%V\" is not a name",
                        i + 1, &c->id);
         }
@@ -355,7 +355,7 @@ ngx_http_gateway_consumer_services(ngx_http_gateway_consumers_ctx_t *ctx,
 /* NGX_ABORT: the value is missing or not a string */
 
 static ngx_int_t
-ngx_http_gateway_consumer_string(ngx_http_gateway_consumers_ctx_t *ctx,
+ngx_gateway_consumer_string(ngx_gateway_consumers_ctx_t *ctx,
     json_t *value, const char *member, ngx_str_t *str)
 {
     if (!json_is_string(value)) {
@@ -372,11 +372,11 @@ ngx_http_gateway_consumer_string(ngx_http_gateway_consumers_ctx_t *ctx,
 /* ids travel in the X-Gateway-Consumer header and in logs */
 
 static ngx_int_t
-ngx_http_gateway_consumer_id(ngx_str_t *id)
+ngx_gateway_consumer_id(ngx_str_t *id)
 {
     u_char  *p, *last;
 
-    if (id->len == 0 || id->len > NGX_HTTP_GATEWAY_CONSUMER_ID_MAX) {
+    if (id->len == 0 || id->len > NGX_GATEWAY_CONSUMER_ID_MAX) {
         return NGX_ERROR;
     }
 
@@ -403,14 +403,14 @@ ngx_http_gateway_consumer_id(ngx_str_t *id)
  */
 
 static ngx_int_t
-ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
+ngx_gateway_consumers_tables(ngx_gateway_consumers_ctx_t *ctx)
 {
     u_char                           *digest;
     ngx_uint_t                        i, j, slot, size;
-    ngx_http_gateway_consumer_t      *c, **ids;
-    ngx_http_gateway_key_slot_t      *ks;
-    ngx_http_gateway_consumers_t     *cs;
-    ngx_http_gateway_subject_slot_t  *ss;
+    ngx_gateway_consumer_t           *c, **ids;
+    ngx_gateway_key_slot_t           *ks;
+    ngx_gateway_consumers_t          *cs;
+    ngx_gateway_subject_slot_t       *ss;
 
     cs = ctx->consumers;
 
@@ -418,7 +418,7 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
 
     for (size = 8; size < 2 * cs->nconsumers; size <<= 1) { /* void */ }
 
-    ids = ngx_pcalloc(ctx->pool, size * sizeof(ngx_http_gateway_consumer_t *));
+    ids = ngx_pcalloc(ctx->pool, size * sizeof(ngx_gateway_consumer_t *));
     if (ids == NULL) {
         return NGX_ERROR;
     }
@@ -431,7 +431,7 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
             if (ids[slot]->id.len == c->id.len
                 && ngx_memcmp(ids[slot]->id.data, c->id.data, c->id.len) == 0)
             {
-                return ngx_http_gateway_consumers_error(ctx, "id", &c->id, 2,
+                return ngx_gateway_consumers_error(ctx, "id", &c->id, 2,
                            "duplicate consumer id \"%V\"", &c->id);
             }
 
@@ -446,7 +446,7 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
     for (size = 8; size < 2 * cs->nkeys; size <<= 1) { /* void */ }
 
     cs->keys = ngx_pcalloc(ctx->pool,
-                           size * sizeof(ngx_http_gateway_key_slot_t));
+                           size * sizeof(ngx_gateway_key_slot_t));
     if (cs->keys == NULL) {
         return NGX_ERROR;
     }
@@ -456,7 +456,7 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
     for (size = 8; size < 2 * cs->nconsumers; size <<= 1) { /* void */ }
 
     cs->subjects = ngx_pcalloc(ctx->pool,
-                               size * sizeof(ngx_http_gateway_subject_slot_t));
+                               size * sizeof(ngx_gateway_subject_slot_t));
     if (cs->subjects == NULL) {
         return NGX_ERROR;
     }
@@ -485,7 +485,7 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
                                   c->jwt_subject.len)
                        == 0)
                 {
-                    return ngx_http_gateway_consumers_error(ctx,
+                    return ngx_gateway_consumers_error(ctx,
                                "jwt_subject", &c->jwt_subject, 2,
                                "consumers \"%V\" and \"%V\" have the same "
                                "jwt_subject \"%V\"", &ss->consumer->id,
@@ -501,23 +501,23 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
         c = &cs->consumers[i];
 
         for (j = 0; j < c->nkeys; j++) {
-            digest = c->digests + j * NGX_HTTP_GATEWAY_DIGEST_LEN;
+            digest = c->digests + j * NGX_GATEWAY_DIGEST_LEN;
 
-            if (ngx_http_gateway_consumers_by_key(cs, digest) != NULL) {
-                return ngx_http_gateway_consumers_error(ctx, NULL,
+            if (ngx_gateway_consumers_by_key(cs, digest) != NULL) {
+                return ngx_gateway_consumers_error(ctx, NULL,
                            &c->keys[j], 2,
                            "duplicate key \"%V\" (consumer \"%V\")",
                            &c->keys[j], &c->id);
             }
 
-            slot = ngx_http_gateway_consumers_key_slot(digest);
+            slot = ngx_gateway_consumers_key_slot(digest);
 
             while (cs->keys[slot & cs->keys_mask].consumer) {
                 slot++;
             }
 
             ks = &cs->keys[slot & cs->keys_mask];
-            ngx_memcpy(ks->digest, digest, NGX_HTTP_GATEWAY_DIGEST_LEN);
+            ngx_memcpy(ks->digest, digest, NGX_GATEWAY_DIGEST_LEN);
             ks->consumer = c;
         }
     }
@@ -526,18 +526,18 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
 }
 
 
-ngx_http_gateway_consumer_t *
-ngx_http_gateway_consumers_by_key(ngx_http_gateway_consumers_t *consumers,
+ngx_gateway_consumer_t *
+ngx_gateway_consumers_by_key(ngx_gateway_consumers_t *consumers,
     u_char *digest)
 {
     ngx_uint_t                    slot;
-    ngx_http_gateway_key_slot_t  *ks;
+    ngx_gateway_key_slot_t       *ks;
 
     if (consumers->keys == NULL) {
         return NULL;
     }
 
-    slot = ngx_http_gateway_consumers_key_slot(digest);
+    slot = ngx_gateway_consumers_key_slot(digest);
 
     for ( ;; ) {
         ks = &consumers->keys[slot & consumers->keys_mask];
@@ -546,7 +546,7 @@ ngx_http_gateway_consumers_by_key(ngx_http_gateway_consumers_t *consumers,
             return NULL;
         }
 
-        if (CRYPTO_memcmp(ks->digest, digest, NGX_HTTP_GATEWAY_DIGEST_LEN)
+        if (CRYPTO_memcmp(ks->digest, digest, NGX_GATEWAY_DIGEST_LEN)
             == 0)
         {
             return ks->consumer;
@@ -557,12 +557,12 @@ ngx_http_gateway_consumers_by_key(ngx_http_gateway_consumers_t *consumers,
 }
 
 
-ngx_http_gateway_consumer_t *
-ngx_http_gateway_consumers_by_subject(ngx_http_gateway_consumers_t *consumers,
+ngx_gateway_consumer_t *
+ngx_gateway_consumers_by_subject(ngx_gateway_consumers_t *consumers,
     ngx_str_t *subject)
 {
     ngx_uint_t                        slot;
-    ngx_http_gateway_subject_slot_t  *ss;
+    ngx_gateway_subject_slot_t       *ss;
 
     if (consumers->subjects == NULL) {
         return NULL;
@@ -590,7 +590,7 @@ ngx_http_gateway_consumers_by_subject(ngx_http_gateway_consumers_t *consumers,
 
 
 static ngx_uint_t
-ngx_http_gateway_consumers_key_slot(u_char *digest)
+ngx_gateway_consumers_key_slot(u_char *digest)
 {
     /* a SHA-256 digest is uniform: its first bytes are a good hash */
 
@@ -605,7 +605,7 @@ ngx_http_gateway_consumers_key_slot(u_char *digest)
  */
 
 static ngx_int_t
-ngx_http_gateway_consumers_error(ngx_http_gateway_consumers_ctx_t *ctx,
+ngx_gateway_consumers_error(ngx_gateway_consumers_ctx_t *ctx,
     const char *member, ngx_str_t *value, ngx_uint_t occurrence,
     const char *fmt, ...)
 {
@@ -626,7 +626,7 @@ ngx_http_gateway_consumers_error(ngx_http_gateway_consumers_ctx_t *ctx,
     va_end(args);
 
     at = (value && occurrence)
-         ? ngx_http_gateway_consumers_locate(ctx, member, value, occurrence)
+         ? ngx_gateway_consumers_locate(ctx, member, value, occurrence)
          : NULL;
 
     if (at) {
@@ -659,7 +659,7 @@ ngx_http_gateway_consumers_error(ngx_http_gateway_consumers_ctx_t *ctx,
  */
 
 static u_char *
-ngx_http_gateway_consumers_locate(ngx_http_gateway_consumers_ctx_t *ctx,
+ngx_gateway_consumers_locate(ngx_gateway_consumers_ctx_t *ctx,
     const char *member, ngx_str_t *value, ngx_uint_t occurrence)
 {
     u_char  *p, *q, *last;
@@ -715,17 +715,17 @@ ngx_http_gateway_consumers_locate(ngx_http_gateway_consumers_ctx_t *ctx,
 
 
 ngx_int_t
-ngx_http_gateway_consumers_where(ngx_http_gateway_consumers_t *cs,
-    ngx_http_gateway_consumer_t *c, ngx_str_t *service, ngx_uint_t *line,
+ngx_gateway_consumers_where(ngx_gateway_consumers_t *cs,
+    ngx_gateway_consumer_t *c, ngx_str_t *service, ngx_uint_t *line,
     ngx_uint_t *column)
 {
     u_char                            *p, *q, *start, *last;
-    ngx_http_gateway_consumers_ctx_t   ctx;
+    ngx_gateway_consumers_ctx_t        ctx;
 
     ctx.data = cs->text.data;
     ctx.len = cs->text.len;
 
-    start = ngx_http_gateway_consumers_locate(&ctx, "id", &c->id, 1);
+    start = ngx_gateway_consumers_locate(&ctx, "id", &c->id, 1);
 
     if (start == NULL) {
         return NGX_DECLINED;
@@ -782,7 +782,7 @@ ngx_http_gateway_consumers_where(ngx_http_gateway_consumers_t *cs,
 
 
 static void
-ngx_http_gateway_consumers_cleanup(void *data)
+ngx_gateway_consumers_cleanup(void *data)
 {
     json_decref(data);
 }

@@ -18,44 +18,44 @@
 #include "ngx_gateway_jwt.h"
 
 
-#define NGX_HTTP_GATEWAY_JWT_HMAC      1
-#define NGX_HTTP_GATEWAY_JWT_RSA       2
-#define NGX_HTTP_GATEWAY_JWT_PSS       3
-#define NGX_HTTP_GATEWAY_JWT_ECDSA     4
-#define NGX_HTTP_GATEWAY_JWT_ED25519   5
+#define NGX_GATEWAY_JWT_HMAC      1
+#define NGX_GATEWAY_JWT_RSA       2
+#define NGX_GATEWAY_JWT_PSS       3
+#define NGX_GATEWAY_JWT_ECDSA     4
+#define NGX_GATEWAY_JWT_ED25519   5
 
 /* NumericDates past 1e11 (year 5138) are refused, never cast */
-#define NGX_HTTP_GATEWAY_JWT_MAX_DATE                                         \
+#define NGX_GATEWAY_JWT_MAX_DATE                                         \
     (NGX_MAX_TIME_T_VALUE < 100000000000LL                                    \
      ? (time_t) NGX_MAX_TIME_T_VALUE : (time_t) 100000000000LL)
 
-#define NGX_HTTP_GATEWAY_JWK_MIN_RSA   2048
-#define NGX_HTTP_GATEWAY_JWK_MAX_RSA   16384
+#define NGX_GATEWAY_JWK_MIN_RSA   2048
+#define NGX_GATEWAY_JWK_MAX_RSA   16384
 
 /* a DER ECDSA-Sig-Value of P-521: 3 + 2 * (2 + 67) bytes at most */
-#define NGX_HTTP_GATEWAY_JWT_DER_LEN   160
+#define NGX_GATEWAY_JWT_DER_LEN   160
 
-#define NGX_HTTP_GATEWAY_JWK_ERR_LEN   (512 + NGX_HTTP_GATEWAY_JWT_MAX_KID)
+#define NGX_GATEWAY_JWK_ERR_LEN   (512 + NGX_GATEWAY_JWT_MAX_KID)
 
 /* the longest JSON value an error message quotes (kty, crv, alg) */
-#define NGX_HTTP_GATEWAY_JWK_QUOTE     32
+#define NGX_GATEWAY_JWK_QUOTE     32
 
 
-typedef const EVP_MD *(*ngx_http_gateway_jwt_md_pt)(void);
+typedef const EVP_MD *(*ngx_gateway_jwt_md_pt)(void);
 
 
 typedef struct {
     ngx_str_t                        name;
     ngx_uint_t                       alg;
     ngx_uint_t                       kind;
-    ngx_http_gateway_jwt_md_pt       md;        /* NULL for EdDSA */
+    ngx_gateway_jwt_md_pt            md;        /* NULL for EdDSA */
     size_t                           size;      /* HMAC: the digest length,
                                                    the least key length;
                                                    ECDSA, EdDSA: the
                                                    coordinate length */
     char                            *crv;       /* JWK curve */
     char                            *group;     /* OpenSSL group name */
-} ngx_http_gateway_jwt_alg_t;
+} ngx_gateway_jwt_alg_t;
 
 
 typedef struct {
@@ -64,109 +64,109 @@ typedef struct {
     ngx_uint_t                       index;
     ngx_str_t                        kid;       /* printable, or empty */
     ngx_str_t                       *err;
-} ngx_http_gateway_jwk_ctx_t;
+} ngx_gateway_jwk_ctx_t;
 
 
-static ngx_http_gateway_jwt_alg_t *ngx_http_gateway_jwt_alg_find(
+static ngx_gateway_jwt_alg_t *ngx_gateway_jwt_alg_find(
     const char *name, size_t len);
-static ngx_http_gateway_jwt_alg_t *ngx_http_gateway_jwt_alg_by_bit(
+static ngx_gateway_jwt_alg_t *ngx_gateway_jwt_alg_by_bit(
     ngx_uint_t alg);
 
-static void ngx_http_gateway_jwks_cleanup(void *data);
-static ngx_int_t ngx_http_gateway_jwks_json_error(ngx_pool_t *pool,
+static void ngx_gateway_jwks_cleanup(void *data);
+static ngx_int_t ngx_gateway_jwks_json_error(ngx_pool_t *pool,
     json_error_t *error, ngx_str_t *err);
-static ngx_int_t ngx_http_gateway_jwks_error(ngx_str_t *err,
+static ngx_int_t ngx_gateway_jwks_error(ngx_str_t *err,
     const char *text);
-static ngx_int_t ngx_http_gateway_jwk_parse(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key);
-static ngx_int_t ngx_http_gateway_jwk_kid(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key);
-static ngx_int_t ngx_http_gateway_jwk_usage(ngx_http_gateway_jwk_ctx_t *ctx);
-static ngx_int_t ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_str_t *kty, ngx_http_gateway_jwt_alg_t **alg);
-static ngx_int_t ngx_http_gateway_jwk_member(ngx_http_gateway_jwk_ctx_t *ctx,
+static ngx_int_t ngx_gateway_jwk_parse(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key);
+static ngx_int_t ngx_gateway_jwk_kid(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key);
+static ngx_int_t ngx_gateway_jwk_usage(ngx_gateway_jwk_ctx_t *ctx);
+static ngx_int_t ngx_gateway_jwk_alg(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_str_t *kty, ngx_gateway_jwt_alg_t **alg);
+static ngx_int_t ngx_gateway_jwk_member(ngx_gateway_jwk_ctx_t *ctx,
     char *name, ngx_str_t *value);
-static ngx_int_t ngx_http_gateway_jwk_rsa(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key);
-static ngx_int_t ngx_http_gateway_jwk_ec(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_http_gateway_jwk_t *key);
-static ngx_int_t ngx_http_gateway_jwk_okp(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key);
-static ngx_int_t ngx_http_gateway_jwk_oct(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_http_gateway_jwk_t *key);
-static ngx_int_t ngx_http_gateway_jwk_error(ngx_http_gateway_jwk_ctx_t *ctx,
+static ngx_int_t ngx_gateway_jwk_rsa(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key);
+static ngx_int_t ngx_gateway_jwk_ec(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwt_alg_t *alg, ngx_gateway_jwk_t *key);
+static ngx_int_t ngx_gateway_jwk_okp(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key);
+static ngx_int_t ngx_gateway_jwk_oct(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwt_alg_t *alg, ngx_gateway_jwk_t *key);
+static ngx_int_t ngx_gateway_jwk_error(ngx_gateway_jwk_ctx_t *ctx,
     const char *fmt, ...);
-static ngx_uint_t ngx_http_gateway_jwk_printable(json_t *value, size_t max);
+static ngx_uint_t ngx_gateway_jwk_printable(json_t *value, size_t max);
 
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_split(
-    ngx_str_t *token, ngx_http_gateway_jwt_policy_t *policy, ngx_str_t *seg);
-static json_t *ngx_http_gateway_jwt_json(ngx_str_t *text,
-    ngx_http_gateway_jwt_status_e *status);
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_header(
-    json_t *header, ngx_http_gateway_jwt_policy_t *policy,
-    ngx_http_gateway_jwt_alg_t **alg, ngx_str_t *kid);
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_select(
-    ngx_http_gateway_jwks_t *jwks, ngx_http_gateway_jwt_alg_t *alg,
-    ngx_str_t *kid, ngx_http_gateway_jwk_t **key);
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_signature(
-    ngx_http_gateway_jwk_t *key, ngx_http_gateway_jwt_alg_t *alg,
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_split(
+    ngx_str_t *token, ngx_gateway_jwt_policy_t *policy, ngx_str_t *seg);
+static json_t *ngx_gateway_jwt_json(ngx_str_t *text,
+    ngx_gateway_jwt_status_e *status);
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_header(
+    json_t *header, ngx_gateway_jwt_policy_t *policy,
+    ngx_gateway_jwt_alg_t **alg, ngx_str_t *kid);
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_select(
+    ngx_gateway_jwks_t *jwks, ngx_gateway_jwt_alg_t *alg,
+    ngx_str_t *kid, ngx_gateway_jwk_t **key);
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_signature(
+    ngx_gateway_jwk_t *key, ngx_gateway_jwt_alg_t *alg,
     ngx_str_t *input, ngx_str_t *sig);
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_hmac(
-    ngx_http_gateway_jwk_t *key, ngx_http_gateway_jwt_alg_t *alg,
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_hmac(
+    ngx_gateway_jwk_t *key, ngx_gateway_jwt_alg_t *alg,
     ngx_str_t *input, ngx_str_t *sig);
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_ecdsa(
-    EVP_PKEY *pkey, ngx_http_gateway_jwt_alg_t *alg, ngx_str_t *input,
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_ecdsa(
+    EVP_PKEY *pkey, ngx_gateway_jwt_alg_t *alg, ngx_str_t *input,
     ngx_str_t *sig);
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_pkey_verify(
-    EVP_PKEY *pkey, ngx_http_gateway_jwt_alg_t *alg, ngx_str_t *input,
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_pkey_verify(
+    EVP_PKEY *pkey, ngx_gateway_jwt_alg_t *alg, ngx_str_t *input,
     u_char *sig, size_t len);
-static ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_claims(
-    json_t *claims, ngx_http_gateway_jwt_policy_t *policy, time_t now,
-    ngx_http_gateway_jwt_t *jwt);
-static ngx_int_t ngx_http_gateway_jwt_date(json_t *value, time_t *date);
-static ngx_int_t ngx_http_gateway_jwt_audience(json_t *value,
+static ngx_gateway_jwt_status_e ngx_gateway_jwt_claims(
+    json_t *claims, ngx_gateway_jwt_policy_t *policy, time_t now,
+    ngx_gateway_jwt_t *jwt);
+static ngx_int_t ngx_gateway_jwt_date(json_t *value, time_t *date);
+static ngx_int_t ngx_gateway_jwt_audience(json_t *value,
     ngx_array_t *audiences);
-static void ngx_http_gateway_jwt_cleanup(void *data);
+static void ngx_gateway_jwt_cleanup(void *data);
 
 
-static ngx_http_gateway_jwt_alg_t  ngx_http_gateway_jwt_algs[] = {
+static ngx_gateway_jwt_alg_t  ngx_gateway_jwt_algs[] = {
 
-    { ngx_string("HS256"), NGX_HTTP_GATEWAY_JWT_HS256,
-      NGX_HTTP_GATEWAY_JWT_HMAC, EVP_sha256, 32, NULL, NULL },
-    { ngx_string("HS384"), NGX_HTTP_GATEWAY_JWT_HS384,
-      NGX_HTTP_GATEWAY_JWT_HMAC, EVP_sha384, 48, NULL, NULL },
-    { ngx_string("HS512"), NGX_HTTP_GATEWAY_JWT_HS512,
-      NGX_HTTP_GATEWAY_JWT_HMAC, EVP_sha512, 64, NULL, NULL },
+    { ngx_string("HS256"), NGX_GATEWAY_JWT_HS256,
+      NGX_GATEWAY_JWT_HMAC, EVP_sha256, 32, NULL, NULL },
+    { ngx_string("HS384"), NGX_GATEWAY_JWT_HS384,
+      NGX_GATEWAY_JWT_HMAC, EVP_sha384, 48, NULL, NULL },
+    { ngx_string("HS512"), NGX_GATEWAY_JWT_HS512,
+      NGX_GATEWAY_JWT_HMAC, EVP_sha512, 64, NULL, NULL },
 
-    { ngx_string("RS256"), NGX_HTTP_GATEWAY_JWT_RS256,
-      NGX_HTTP_GATEWAY_JWT_RSA, EVP_sha256, 0, NULL, NULL },
-    { ngx_string("RS384"), NGX_HTTP_GATEWAY_JWT_RS384,
-      NGX_HTTP_GATEWAY_JWT_RSA, EVP_sha384, 0, NULL, NULL },
-    { ngx_string("RS512"), NGX_HTTP_GATEWAY_JWT_RS512,
-      NGX_HTTP_GATEWAY_JWT_RSA, EVP_sha512, 0, NULL, NULL },
+    { ngx_string("RS256"), NGX_GATEWAY_JWT_RS256,
+      NGX_GATEWAY_JWT_RSA, EVP_sha256, 0, NULL, NULL },
+    { ngx_string("RS384"), NGX_GATEWAY_JWT_RS384,
+      NGX_GATEWAY_JWT_RSA, EVP_sha384, 0, NULL, NULL },
+    { ngx_string("RS512"), NGX_GATEWAY_JWT_RS512,
+      NGX_GATEWAY_JWT_RSA, EVP_sha512, 0, NULL, NULL },
 
-    { ngx_string("PS256"), NGX_HTTP_GATEWAY_JWT_PS256,
-      NGX_HTTP_GATEWAY_JWT_PSS, EVP_sha256, 0, NULL, NULL },
-    { ngx_string("PS384"), NGX_HTTP_GATEWAY_JWT_PS384,
-      NGX_HTTP_GATEWAY_JWT_PSS, EVP_sha384, 0, NULL, NULL },
-    { ngx_string("PS512"), NGX_HTTP_GATEWAY_JWT_PS512,
-      NGX_HTTP_GATEWAY_JWT_PSS, EVP_sha512, 0, NULL, NULL },
+    { ngx_string("PS256"), NGX_GATEWAY_JWT_PS256,
+      NGX_GATEWAY_JWT_PSS, EVP_sha256, 0, NULL, NULL },
+    { ngx_string("PS384"), NGX_GATEWAY_JWT_PS384,
+      NGX_GATEWAY_JWT_PSS, EVP_sha384, 0, NULL, NULL },
+    { ngx_string("PS512"), NGX_GATEWAY_JWT_PS512,
+      NGX_GATEWAY_JWT_PSS, EVP_sha512, 0, NULL, NULL },
 
-    { ngx_string("ES256"), NGX_HTTP_GATEWAY_JWT_ES256,
-      NGX_HTTP_GATEWAY_JWT_ECDSA, EVP_sha256, 32, "P-256", "prime256v1" },
-    { ngx_string("ES384"), NGX_HTTP_GATEWAY_JWT_ES384,
-      NGX_HTTP_GATEWAY_JWT_ECDSA, EVP_sha384, 48, "P-384", "secp384r1" },
-    { ngx_string("ES512"), NGX_HTTP_GATEWAY_JWT_ES512,
-      NGX_HTTP_GATEWAY_JWT_ECDSA, EVP_sha512, 66, "P-521", "secp521r1" },
+    { ngx_string("ES256"), NGX_GATEWAY_JWT_ES256,
+      NGX_GATEWAY_JWT_ECDSA, EVP_sha256, 32, "P-256", "prime256v1" },
+    { ngx_string("ES384"), NGX_GATEWAY_JWT_ES384,
+      NGX_GATEWAY_JWT_ECDSA, EVP_sha384, 48, "P-384", "secp384r1" },
+    { ngx_string("ES512"), NGX_GATEWAY_JWT_ES512,
+      NGX_GATEWAY_JWT_ECDSA, EVP_sha512, 66, "P-521", "secp521r1" },
 
-    { ngx_string("EdDSA"), NGX_HTTP_GATEWAY_JWT_EDDSA,
-      NGX_HTTP_GATEWAY_JWT_ED25519, NULL, 32, "Ed25519", NULL },
+    { ngx_string("EdDSA"), NGX_GATEWAY_JWT_EDDSA,
+      NGX_GATEWAY_JWT_ED25519, NULL, 32, "Ed25519", NULL },
 
     { ngx_null_string, 0, 0, NULL, 0, NULL, NULL }
 };
 
 
-static ngx_str_t  ngx_http_gateway_jwt_status_texts[] = {
+static ngx_str_t  ngx_gateway_jwt_status_texts[] = {
     ngx_string("valid"),
     ngx_string("malformed token"),
     ngx_string("token too large"),
@@ -184,18 +184,18 @@ static ngx_str_t  ngx_http_gateway_jwt_status_texts[] = {
 
 
 /* header parameters we refuse: no extensions, no keys from the token */
-static char  *ngx_http_gateway_jwt_refused[] = {
+static char  *ngx_gateway_jwt_refused[] = {
     "crit", "jwk", "jku", "x5u", "x5c", "cty", "enc", "zip", NULL
 };
 
 
-static char  *ngx_http_gateway_jwk_private[] = {
+static char  *ngx_gateway_jwk_private[] = {
     "d", "p", "q", "dp", "dq", "qi", "oth", NULL
 };
 
 
 /* base64url digits; 77 (bit 0x40 set) marks every other byte */
-static u_char  ngx_http_gateway_base64url[] = {
+static u_char  ngx_gateway_base64url[] = {
     77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
     77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77,
     77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 62, 77, 77,
@@ -217,34 +217,34 @@ static u_char  ngx_http_gateway_base64url[] = {
 
 
 ngx_uint_t
-ngx_http_gateway_jwt_alg(ngx_str_t *name)
+ngx_gateway_jwt_alg(ngx_str_t *name)
 {
-    ngx_http_gateway_jwt_alg_t  *alg;
+    ngx_gateway_jwt_alg_t       *alg;
 
-    alg = ngx_http_gateway_jwt_alg_find((const char *) name->data,
-                                        name->len);
+    alg = ngx_gateway_jwt_alg_find((const char *) name->data,
+                                   name->len);
 
     return (alg == NULL) ? 0 : alg->alg;
 }
 
 
 ngx_str_t *
-ngx_http_gateway_jwt_alg_name(ngx_uint_t alg)
+ngx_gateway_jwt_alg_name(ngx_uint_t alg)
 {
-    ngx_http_gateway_jwt_alg_t  *a;
+    ngx_gateway_jwt_alg_t       *a;
 
-    a = ngx_http_gateway_jwt_alg_by_bit(alg);
+    a = ngx_gateway_jwt_alg_by_bit(alg);
 
     return (a == NULL) ? NULL : &a->name;
 }
 
 
-static ngx_http_gateway_jwt_alg_t *
-ngx_http_gateway_jwt_alg_find(const char *name, size_t len)
+static ngx_gateway_jwt_alg_t *
+ngx_gateway_jwt_alg_find(const char *name, size_t len)
 {
-    ngx_http_gateway_jwt_alg_t  *alg;
+    ngx_gateway_jwt_alg_t       *alg;
 
-    for (alg = ngx_http_gateway_jwt_algs; alg->alg; alg++) {
+    for (alg = ngx_gateway_jwt_algs; alg->alg; alg++) {
         if (alg->name.len == len
             && ngx_strncmp(alg->name.data, name, len) == 0)
         {
@@ -256,12 +256,12 @@ ngx_http_gateway_jwt_alg_find(const char *name, size_t len)
 }
 
 
-static ngx_http_gateway_jwt_alg_t *
-ngx_http_gateway_jwt_alg_by_bit(ngx_uint_t alg)
+static ngx_gateway_jwt_alg_t *
+ngx_gateway_jwt_alg_by_bit(ngx_uint_t alg)
 {
-    ngx_http_gateway_jwt_alg_t  *a;
+    ngx_gateway_jwt_alg_t       *a;
 
-    for (a = ngx_http_gateway_jwt_algs; a->alg; a++) {
+    for (a = ngx_gateway_jwt_algs; a->alg; a++) {
         if (a->alg == alg) {
             return a;
         }
@@ -272,18 +272,18 @@ ngx_http_gateway_jwt_alg_by_bit(ngx_uint_t alg)
 
 
 ngx_str_t *
-ngx_http_gateway_jwt_status_text(ngx_http_gateway_jwt_status_e s)
+ngx_gateway_jwt_status_text(ngx_gateway_jwt_status_e s)
 {
-    if ((ngx_uint_t) s > NGX_HTTP_GATEWAY_JWT_ERROR) {
-        s = NGX_HTTP_GATEWAY_JWT_ERROR;
+    if ((ngx_uint_t) s > NGX_GATEWAY_JWT_ERROR) {
+        s = NGX_GATEWAY_JWT_ERROR;
     }
 
-    return &ngx_http_gateway_jwt_status_texts[s];
+    return &ngx_gateway_jwt_status_texts[s];
 }
 
 
 ngx_int_t
-ngx_http_gateway_base64url_decode(ngx_str_t *dst, ngx_str_t *src)
+ngx_gateway_base64url_decode(ngx_str_t *dst, ngx_str_t *src)
 {
     size_t   len;
     u_char  *d, *s, *basis;
@@ -295,7 +295,7 @@ ngx_http_gateway_base64url_decode(ngx_str_t *dst, ngx_str_t *src)
         return NGX_ERROR;
     }
 
-    basis = ngx_http_gateway_base64url;
+    basis = ngx_gateway_base64url;
     s = src->data;
     d = dst->data;
 
@@ -349,17 +349,17 @@ ngx_http_gateway_base64url_decode(ngx_str_t *dst, ngx_str_t *src)
 
 
 ngx_int_t
-ngx_http_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
-    ngx_http_gateway_jwks_t *jwks, ngx_str_t *err)
+ngx_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_gateway_jwks_t *jwks, ngx_str_t *err)
 {
     json_t                      *root, *keys;
     ngx_int_t                    rc;
     ngx_uint_t                   i, j, n;
     json_error_t                 error;
     ngx_pool_cleanup_t          *cln;
-    ngx_http_gateway_jwk_t      *key;
-    ngx_http_gateway_jwks_t     *set;
-    ngx_http_gateway_jwk_ctx_t   ctx;
+    ngx_gateway_jwk_t           *key;
+    ngx_gateway_jwks_t          *set;
+    ngx_gateway_jwk_ctx_t        ctx;
 
     ngx_str_null(err);
     jwks->keys = NULL;
@@ -368,38 +368,38 @@ ngx_http_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
     root = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES,
                       &error);
     if (root == NULL) {
-        return ngx_http_gateway_jwks_json_error(pool, &error, err);
+        return ngx_gateway_jwks_json_error(pool, &error, err);
     }
 
     if (!json_is_object(root)) {
-        rc = ngx_http_gateway_jwks_error(err,
-                                         "the JWK Set is not a JSON object");
+        rc = ngx_gateway_jwks_error(err,
+                                    "the JWK Set is not a JSON object");
         goto done;
     }
 
     keys = json_object_get(root, "keys");
 
     if (!json_is_array(keys)) {
-        rc = ngx_http_gateway_jwks_error(err,
-                                         "the JWK Set has no \"keys\" array");
+        rc = ngx_gateway_jwks_error(err,
+                                    "the JWK Set has no \"keys\" array");
         goto done;
     }
 
     n = json_array_size(keys);
 
     if (n == 0) {
-        rc = ngx_http_gateway_jwks_error(err, "the JWK Set is empty");
+        rc = ngx_gateway_jwks_error(err, "the JWK Set is empty");
         goto done;
     }
 
     rc = NGX_ERROR;
 
-    set = ngx_pcalloc(pool, sizeof(ngx_http_gateway_jwks_t));
+    set = ngx_pcalloc(pool, sizeof(ngx_gateway_jwks_t));
     if (set == NULL) {
         goto done;
     }
 
-    set->keys = ngx_pcalloc(pool, n * sizeof(ngx_http_gateway_jwk_t));
+    set->keys = ngx_pcalloc(pool, n * sizeof(ngx_gateway_jwk_t));
     if (set->keys == NULL) {
         goto done;
     }
@@ -412,7 +412,7 @@ ngx_http_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
     /* the cleanup frees what each slot holds, filled or not */
 
     set->nkeys = n;
-    cln->handler = ngx_http_gateway_jwks_cleanup;
+    cln->handler = ngx_gateway_jwks_cleanup;
     cln->data = set;
 
     ctx.pool = pool;
@@ -425,7 +425,7 @@ ngx_http_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
         ctx.index = i;
         ngx_str_null(&ctx.kid);
 
-        rc = ngx_http_gateway_jwk_parse(&ctx, key);
+        rc = ngx_gateway_jwk_parse(&ctx, key);
         if (rc != NGX_OK) {
             goto failed;
         }
@@ -440,8 +440,8 @@ ngx_http_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
                               key->kid.len)
                    == 0)
             {
-                rc = ngx_http_gateway_jwk_error(&ctx, "duplicate \"kid\", "
-                                                "as key %ui", j);
+                rc = ngx_gateway_jwk_error(&ctx, "duplicate \"kid\", "
+                                           "as key %ui", j);
                 goto failed;
             }
         }
@@ -457,7 +457,7 @@ failed:
 
     /* nothing of a refused set outlives the call */
 
-    ngx_http_gateway_jwks_cleanup(set);
+    ngx_gateway_jwks_cleanup(set);
 
 done:
 
@@ -468,12 +468,12 @@ done:
 
 
 static void
-ngx_http_gateway_jwks_cleanup(void *data)
+ngx_gateway_jwks_cleanup(void *data)
 {
-    ngx_http_gateway_jwks_t  *set = data;
+    ngx_gateway_jwks_t       *set = data;
 
     ngx_uint_t               i;
-    ngx_http_gateway_jwk_t  *key;
+    ngx_gateway_jwk_t       *key;
 
     for (i = 0; i < set->nkeys; i++) {
         key = &set->keys[i];
@@ -499,7 +499,7 @@ ngx_http_gateway_jwks_cleanup(void *data)
  */
 
 static ngx_int_t
-ngx_http_gateway_jwks_json_error(ngx_pool_t *pool, json_error_t *error,
+ngx_gateway_jwks_json_error(ngx_pool_t *pool, json_error_t *error,
     ngx_str_t *err)
 {
     u_char      *p;
@@ -544,12 +544,12 @@ ngx_http_gateway_jwks_json_error(ngx_pool_t *pool, json_error_t *error,
         break;
     }
 
-    err->data = ngx_pnalloc(pool, NGX_HTTP_GATEWAY_JWK_ERR_LEN);
+    err->data = ngx_pnalloc(pool, NGX_GATEWAY_JWK_ERR_LEN);
     if (err->data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_slprintf(err->data, err->data + NGX_HTTP_GATEWAY_JWK_ERR_LEN,
+    p = ngx_slprintf(err->data, err->data + NGX_GATEWAY_JWK_ERR_LEN,
                      "invalid JSON in the JWK Set at line %d, column %d: %s",
                      error->line, error->column, text);
 
@@ -560,7 +560,7 @@ ngx_http_gateway_jwks_json_error(ngx_pool_t *pool, json_error_t *error,
 
 
 static ngx_int_t
-ngx_http_gateway_jwks_error(ngx_str_t *err, const char *text)
+ngx_gateway_jwks_error(ngx_str_t *err, const char *text)
 {
     err->len = ngx_strlen(text);
     err->data = (u_char *) text;
@@ -570,20 +570,20 @@ ngx_http_gateway_jwks_error(ngx_str_t *err, const char *text)
 
 
 static ngx_int_t
-ngx_http_gateway_jwk_parse(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key)
+ngx_gateway_jwk_parse(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key)
 {
     char                        **name;
     json_t                       *v;
     ngx_int_t                     rc;
     ngx_str_t                     kty;
-    ngx_http_gateway_jwt_alg_t   *alg;
+    ngx_gateway_jwt_alg_t        *alg;
 
     if (!json_is_object(ctx->obj)) {
-        return ngx_http_gateway_jwk_error(ctx, "is not a JSON object");
+        return ngx_gateway_jwk_error(ctx, "is not a JSON object");
     }
 
-    rc = ngx_http_gateway_jwk_kid(ctx, key);
+    rc = ngx_gateway_jwk_kid(ctx, key);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -591,11 +591,11 @@ ngx_http_gateway_jwk_parse(ngx_http_gateway_jwk_ctx_t *ctx,
     v = json_object_get(ctx->obj, "kty");
 
     if (v == NULL) {
-        return ngx_http_gateway_jwk_error(ctx, "\"kty\" is missing");
+        return ngx_gateway_jwk_error(ctx, "\"kty\" is missing");
     }
 
     if (!json_is_string(v)) {
-        return ngx_http_gateway_jwk_error(ctx, "\"kty\" is not a string");
+        return ngx_gateway_jwk_error(ctx, "\"kty\" is not a string");
     }
 
     kty.data = (u_char *) json_string_value(v);
@@ -606,15 +606,15 @@ ngx_http_gateway_jwk_parse(ngx_http_gateway_jwk_ctx_t *ctx,
         && !(kty.len == 3 && ngx_strncmp(kty.data, "OKP", 3) == 0)
         && !(kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0))
     {
-        if (ngx_http_gateway_jwk_printable(v, NGX_HTTP_GATEWAY_JWK_QUOTE)) {
-            return ngx_http_gateway_jwk_error(ctx, "unsupported \"kty\" "
-                                              "\"%V\"", &kty);
+        if (ngx_gateway_jwk_printable(v, NGX_GATEWAY_JWK_QUOTE)) {
+            return ngx_gateway_jwk_error(ctx, "unsupported \"kty\" "
+                                         "\"%V\"", &kty);
         }
 
-        return ngx_http_gateway_jwk_error(ctx, "unsupported \"kty\"");
+        return ngx_gateway_jwk_error(ctx, "unsupported \"kty\"");
     }
 
-    rc = ngx_http_gateway_jwk_usage(ctx);
+    rc = ngx_gateway_jwk_usage(ctx);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -622,18 +622,18 @@ ngx_http_gateway_jwk_parse(ngx_http_gateway_jwk_ctx_t *ctx,
     /* the first letter tells "RSA", "EC", "OKP" and "oct" apart */
 
     if (kty.data[0] != 'o') {
-        for (name = ngx_http_gateway_jwk_private; *name; name++) {
+        for (name = ngx_gateway_jwk_private; *name; name++) {
             if (json_object_get(ctx->obj, *name) != NULL) {
-                return ngx_http_gateway_jwk_error(ctx, "private key material "
-                                                  "(\"%s\") in a public key",
-                                                  *name);
+                return ngx_gateway_jwk_error(ctx, "private key material "
+                                             "(\"%s\") in a public key",
+                                             *name);
             }
         }
     }
 
     alg = NULL;
 
-    rc = ngx_http_gateway_jwk_alg(ctx, &kty, &alg);
+    rc = ngx_gateway_jwk_alg(ctx, &kty, &alg);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -642,25 +642,25 @@ ngx_http_gateway_jwk_parse(ngx_http_gateway_jwk_ctx_t *ctx,
 
     switch (alg->kind) {
 
-    case NGX_HTTP_GATEWAY_JWT_HMAC:
-        return ngx_http_gateway_jwk_oct(ctx, alg, key);
+    case NGX_GATEWAY_JWT_HMAC:
+        return ngx_gateway_jwk_oct(ctx, alg, key);
 
-    case NGX_HTTP_GATEWAY_JWT_RSA:
-    case NGX_HTTP_GATEWAY_JWT_PSS:
-        return ngx_http_gateway_jwk_rsa(ctx, key);
+    case NGX_GATEWAY_JWT_RSA:
+    case NGX_GATEWAY_JWT_PSS:
+        return ngx_gateway_jwk_rsa(ctx, key);
 
-    case NGX_HTTP_GATEWAY_JWT_ECDSA:
-        return ngx_http_gateway_jwk_ec(ctx, alg, key);
+    case NGX_GATEWAY_JWT_ECDSA:
+        return ngx_gateway_jwk_ec(ctx, alg, key);
 
-    default: /* NGX_HTTP_GATEWAY_JWT_ED25519 */
-        return ngx_http_gateway_jwk_okp(ctx, key);
+    default: /* NGX_GATEWAY_JWT_ED25519 */
+        return ngx_gateway_jwk_okp(ctx, key);
     }
 }
 
 
 static ngx_int_t
-ngx_http_gateway_jwk_kid(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key)
+ngx_gateway_jwk_kid(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key)
 {
     json_t  *v;
     size_t   len;
@@ -672,19 +672,19 @@ ngx_http_gateway_jwk_kid(ngx_http_gateway_jwk_ctx_t *ctx,
     }
 
     if (!json_is_string(v)) {
-        return ngx_http_gateway_jwk_error(ctx, "\"kid\" is not a string");
+        return ngx_gateway_jwk_error(ctx, "\"kid\" is not a string");
     }
 
     len = json_string_length(v);
 
     if (len == 0) {
-        return ngx_http_gateway_jwk_error(ctx, "\"kid\" is empty");
+        return ngx_gateway_jwk_error(ctx, "\"kid\" is empty");
     }
 
-    if (len > NGX_HTTP_GATEWAY_JWT_MAX_KID) {
-        return ngx_http_gateway_jwk_error(ctx, "\"kid\" is longer than %d "
-                                          "bytes",
-                                          NGX_HTTP_GATEWAY_JWT_MAX_KID);
+    if (len > NGX_GATEWAY_JWT_MAX_KID) {
+        return ngx_gateway_jwk_error(ctx, "\"kid\" is longer than %d "
+                                     "bytes",
+                                     NGX_GATEWAY_JWT_MAX_KID);
     }
 
     key->kid.data = ngx_pnalloc(ctx->pool, len);
@@ -695,7 +695,7 @@ ngx_http_gateway_jwk_kid(ngx_http_gateway_jwk_ctx_t *ctx,
     ngx_memcpy(key->kid.data, json_string_value(v), len);
     key->kid.len = len;
 
-    if (ngx_http_gateway_jwk_printable(v, NGX_HTTP_GATEWAY_JWT_MAX_KID)) {
+    if (ngx_gateway_jwk_printable(v, NGX_GATEWAY_JWT_MAX_KID)) {
         ctx->kid = key->kid;
     }
 
@@ -706,7 +706,7 @@ ngx_http_gateway_jwk_kid(ngx_http_gateway_jwk_ctx_t *ctx,
 /* "use" must be "sig" and "key_ops" must list "verify", when present */
 
 static ngx_int_t
-ngx_http_gateway_jwk_usage(ngx_http_gateway_jwk_ctx_t *ctx)
+ngx_gateway_jwk_usage(ngx_gateway_jwk_ctx_t *ctx)
 {
     json_t      *v, *op;
     size_t       i;
@@ -718,7 +718,7 @@ ngx_http_gateway_jwk_usage(ngx_http_gateway_jwk_ctx_t *ctx)
         && !(json_is_string(v) && json_string_length(v) == 3
              && ngx_strncmp(json_string_value(v), "sig", 3) == 0))
     {
-        return ngx_http_gateway_jwk_error(ctx, "\"use\" is not \"sig\"");
+        return ngx_gateway_jwk_error(ctx, "\"use\" is not \"sig\"");
     }
 
     v = json_object_get(ctx->obj, "key_ops");
@@ -728,15 +728,15 @@ ngx_http_gateway_jwk_usage(ngx_http_gateway_jwk_ctx_t *ctx)
     }
 
     if (!json_is_array(v)) {
-        return ngx_http_gateway_jwk_error(ctx, "\"key_ops\" is not an array");
+        return ngx_gateway_jwk_error(ctx, "\"key_ops\" is not an array");
     }
 
     verify = 0;
 
     json_array_foreach(v, i, op) {
         if (!json_is_string(op)) {
-            return ngx_http_gateway_jwk_error(ctx, "\"key_ops\" holds a "
-                                              "value that is not a string");
+            return ngx_gateway_jwk_error(ctx, "\"key_ops\" holds a "
+                                         "value that is not a string");
         }
 
         if (json_string_length(op) == 6
@@ -747,8 +747,8 @@ ngx_http_gateway_jwk_usage(ngx_http_gateway_jwk_ctx_t *ctx)
     }
 
     if (!verify) {
-        return ngx_http_gateway_jwk_error(ctx, "\"key_ops\" does not "
-                                          "include \"verify\"");
+        return ngx_gateway_jwk_error(ctx, "\"key_ops\" does not "
+                                     "include \"verify\"");
     }
 
     return NGX_OK;
@@ -761,13 +761,13 @@ ngx_http_gateway_jwk_usage(ngx_http_gateway_jwk_ctx_t *ctx)
  */
 
 static ngx_int_t
-ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
-    ngx_http_gateway_jwt_alg_t **alg)
+ngx_gateway_jwk_alg(ngx_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
+    ngx_gateway_jwt_alg_t **alg)
 {
     json_t                      *v, *crv;
     ngx_str_t                    name;
     ngx_uint_t                   kind;
-    ngx_http_gateway_jwt_alg_t  *a, *curve;
+    ngx_gateway_jwt_alg_t       *a, *curve;
 
     curve = NULL;
 
@@ -776,18 +776,18 @@ ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
         crv = json_object_get(ctx->obj, "crv");
 
         if (crv == NULL) {
-            return ngx_http_gateway_jwk_error(ctx, "\"crv\" is missing");
+            return ngx_gateway_jwk_error(ctx, "\"crv\" is missing");
         }
 
         if (!json_is_string(crv)) {
-            return ngx_http_gateway_jwk_error(ctx, "\"crv\" is not a string");
+            return ngx_gateway_jwk_error(ctx, "\"crv\" is not a string");
         }
 
-        for (a = ngx_http_gateway_jwt_algs; a->alg; a++) {
+        for (a = ngx_gateway_jwt_algs; a->alg; a++) {
             if (a->crv != NULL
                 && ngx_strlen(a->crv) == json_string_length(crv)
                 && ngx_strcmp(a->crv, json_string_value(crv)) == 0
-                && (a->kind == NGX_HTTP_GATEWAY_JWT_ECDSA)
+                && (a->kind == NGX_GATEWAY_JWT_ECDSA)
                    == (kty->data[0] == 'E'))
             {
                 curve = a;
@@ -799,15 +799,15 @@ ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
             name.data = (u_char *) json_string_value(crv);
             name.len = json_string_length(crv);
 
-            if (ngx_http_gateway_jwk_printable(crv,
-                                               NGX_HTTP_GATEWAY_JWK_QUOTE))
+            if (ngx_gateway_jwk_printable(crv,
+                                          NGX_GATEWAY_JWK_QUOTE))
             {
-                return ngx_http_gateway_jwk_error(ctx, "unsupported \"crv\" "
-                                                  "\"%V\" for \"kty\" \"%V\"",
-                                                  &name, kty);
+                return ngx_gateway_jwk_error(ctx, "unsupported \"crv\" "
+                                             "\"%V\" for \"kty\" \"%V\"",
+                                             &name, kty);
             }
 
-            return ngx_http_gateway_jwk_error(ctx, "unsupported \"crv\"");
+            return ngx_gateway_jwk_error(ctx, "unsupported \"crv\"");
         }
     }
 
@@ -817,11 +817,11 @@ ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
         switch (kty->data[0]) {
 
         case 'R':
-            *alg = ngx_http_gateway_jwt_alg_by_bit(NGX_HTTP_GATEWAY_JWT_RS256);
+            *alg = ngx_gateway_jwt_alg_by_bit(NGX_GATEWAY_JWT_RS256);
             break;
 
         case 'o':
-            *alg = ngx_http_gateway_jwt_alg_by_bit(NGX_HTTP_GATEWAY_JWT_HS256);
+            *alg = ngx_gateway_jwt_alg_by_bit(NGX_GATEWAY_JWT_HS256);
             break;
 
         default:
@@ -833,32 +833,32 @@ ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
     }
 
     if (!json_is_string(v)) {
-        return ngx_http_gateway_jwk_error(ctx, "\"alg\" is not a string");
+        return ngx_gateway_jwk_error(ctx, "\"alg\" is not a string");
     }
 
     name.data = (u_char *) json_string_value(v);
     name.len = json_string_length(v);
 
-    a = ngx_http_gateway_jwt_alg_find((const char *) name.data, name.len);
+    a = ngx_gateway_jwt_alg_find((const char *) name.data, name.len);
 
     if (a == NULL) {
-        if (ngx_http_gateway_jwk_printable(v, NGX_HTTP_GATEWAY_JWK_QUOTE)) {
-            return ngx_http_gateway_jwk_error(ctx, "unsupported \"alg\" "
-                                              "\"%V\"", &name);
+        if (ngx_gateway_jwk_printable(v, NGX_GATEWAY_JWK_QUOTE)) {
+            return ngx_gateway_jwk_error(ctx, "unsupported \"alg\" "
+                                         "\"%V\"", &name);
         }
 
-        return ngx_http_gateway_jwk_error(ctx, "unsupported \"alg\"");
+        return ngx_gateway_jwk_error(ctx, "unsupported \"alg\"");
     }
 
     switch (kty->data[0]) {
 
     case 'R':
-        kind = (a->kind == NGX_HTTP_GATEWAY_JWT_RSA
-                || a->kind == NGX_HTTP_GATEWAY_JWT_PSS);
+        kind = (a->kind == NGX_GATEWAY_JWT_RSA
+                || a->kind == NGX_GATEWAY_JWT_PSS);
         break;
 
     case 'o':
-        kind = (a->kind == NGX_HTTP_GATEWAY_JWT_HMAC);
+        kind = (a->kind == NGX_GATEWAY_JWT_HMAC);
         break;
 
     default:
@@ -868,14 +868,14 @@ ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
 
     if (!kind) {
         if (curve != NULL) {
-            return ngx_http_gateway_jwk_error(ctx, "\"alg\" \"%V\" does not "
-                                              "suit \"kty\" \"%V\" with "
-                                              "\"crv\" \"%s\"",
-                                              &name, kty, curve->crv);
+            return ngx_gateway_jwk_error(ctx, "\"alg\" \"%V\" does not "
+                                         "suit \"kty\" \"%V\" with "
+                                         "\"crv\" \"%s\"",
+                                         &name, kty, curve->crv);
         }
 
-        return ngx_http_gateway_jwk_error(ctx, "\"alg\" \"%V\" does not suit "
-                                          "\"kty\" \"%V\"", &name, kty);
+        return ngx_gateway_jwk_error(ctx, "\"alg\" \"%V\" does not suit "
+                                     "\"kty\" \"%V\"", &name, kty);
     }
 
     *alg = a;
@@ -887,7 +887,7 @@ ngx_http_gateway_jwk_alg(ngx_http_gateway_jwk_ctx_t *ctx, ngx_str_t *kty,
 /* a strictly base64url-encoded, non-empty string member, decoded */
 
 static ngx_int_t
-ngx_http_gateway_jwk_member(ngx_http_gateway_jwk_ctx_t *ctx, char *name,
+ngx_gateway_jwk_member(ngx_gateway_jwk_ctx_t *ctx, char *name,
     ngx_str_t *value)
 {
     json_t     *v;
@@ -897,19 +897,19 @@ ngx_http_gateway_jwk_member(ngx_http_gateway_jwk_ctx_t *ctx, char *name,
     v = json_object_get(ctx->obj, name);
 
     if (v == NULL) {
-        return ngx_http_gateway_jwk_error(ctx, "\"%s\" is missing", name);
+        return ngx_gateway_jwk_error(ctx, "\"%s\" is missing", name);
     }
 
     if (!json_is_string(v)) {
-        return ngx_http_gateway_jwk_error(ctx, "\"%s\" is not a string",
-                                          name);
+        return ngx_gateway_jwk_error(ctx, "\"%s\" is not a string",
+                                     name);
     }
 
     src.data = (u_char *) json_string_value(v);
     src.len = json_string_length(v);
 
     if (src.len == 0) {
-        return ngx_http_gateway_jwk_error(ctx, "\"%s\" is empty", name);
+        return ngx_gateway_jwk_error(ctx, "\"%s\" is empty", name);
     }
 
     size = src.len * 3 / 4 + 1;
@@ -919,12 +919,12 @@ ngx_http_gateway_jwk_member(ngx_http_gateway_jwk_ctx_t *ctx, char *name,
         return NGX_ERROR;
     }
 
-    if (ngx_http_gateway_base64url_decode(value, &src) != NGX_OK) {
+    if (ngx_gateway_base64url_decode(value, &src) != NGX_OK) {
         OPENSSL_cleanse(value->data, size);
         value->len = 0;
 
-        return ngx_http_gateway_jwk_error(ctx, "\"%s\" is not base64url "
-                                          "without padding", name);
+        return ngx_gateway_jwk_error(ctx, "\"%s\" is not base64url "
+                                     "without padding", name);
     }
 
     return NGX_OK;
@@ -932,8 +932,8 @@ ngx_http_gateway_jwk_member(ngx_http_gateway_jwk_ctx_t *ctx, char *name,
 
 
 static ngx_int_t
-ngx_http_gateway_jwk_rsa(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key)
+ngx_gateway_jwk_rsa(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key)
 {
     int              bits;
     BIGNUM          *n, *e;
@@ -943,12 +943,12 @@ ngx_http_gateway_jwk_rsa(ngx_http_gateway_jwk_ctx_t *ctx,
     EVP_PKEY_CTX    *pctx;
     OSSL_PARAM_BLD  *bld;
 
-    rc = ngx_http_gateway_jwk_member(ctx, "n", &nb);
+    rc = ngx_gateway_jwk_member(ctx, "n", &nb);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_http_gateway_jwk_member(ctx, "e", &eb);
+    rc = ngx_gateway_jwk_member(ctx, "e", &eb);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -967,29 +967,29 @@ ngx_http_gateway_jwk_rsa(ngx_http_gateway_jwk_ctx_t *ctx,
 
     bits = BN_num_bits(n);
 
-    if (bits < NGX_HTTP_GATEWAY_JWK_MIN_RSA) {
-        rc = ngx_http_gateway_jwk_error(ctx, "RSA modulus of %d bits, "
-                                        "less than %d", bits,
-                                        NGX_HTTP_GATEWAY_JWK_MIN_RSA);
+    if (bits < NGX_GATEWAY_JWK_MIN_RSA) {
+        rc = ngx_gateway_jwk_error(ctx, "RSA modulus of %d bits, "
+                                   "less than %d", bits,
+                                   NGX_GATEWAY_JWK_MIN_RSA);
         goto done;
     }
 
-    if (bits > NGX_HTTP_GATEWAY_JWK_MAX_RSA) {
-        rc = ngx_http_gateway_jwk_error(ctx, "RSA modulus of %d bits, "
-                                        "more than %d", bits,
-                                        NGX_HTTP_GATEWAY_JWK_MAX_RSA);
+    if (bits > NGX_GATEWAY_JWK_MAX_RSA) {
+        rc = ngx_gateway_jwk_error(ctx, "RSA modulus of %d bits, "
+                                   "more than %d", bits,
+                                   NGX_GATEWAY_JWK_MAX_RSA);
         goto done;
     }
 
     if (!BN_is_odd(n)) {
-        rc = ngx_http_gateway_jwk_error(ctx, "even RSA modulus");
+        rc = ngx_gateway_jwk_error(ctx, "even RSA modulus");
         goto done;
     }
 
     /* e = 1 would make every signature its own message */
 
     if (!BN_is_odd(e) || BN_is_one(e) || BN_num_bits(e) > 64) {
-        rc = ngx_http_gateway_jwk_error(ctx, "invalid RSA exponent");
+        rc = ngx_gateway_jwk_error(ctx, "invalid RSA exponent");
         goto done;
     }
 
@@ -1017,7 +1017,7 @@ ngx_http_gateway_jwk_rsa(ngx_http_gateway_jwk_ctx_t *ctx,
     if (EVP_PKEY_fromdata(pctx, &key->pkey, EVP_PKEY_PUBLIC_KEY, params)
         != 1)
     {
-        rc = ngx_http_gateway_jwk_error(ctx, "invalid RSA key");
+        rc = ngx_gateway_jwk_error(ctx, "invalid RSA key");
         goto done;
     }
 
@@ -1040,8 +1040,8 @@ done:
 
 
 static ngx_int_t
-ngx_http_gateway_jwk_ec(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_http_gateway_jwk_t *key)
+ngx_gateway_jwk_ec(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwt_alg_t *alg, ngx_gateway_jwk_t *key)
 {
     u_char         pub[1 + 2 * 66];
     ngx_int_t      rc;
@@ -1049,20 +1049,20 @@ ngx_http_gateway_jwk_ec(ngx_http_gateway_jwk_ctx_t *ctx,
     OSSL_PARAM     params[3];
     EVP_PKEY_CTX  *pctx;
 
-    rc = ngx_http_gateway_jwk_member(ctx, "x", &x);
+    rc = ngx_gateway_jwk_member(ctx, "x", &x);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_http_gateway_jwk_member(ctx, "y", &y);
+    rc = ngx_gateway_jwk_member(ctx, "y", &y);
     if (rc != NGX_OK) {
         return rc;
     }
 
     if (x.len != alg->size || y.len != alg->size) {
-        return ngx_http_gateway_jwk_error(ctx, "\"x\" and \"y\" of \"crv\" "
-                                          "\"%s\" must be %uz bytes long",
-                                          alg->crv, alg->size);
+        return ngx_gateway_jwk_error(ctx, "\"x\" and \"y\" of \"crv\" "
+                                     "\"%s\" must be %uz bytes long",
+                                     alg->crv, alg->size);
     }
 
     /* an uncompressed point: 04 || x || y */
@@ -1087,8 +1087,8 @@ ngx_http_gateway_jwk_ec(ngx_http_gateway_jwk_ctx_t *ctx,
     if (EVP_PKEY_fromdata(pctx, &key->pkey, EVP_PKEY_PUBLIC_KEY, params)
         != 1)
     {
-        rc = ngx_http_gateway_jwk_error(ctx, "the point (\"x\", \"y\") is "
-                                        "not on the curve \"%s\"", alg->crv);
+        rc = ngx_gateway_jwk_error(ctx, "the point (\"x\", \"y\") is "
+                                   "not on the curve \"%s\"", alg->crv);
         goto done;
     }
 
@@ -1102,9 +1102,9 @@ ngx_http_gateway_jwk_ec(ngx_http_gateway_jwk_ctx_t *ctx,
     }
 
     if (EVP_PKEY_public_check(pctx) != 1) {
-        rc = ngx_http_gateway_jwk_error(ctx, "the point (\"x\", \"y\") is "
-                                        "not a valid public key of \"%s\"",
-                                        alg->crv);
+        rc = ngx_gateway_jwk_error(ctx, "the point (\"x\", \"y\") is "
+                                   "not a valid public key of \"%s\"",
+                                   alg->crv);
         goto done;
     }
 
@@ -1123,20 +1123,20 @@ done:
 
 
 static ngx_int_t
-ngx_http_gateway_jwk_okp(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwk_t *key)
+ngx_gateway_jwk_okp(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key)
 {
     ngx_int_t  rc;
     ngx_str_t  x;
 
-    rc = ngx_http_gateway_jwk_member(ctx, "x", &x);
+    rc = ngx_gateway_jwk_member(ctx, "x", &x);
     if (rc != NGX_OK) {
         return rc;
     }
 
     if (x.len != 32) {
-        return ngx_http_gateway_jwk_error(ctx, "\"x\" of \"crv\" \"Ed25519\" "
-                                          "must be 32 bytes long");
+        return ngx_gateway_jwk_error(ctx, "\"x\" of \"crv\" \"Ed25519\" "
+                                     "must be 32 bytes long");
     }
 
     key->pkey = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL,
@@ -1151,13 +1151,13 @@ ngx_http_gateway_jwk_okp(ngx_http_gateway_jwk_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_gateway_jwk_oct(ngx_http_gateway_jwk_ctx_t *ctx,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_http_gateway_jwk_t *key)
+ngx_gateway_jwk_oct(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwt_alg_t *alg, ngx_gateway_jwk_t *key)
 {
     size_t     len;
     ngx_int_t  rc;
 
-    rc = ngx_http_gateway_jwk_member(ctx, "k", &key->secret);
+    rc = ngx_gateway_jwk_member(ctx, "k", &key->secret);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -1170,9 +1170,9 @@ ngx_http_gateway_jwk_oct(ngx_http_gateway_jwk_ctx_t *ctx,
         OPENSSL_cleanse(key->secret.data, key->secret.len);
         key->secret.len = 0;
 
-        return ngx_http_gateway_jwk_error(ctx, "\"k\" of %uz bytes is "
-                                          "shorter than %V needs (%uz)",
-                                          len, &alg->name, alg->size);
+        return ngx_gateway_jwk_error(ctx, "\"k\" of %uz bytes is "
+                                     "shorter than %V needs (%uz)",
+                                     len, &alg->name, alg->size);
     }
 
     return NGX_OK;
@@ -1180,19 +1180,19 @@ ngx_http_gateway_jwk_oct(ngx_http_gateway_jwk_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_gateway_jwk_error(ngx_http_gateway_jwk_ctx_t *ctx,
+ngx_gateway_jwk_error(ngx_gateway_jwk_ctx_t *ctx,
     const char *fmt, ...)
 {
     u_char   *p, *last;
     va_list   args;
 
-    p = ngx_pnalloc(ctx->pool, NGX_HTTP_GATEWAY_JWK_ERR_LEN);
+    p = ngx_pnalloc(ctx->pool, NGX_GATEWAY_JWK_ERR_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     ctx->err->data = p;
-    last = p + NGX_HTTP_GATEWAY_JWK_ERR_LEN;
+    last = p + NGX_GATEWAY_JWK_ERR_LEN;
 
     if (ctx->kid.len) {
         p = ngx_slprintf(p, last, "key %ui (\"kid\": \"%V\"): ",
@@ -1215,7 +1215,7 @@ ngx_http_gateway_jwk_error(ngx_http_gateway_jwk_ctx_t *ctx,
 /* whether a JSON string may be quoted in a message as it is */
 
 static ngx_uint_t
-ngx_http_gateway_jwk_printable(json_t *value, size_t max)
+ngx_gateway_jwk_printable(json_t *value, size_t max)
 {
     size_t       i, len;
     const char  *s;
@@ -1237,29 +1237,29 @@ ngx_http_gateway_jwk_printable(json_t *value, size_t max)
 }
 
 
-ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_verify(ngx_pool_t *pool, ngx_str_t *token,
-    ngx_http_gateway_jwks_t *jwks, ngx_http_gateway_jwt_policy_t *policy,
-    time_t now, ngx_http_gateway_jwt_t *jwt)
+ngx_gateway_jwt_status_e
+ngx_gateway_jwt_verify(ngx_pool_t *pool, ngx_str_t *token,
+    ngx_gateway_jwks_t *jwks, ngx_gateway_jwt_policy_t *policy,
+    time_t now, ngx_gateway_jwt_t *jwt)
 {
     u_char                         *buf, *p;
     json_t                         *header, *claims;
     ngx_str_t                       seg[3], dec[3], input, kid;
     ngx_uint_t                      i;
     ngx_pool_cleanup_t             *cln;
-    ngx_http_gateway_jwk_t         *key;
-    ngx_http_gateway_jwt_alg_t     *alg;
-    ngx_http_gateway_jwt_status_e   rc;
+    ngx_gateway_jwk_t              *key;
+    ngx_gateway_jwt_alg_t          *alg;
+    ngx_gateway_jwt_status_e        rc;
 
-    ngx_memzero(jwt, sizeof(ngx_http_gateway_jwt_t));
+    ngx_memzero(jwt, sizeof(ngx_gateway_jwt_t));
 
     alg = NULL;
     key = NULL;
 
     /* length, charset and framing, before any allocation */
 
-    rc = ngx_http_gateway_jwt_split(token, policy, seg);
-    if (rc != NGX_HTTP_GATEWAY_JWT_OK) {
+    rc = ngx_gateway_jwt_split(token, policy, seg);
+    if (rc != NGX_GATEWAY_JWT_OK) {
         return rc;
     }
 
@@ -1268,7 +1268,7 @@ ngx_http_gateway_jwt_verify(ngx_pool_t *pool, ngx_str_t *token,
     buf = ngx_pnalloc(pool, seg[0].len * 3 / 4 + seg[1].len * 3 / 4
                             + seg[2].len * 3 / 4);
     if (buf == NULL) {
-        return NGX_HTTP_GATEWAY_JWT_ERROR;
+        return NGX_GATEWAY_JWT_ERROR;
     }
 
     p = buf;
@@ -1276,30 +1276,30 @@ ngx_http_gateway_jwt_verify(ngx_pool_t *pool, ngx_str_t *token,
     for (i = 0; i < 3; i++) {
         dec[i].data = p;
 
-        if (ngx_http_gateway_base64url_decode(&dec[i], &seg[i]) != NGX_OK) {
-            rc = NGX_HTTP_GATEWAY_JWT_MALFORMED;
+        if (ngx_gateway_base64url_decode(&dec[i], &seg[i]) != NGX_OK) {
+            rc = NGX_GATEWAY_JWT_MALFORMED;
             goto done;
         }
 
         p += dec[i].len;
     }
 
-    header = ngx_http_gateway_jwt_json(&dec[0], &rc);
+    header = ngx_gateway_jwt_json(&dec[0], &rc);
     if (header == NULL) {
         goto done;
     }
 
-    rc = ngx_http_gateway_jwt_header(header, policy, &alg, &kid);
+    rc = ngx_gateway_jwt_header(header, policy, &alg, &kid);
 
-    if (rc == NGX_HTTP_GATEWAY_JWT_OK) {
-        rc = ngx_http_gateway_jwt_select(jwks, alg, &kid, &key);
+    if (rc == NGX_GATEWAY_JWT_OK) {
+        rc = ngx_gateway_jwt_select(jwks, alg, &kid, &key);
     }
 
     /* kid points into the header: released only now */
 
     json_decref(header);
 
-    if (rc != NGX_HTTP_GATEWAY_JWT_OK) {
+    if (rc != NGX_GATEWAY_JWT_OK) {
         goto done;
     }
 
@@ -1308,8 +1308,8 @@ ngx_http_gateway_jwt_verify(ngx_pool_t *pool, ngx_str_t *token,
     input.data = token->data;
     input.len = seg[1].data + seg[1].len - token->data;
 
-    rc = ngx_http_gateway_jwt_signature(key, alg, &input, &dec[2]);
-    if (rc != NGX_HTTP_GATEWAY_JWT_OK) {
+    rc = ngx_gateway_jwt_signature(key, alg, &input, &dec[2]);
+    if (rc != NGX_GATEWAY_JWT_OK) {
         goto done;
     }
 
@@ -1317,23 +1317,23 @@ ngx_http_gateway_jwt_verify(ngx_pool_t *pool, ngx_str_t *token,
 
     cln = ngx_pool_cleanup_add(pool, 0);
     if (cln == NULL) {
-        rc = NGX_HTTP_GATEWAY_JWT_ERROR;
+        rc = NGX_GATEWAY_JWT_ERROR;
         goto done;
     }
 
-    claims = ngx_http_gateway_jwt_json(&dec[1], &rc);
+    claims = ngx_gateway_jwt_json(&dec[1], &rc);
     if (claims == NULL) {
         goto done;
     }
 
-    rc = ngx_http_gateway_jwt_claims(claims, policy, now, jwt);
+    rc = ngx_gateway_jwt_claims(claims, policy, now, jwt);
 
-    if (rc != NGX_HTTP_GATEWAY_JWT_OK) {
+    if (rc != NGX_GATEWAY_JWT_OK) {
         json_decref(claims);
         goto done;
     }
 
-    cln->handler = ngx_http_gateway_jwt_cleanup;
+    cln->handler = ngx_gateway_jwt_cleanup;
     cln->data = claims;
 
     jwt->payload = claims;
@@ -1346,19 +1346,19 @@ done:
 }
 
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_split(ngx_str_t *token,
-    ngx_http_gateway_jwt_policy_t *policy, ngx_str_t *seg)
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_split(ngx_str_t *token,
+    ngx_gateway_jwt_policy_t *policy, ngx_str_t *seg)
 {
     u_char      *p, *last, *dot[2];
     size_t       max;
     ngx_uint_t   ndots;
 
     max = policy->max_size ? policy->max_size
-                           : NGX_HTTP_GATEWAY_JWT_MAX_SIZE;
+                           : NGX_GATEWAY_JWT_MAX_SIZE;
 
     if (token->len > max) {
-        return NGX_HTTP_GATEWAY_JWT_TOO_LARGE;
+        return NGX_GATEWAY_JWT_TOO_LARGE;
     }
 
     /* one pass: [A-Za-z0-9_-] and exactly two dots (RFC 8725bis 3.14) */
@@ -1370,20 +1370,20 @@ ngx_http_gateway_jwt_split(ngx_str_t *token,
 
         if (*p == '.') {
             if (ndots == 2) {
-                return NGX_HTTP_GATEWAY_JWT_MALFORMED;
+                return NGX_GATEWAY_JWT_MALFORMED;
             }
 
             dot[ndots++] = p;
             continue;
         }
 
-        if (ngx_http_gateway_base64url[*p] & 0x40) {
-            return NGX_HTTP_GATEWAY_JWT_MALFORMED;
+        if (ngx_gateway_base64url[*p] & 0x40) {
+            return NGX_GATEWAY_JWT_MALFORMED;
         }
     }
 
     if (ndots != 2) {
-        return NGX_HTTP_GATEWAY_JWT_MALFORMED;
+        return NGX_GATEWAY_JWT_MALFORMED;
     }
 
     seg[0].data = token->data;
@@ -1398,18 +1398,18 @@ ngx_http_gateway_jwt_split(ngx_str_t *token,
     if (seg[0].len % 4 == 1 || seg[1].len % 4 == 1 || seg[2].len % 4 == 1
         || seg[0].len == 0 || seg[1].len == 0 || seg[2].len == 0)
     {
-        return NGX_HTTP_GATEWAY_JWT_MALFORMED;
+        return NGX_GATEWAY_JWT_MALFORMED;
     }
 
-    return NGX_HTTP_GATEWAY_JWT_OK;
+    return NGX_GATEWAY_JWT_OK;
 }
 
 
 /* a JSON object: UTF-8, no duplicate names, no \u0000 */
 
 static json_t *
-ngx_http_gateway_jwt_json(ngx_str_t *text,
-    ngx_http_gateway_jwt_status_e *status)
+ngx_gateway_jwt_json(ngx_str_t *text,
+    ngx_gateway_jwt_status_e *status)
 {
     json_t        *json;
     json_error_t   error;
@@ -1419,14 +1419,14 @@ ngx_http_gateway_jwt_json(ngx_str_t *text,
 
     if (json == NULL) {
         *status = (json_error_code(&error) == json_error_out_of_memory)
-                  ? NGX_HTTP_GATEWAY_JWT_ERROR
-                  : NGX_HTTP_GATEWAY_JWT_MALFORMED;
+                  ? NGX_GATEWAY_JWT_ERROR
+                  : NGX_GATEWAY_JWT_MALFORMED;
         return NULL;
     }
 
     if (!json_is_object(json)) {
         json_decref(json);
-        *status = NGX_HTTP_GATEWAY_JWT_MALFORMED;
+        *status = NGX_GATEWAY_JWT_MALFORMED;
         return NULL;
     }
 
@@ -1434,43 +1434,43 @@ ngx_http_gateway_jwt_json(ngx_str_t *text,
 }
 
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_header(json_t *header,
-    ngx_http_gateway_jwt_policy_t *policy, ngx_http_gateway_jwt_alg_t **alg,
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_header(json_t *header,
+    ngx_gateway_jwt_policy_t *policy, ngx_gateway_jwt_alg_t **alg,
     ngx_str_t *kid)
 {
     char                        **name;
     json_t                       *v;
-    ngx_http_gateway_jwt_alg_t   *a;
+    ngx_gateway_jwt_alg_t        *a;
 
     v = json_object_get(header, "alg");
 
     if (!json_is_string(v)) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_ALG;
+        return NGX_GATEWAY_JWT_BAD_ALG;
     }
 
     /* an allowlist of exact names: "none", "None", "hs256" are unknown */
 
-    a = ngx_http_gateway_jwt_alg_find(json_string_value(v),
-                                      json_string_length(v));
+    a = ngx_gateway_jwt_alg_find(json_string_value(v),
+                                 json_string_length(v));
     if (a == NULL) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_ALG;
+        return NGX_GATEWAY_JWT_BAD_ALG;
     }
 
     if (policy->algorithms && (policy->algorithms & a->alg) == 0) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_ALG;
+        return NGX_GATEWAY_JWT_BAD_ALG;
     }
 
-    for (name = ngx_http_gateway_jwt_refused; *name; name++) {
+    for (name = ngx_gateway_jwt_refused; *name; name++) {
         if (json_object_get(header, *name) != NULL) {
-            return NGX_HTTP_GATEWAY_JWT_BAD_HEADER;
+            return NGX_GATEWAY_JWT_BAD_HEADER;
         }
     }
 
     v = json_object_get(header, "typ");
 
     if (v != NULL && !json_is_string(v)) {
-        return NGX_HTTP_GATEWAY_JWT_MALFORMED;
+        return NGX_GATEWAY_JWT_MALFORMED;
     }
 
     v = json_object_get(header, "kid");
@@ -1480,9 +1480,9 @@ ngx_http_gateway_jwt_header(json_t *header,
 
     } else {
         if (!json_is_string(v)
-            || json_string_length(v) > NGX_HTTP_GATEWAY_JWT_MAX_KID)
+            || json_string_length(v) > NGX_GATEWAY_JWT_MAX_KID)
         {
-            return NGX_HTTP_GATEWAY_JWT_MALFORMED;
+            return NGX_GATEWAY_JWT_MALFORMED;
         }
 
         kid->data = (u_char *) json_string_value(v);
@@ -1491,7 +1491,7 @@ ngx_http_gateway_jwt_header(json_t *header,
 
     *alg = a;
 
-    return NGX_HTTP_GATEWAY_JWT_OK;
+    return NGX_GATEWAY_JWT_OK;
 }
 
 
@@ -1500,16 +1500,16 @@ ngx_http_gateway_jwt_header(json_t *header,
  * the only one of the token's algorithm.  One key is ever tried.
  */
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_select(ngx_http_gateway_jwks_t *jwks,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_str_t *kid,
-    ngx_http_gateway_jwk_t **key)
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_select(ngx_gateway_jwks_t *jwks,
+    ngx_gateway_jwt_alg_t *alg, ngx_str_t *kid,
+    ngx_gateway_jwk_t **key)
 {
     ngx_uint_t               i, n;
-    ngx_http_gateway_jwk_t  *k, *found;
+    ngx_gateway_jwk_t       *k, *found;
 
     if (jwks == NULL) {
-        return NGX_HTTP_GATEWAY_JWT_UNKNOWN_KEY;
+        return NGX_GATEWAY_JWT_UNKNOWN_KEY;
     }
 
     if (kid->data != NULL) {
@@ -1524,15 +1524,15 @@ ngx_http_gateway_jwt_select(ngx_http_gateway_jwks_t *jwks,
             }
 
             if (k->alg != alg->alg) {
-                return NGX_HTTP_GATEWAY_JWT_BAD_ALG;
+                return NGX_GATEWAY_JWT_BAD_ALG;
             }
 
             *key = k;
 
-            return NGX_HTTP_GATEWAY_JWT_OK;
+            return NGX_GATEWAY_JWT_OK;
         }
 
-        return NGX_HTTP_GATEWAY_JWT_UNKNOWN_KEY;
+        return NGX_GATEWAY_JWT_UNKNOWN_KEY;
     }
 
     n = 0;
@@ -1546,23 +1546,23 @@ ngx_http_gateway_jwt_select(ngx_http_gateway_jwks_t *jwks,
     }
 
     if (n != 1) {
-        return NGX_HTTP_GATEWAY_JWT_UNKNOWN_KEY;
+        return NGX_GATEWAY_JWT_UNKNOWN_KEY;
     }
 
     *key = found;
 
-    return NGX_HTTP_GATEWAY_JWT_OK;
+    return NGX_GATEWAY_JWT_OK;
 }
 
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_signature(ngx_http_gateway_jwk_t *key,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_str_t *input, ngx_str_t *sig)
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_signature(ngx_gateway_jwk_t *key,
+    ngx_gateway_jwt_alg_t *alg, ngx_str_t *input, ngx_str_t *sig)
 {
     EVP_PKEY  *pkey;
 
-    if (alg->kind == NGX_HTTP_GATEWAY_JWT_HMAC) {
-        return ngx_http_gateway_jwt_hmac(key, alg, input, sig);
+    if (alg->kind == NGX_GATEWAY_JWT_HMAC) {
+        return ngx_gateway_jwt_hmac(key, alg, input, sig);
     }
 
     /* the key's type, not the token, decides what verifies */
@@ -1570,69 +1570,69 @@ ngx_http_gateway_jwt_signature(ngx_http_gateway_jwk_t *key,
     pkey = key->pkey;
 
     if (pkey == NULL) {
-        return NGX_HTTP_GATEWAY_JWT_ERROR;
+        return NGX_GATEWAY_JWT_ERROR;
     }
 
     switch (alg->kind) {
 
-    case NGX_HTTP_GATEWAY_JWT_RSA:
-    case NGX_HTTP_GATEWAY_JWT_PSS:
+    case NGX_GATEWAY_JWT_RSA:
+    case NGX_GATEWAY_JWT_PSS:
         if (!EVP_PKEY_is_a(pkey, "RSA")) {
-            return NGX_HTTP_GATEWAY_JWT_ERROR;
+            return NGX_GATEWAY_JWT_ERROR;
         }
 
         /* exactly the modulus length (libjwt H1: a 3-byte signature) */
 
         if (sig->len != (size_t) EVP_PKEY_get_size(pkey)) {
-            return NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE;
+            return NGX_GATEWAY_JWT_BAD_SIGNATURE;
         }
 
-        return ngx_http_gateway_jwt_pkey_verify(pkey, alg, input, sig->data,
-                                                sig->len);
+        return ngx_gateway_jwt_pkey_verify(pkey, alg, input, sig->data,
+                                           sig->len);
 
-    case NGX_HTTP_GATEWAY_JWT_ECDSA:
+    case NGX_GATEWAY_JWT_ECDSA:
         /* P-521 coordinates take 66 bytes */
 
         if (!EVP_PKEY_is_a(pkey, "EC")
             || EVP_PKEY_get_bits(pkey)
                != (alg->size == 66 ? 521 : (int) alg->size * 8))
         {
-            return NGX_HTTP_GATEWAY_JWT_ERROR;
+            return NGX_GATEWAY_JWT_ERROR;
         }
 
-        return ngx_http_gateway_jwt_ecdsa(pkey, alg, input, sig);
+        return ngx_gateway_jwt_ecdsa(pkey, alg, input, sig);
 
-    default: /* NGX_HTTP_GATEWAY_JWT_ED25519 */
+    default: /* NGX_GATEWAY_JWT_ED25519 */
         if (!EVP_PKEY_is_a(pkey, "ED25519")) {
-            return NGX_HTTP_GATEWAY_JWT_ERROR;
+            return NGX_GATEWAY_JWT_ERROR;
         }
 
         if (sig->len != 64) {
-            return NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE;
+            return NGX_GATEWAY_JWT_BAD_SIGNATURE;
         }
 
-        return ngx_http_gateway_jwt_pkey_verify(pkey, alg, input, sig->data,
-                                                sig->len);
+        return ngx_gateway_jwt_pkey_verify(pkey, alg, input, sig->data,
+                                           sig->len);
     }
 }
 
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_hmac(ngx_http_gateway_jwk_t *key,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_str_t *input, ngx_str_t *sig)
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_hmac(ngx_gateway_jwk_t *key,
+    ngx_gateway_jwt_alg_t *alg, ngx_str_t *input, ngx_str_t *sig)
 {
     u_char                          md[EVP_MAX_MD_SIZE];
     unsigned int                    len;
-    ngx_http_gateway_jwt_status_e   rc;
+    ngx_gateway_jwt_status_e        rc;
 
     /* never an empty or short key (CVE-2026-44699), nor an RSA one */
 
     if (key->pkey != NULL || key->secret.len < alg->size) {
-        return NGX_HTTP_GATEWAY_JWT_ERROR;
+        return NGX_GATEWAY_JWT_ERROR;
     }
 
     if (sig->len != alg->size) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE;
+        return NGX_GATEWAY_JWT_BAD_SIGNATURE;
     }
 
     if (HMAC(alg->md(), key->secret.data, (int) key->secret.len,
@@ -1640,11 +1640,11 @@ ngx_http_gateway_jwt_hmac(ngx_http_gateway_jwk_t *key,
         == NULL)
     {
         ERR_clear_error();
-        return NGX_HTTP_GATEWAY_JWT_ERROR;
+        return NGX_GATEWAY_JWT_ERROR;
     }
 
     rc = (len == sig->len && CRYPTO_memcmp(md, sig->data, len) == 0)
-         ? NGX_HTTP_GATEWAY_JWT_OK : NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE;
+         ? NGX_GATEWAY_JWT_OK : NGX_GATEWAY_JWT_BAD_SIGNATURE;
 
     OPENSSL_cleanse(md, sizeof(md));
 
@@ -1654,17 +1654,17 @@ ngx_http_gateway_jwt_hmac(ngx_http_gateway_jwk_t *key,
 
 /* JWS ECDSA signatures are R || S (RFC 7518 3.4); OpenSSL reads DER */
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_ecdsa(EVP_PKEY *pkey, ngx_http_gateway_jwt_alg_t *alg,
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_ecdsa(EVP_PKEY *pkey, ngx_gateway_jwt_alg_t *alg,
     ngx_str_t *input, ngx_str_t *sig)
 {
     int         len;
-    u_char      der[NGX_HTTP_GATEWAY_JWT_DER_LEN], *p;
+    u_char      der[NGX_GATEWAY_JWT_DER_LEN], *p;
     BIGNUM     *r, *s;
     ECDSA_SIG  *es;
 
     if (sig->len != 2 * alg->size) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE;
+        return NGX_GATEWAY_JWT_BAD_SIGNATURE;
     }
 
     r = BN_bin2bn(sig->data, alg->size, NULL);
@@ -1682,7 +1682,7 @@ ngx_http_gateway_jwt_ecdsa(EVP_PKEY *pkey, ngx_http_gateway_jwt_alg_t *alg,
         BN_free(s);
         ECDSA_SIG_free(es);
 
-        return NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE;
+        return NGX_GATEWAY_JWT_BAD_SIGNATURE;
     }
 
     if (ECDSA_SIG_set0(es, r, s) != 1) {
@@ -1691,11 +1691,11 @@ ngx_http_gateway_jwt_ecdsa(EVP_PKEY *pkey, ngx_http_gateway_jwt_alg_t *alg,
 
     len = i2d_ECDSA_SIG(es, NULL);
 
-    if (len <= 0 || len > NGX_HTTP_GATEWAY_JWT_DER_LEN) {
+    if (len <= 0 || len > NGX_GATEWAY_JWT_DER_LEN) {
         ECDSA_SIG_free(es);
         ERR_clear_error();
 
-        return NGX_HTTP_GATEWAY_JWT_ERROR;
+        return NGX_GATEWAY_JWT_ERROR;
     }
 
     p = der;
@@ -1703,7 +1703,7 @@ ngx_http_gateway_jwt_ecdsa(EVP_PKEY *pkey, ngx_http_gateway_jwt_alg_t *alg,
 
     ECDSA_SIG_free(es);
 
-    return ngx_http_gateway_jwt_pkey_verify(pkey, alg, input, der, len);
+    return ngx_gateway_jwt_pkey_verify(pkey, alg, input, der, len);
 
 error:
 
@@ -1712,33 +1712,33 @@ error:
     ECDSA_SIG_free(es);
     ERR_clear_error();
 
-    return NGX_HTTP_GATEWAY_JWT_ERROR;
+    return NGX_GATEWAY_JWT_ERROR;
 }
 
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_pkey_verify(EVP_PKEY *pkey,
-    ngx_http_gateway_jwt_alg_t *alg, ngx_str_t *input, u_char *sig,
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_pkey_verify(EVP_PKEY *pkey,
+    ngx_gateway_jwt_alg_t *alg, ngx_str_t *input, u_char *sig,
     size_t len)
 {
     EVP_MD_CTX                     *mctx;
     const EVP_MD                   *md;
     EVP_PKEY_CTX                   *pctx;
-    ngx_http_gateway_jwt_status_e   rc;
+    ngx_gateway_jwt_status_e        rc;
 
     mctx = EVP_MD_CTX_new();
     if (mctx == NULL) {
-        return NGX_HTTP_GATEWAY_JWT_ERROR;
+        return NGX_GATEWAY_JWT_ERROR;
     }
 
-    rc = NGX_HTTP_GATEWAY_JWT_ERROR;
+    rc = NGX_GATEWAY_JWT_ERROR;
     md = (alg->md != NULL) ? alg->md() : NULL;
 
     if (EVP_DigestVerifyInit(mctx, &pctx, md, NULL, pkey) != 1) {
         goto done;
     }
 
-    if (alg->kind == NGX_HTTP_GATEWAY_JWT_RSA
+    if (alg->kind == NGX_GATEWAY_JWT_RSA
         && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
     {
         goto done;
@@ -1746,7 +1746,7 @@ ngx_http_gateway_jwt_pkey_verify(EVP_PKEY *pkey,
 
     /* RFC 7518 3.5: MGF1 with the same hash, a salt of the hash's size */
 
-    if (alg->kind == NGX_HTTP_GATEWAY_JWT_PSS
+    if (alg->kind == NGX_GATEWAY_JWT_PSS
         && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0
             || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
                <= 0
@@ -1756,13 +1756,13 @@ ngx_http_gateway_jwt_pkey_verify(EVP_PKEY *pkey,
     }
 
     rc = (EVP_DigestVerify(mctx, sig, len, input->data, input->len) == 1)
-         ? NGX_HTTP_GATEWAY_JWT_OK : NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE;
+         ? NGX_GATEWAY_JWT_OK : NGX_GATEWAY_JWT_BAD_SIGNATURE;
 
 done:
 
     EVP_MD_CTX_free(mctx);
 
-    if (rc != NGX_HTTP_GATEWAY_JWT_OK) {
+    if (rc != NGX_GATEWAY_JWT_OK) {
         /* leave nothing in the queue that nginx's SSL code would see */
         ERR_clear_error();
     }
@@ -1771,10 +1771,10 @@ done:
 }
 
 
-static ngx_http_gateway_jwt_status_e
-ngx_http_gateway_jwt_claims(json_t *claims,
-    ngx_http_gateway_jwt_policy_t *policy, time_t now,
-    ngx_http_gateway_jwt_t *jwt)
+static ngx_gateway_jwt_status_e
+ngx_gateway_jwt_claims(json_t *claims,
+    ngx_gateway_jwt_policy_t *policy, time_t now,
+    ngx_gateway_jwt_t *jwt)
 {
     json_t      *v, *sub, *iss;
     time_t       exp, nbf, iat, leeway;
@@ -1782,34 +1782,34 @@ ngx_http_gateway_jwt_claims(json_t *claims,
 
     v = json_object_get(claims, "exp");
 
-    if (v == NULL || ngx_http_gateway_jwt_date(v, &exp) != NGX_OK
+    if (v == NULL || ngx_gateway_jwt_date(v, &exp) != NGX_OK
         || exp == 0)
     {
-        return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
+        return NGX_GATEWAY_JWT_BAD_CLAIMS;
     }
 
     v = json_object_get(claims, "nbf");
     has_nbf = (v != NULL);
 
-    if (has_nbf && ngx_http_gateway_jwt_date(v, &nbf) != NGX_OK) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
+    if (has_nbf && ngx_gateway_jwt_date(v, &nbf) != NGX_OK) {
+        return NGX_GATEWAY_JWT_BAD_CLAIMS;
     }
 
     v = json_object_get(claims, "iat");
     has_iat = (v != NULL);
 
-    if (has_iat && ngx_http_gateway_jwt_date(v, &iat) != NGX_OK) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
+    if (has_iat && ngx_gateway_jwt_date(v, &iat) != NGX_OK) {
+        return NGX_GATEWAY_JWT_BAD_CLAIMS;
     }
 
     sub = json_object_get(claims, "sub");
 
     if (sub != NULL && !json_is_string(sub)) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
+        return NGX_GATEWAY_JWT_BAD_CLAIMS;
     }
 
     if (has_nbf && nbf > exp) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
+        return NGX_GATEWAY_JWT_BAD_CLAIMS;
     }
 
     /* dates are within [0, 1e11], so none of this overflows */
@@ -1819,22 +1819,22 @@ ngx_http_gateway_jwt_claims(json_t *claims,
     if (leeway < 0) {
         leeway = 0;
 
-    } else if (leeway > NGX_HTTP_GATEWAY_JWT_MAX_DATE) {
-        leeway = NGX_HTTP_GATEWAY_JWT_MAX_DATE;
+    } else if (leeway > NGX_GATEWAY_JWT_MAX_DATE) {
+        leeway = NGX_GATEWAY_JWT_MAX_DATE;
     }
 
     /* RFC 7519 4.1.4: expired "on or after" exp */
 
     if (exp + leeway <= now) {
-        return NGX_HTTP_GATEWAY_JWT_EXPIRED;
+        return NGX_GATEWAY_JWT_EXPIRED;
     }
 
     if (has_nbf && nbf - leeway > now) {
-        return NGX_HTTP_GATEWAY_JWT_NOT_YET_VALID;
+        return NGX_GATEWAY_JWT_NOT_YET_VALID;
     }
 
     if (has_iat && iat - leeway > now) {
-        return NGX_HTTP_GATEWAY_JWT_NOT_YET_VALID;
+        return NGX_GATEWAY_JWT_NOT_YET_VALID;
     }
 
     if (policy->issuer.len) {
@@ -1846,7 +1846,7 @@ ngx_http_gateway_jwt_claims(json_t *claims,
                           policy->issuer.len)
                != 0)
         {
-            return NGX_HTTP_GATEWAY_JWT_BAD_ISSUER;
+            return NGX_GATEWAY_JWT_BAD_ISSUER;
         }
     }
 
@@ -1855,14 +1855,14 @@ ngx_http_gateway_jwt_claims(json_t *claims,
     iss = json_object_get(claims, "iss");
 
     if (iss != NULL && !json_is_string(iss)) {
-        return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
+        return NGX_GATEWAY_JWT_BAD_CLAIMS;
     }
 
     if (policy->audiences != NULL) {
         v = json_object_get(claims, "aud");
 
-        if (ngx_http_gateway_jwt_audience(v, policy->audiences) != NGX_OK) {
-            return NGX_HTTP_GATEWAY_JWT_BAD_AUDIENCE;
+        if (ngx_gateway_jwt_audience(v, policy->audiences) != NGX_OK) {
+            return NGX_GATEWAY_JWT_BAD_AUDIENCE;
         }
     }
 
@@ -1878,14 +1878,14 @@ ngx_http_gateway_jwt_claims(json_t *claims,
 
     jwt->expires = exp;
 
-    return NGX_HTTP_GATEWAY_JWT_OK;
+    return NGX_GATEWAY_JWT_OK;
 }
 
 
 /* a NumericDate in [0, 1e11]: an integer, or a real floored */
 
 static ngx_int_t
-ngx_http_gateway_jwt_date(json_t *value, time_t *date)
+ngx_gateway_jwt_date(json_t *value, time_t *date)
 {
     double      d;
     json_int_t  i;
@@ -1893,7 +1893,7 @@ ngx_http_gateway_jwt_date(json_t *value, time_t *date)
     if (json_is_integer(value)) {
         i = json_integer_value(value);
 
-        if (i < 0 || i > (json_int_t) NGX_HTTP_GATEWAY_JWT_MAX_DATE) {
+        if (i < 0 || i > (json_int_t) NGX_GATEWAY_JWT_MAX_DATE) {
             return NGX_DECLINED;
         }
 
@@ -1907,7 +1907,7 @@ ngx_http_gateway_jwt_date(json_t *value, time_t *date)
 
         /* false for NaN as well: no out-of-range double is ever cast */
 
-        if (!(d >= 0 && d <= (double) NGX_HTTP_GATEWAY_JWT_MAX_DATE)) {
+        if (!(d >= 0 && d <= (double) NGX_GATEWAY_JWT_MAX_DATE)) {
             return NGX_DECLINED;
         }
 
@@ -1923,7 +1923,7 @@ ngx_http_gateway_jwt_date(json_t *value, time_t *date)
 /* "aud": a string, or a non-empty array of strings, one of them expected */
 
 static ngx_int_t
-ngx_http_gateway_jwt_audience(json_t *value, ngx_array_t *audiences)
+ngx_gateway_jwt_audience(json_t *value, ngx_array_t *audiences)
 {
     json_t      *v;
     size_t       n, i;
@@ -1971,7 +1971,7 @@ ngx_http_gateway_jwt_audience(json_t *value, ngx_array_t *audiences)
 
 
 static void
-ngx_http_gateway_jwt_cleanup(void *data)
+ngx_gateway_jwt_cleanup(void *data)
 {
     json_t  *claims = data;
 
@@ -1980,7 +1980,7 @@ ngx_http_gateway_jwt_cleanup(void *data)
 
 
 ngx_int_t
-ngx_http_gateway_jwt_claim(ngx_http_gateway_jwt_t *jwt, ngx_str_t *name,
+ngx_gateway_jwt_claim(ngx_gateway_jwt_t *jwt, ngx_str_t *name,
     ngx_pool_t *pool, ngx_str_t *value)
 {
     char         buf[64];

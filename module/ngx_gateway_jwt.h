@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_HTTP_GATEWAY_JWT_H_INCLUDED_
-#define _NGX_HTTP_GATEWAY_JWT_H_INCLUDED_
+#ifndef _NGX_GATEWAY_JWT_H_INCLUDED_
+#define _NGX_GATEWAY_JWT_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -23,28 +23,28 @@
 
 /* one bit per algorithm, so that sets of them are allowlists */
 typedef enum {
-    NGX_HTTP_GATEWAY_JWT_HS256 = 0x0001,
-    NGX_HTTP_GATEWAY_JWT_HS384 = 0x0002,
-    NGX_HTTP_GATEWAY_JWT_HS512 = 0x0004,
-    NGX_HTTP_GATEWAY_JWT_RS256 = 0x0008,
-    NGX_HTTP_GATEWAY_JWT_RS384 = 0x0010,
-    NGX_HTTP_GATEWAY_JWT_RS512 = 0x0020,
-    NGX_HTTP_GATEWAY_JWT_PS256 = 0x0040,
-    NGX_HTTP_GATEWAY_JWT_PS384 = 0x0080,
-    NGX_HTTP_GATEWAY_JWT_PS512 = 0x0100,
-    NGX_HTTP_GATEWAY_JWT_ES256 = 0x0200,
-    NGX_HTTP_GATEWAY_JWT_ES384 = 0x0400,
-    NGX_HTTP_GATEWAY_JWT_ES512 = 0x0800,
-    NGX_HTTP_GATEWAY_JWT_EDDSA = 0x1000
-} ngx_http_gateway_jwt_alg_e;
+    NGX_GATEWAY_JWT_HS256 = 0x0001,
+    NGX_GATEWAY_JWT_HS384 = 0x0002,
+    NGX_GATEWAY_JWT_HS512 = 0x0004,
+    NGX_GATEWAY_JWT_RS256 = 0x0008,
+    NGX_GATEWAY_JWT_RS384 = 0x0010,
+    NGX_GATEWAY_JWT_RS512 = 0x0020,
+    NGX_GATEWAY_JWT_PS256 = 0x0040,
+    NGX_GATEWAY_JWT_PS384 = 0x0080,
+    NGX_GATEWAY_JWT_PS512 = 0x0100,
+    NGX_GATEWAY_JWT_ES256 = 0x0200,
+    NGX_GATEWAY_JWT_ES384 = 0x0400,
+    NGX_GATEWAY_JWT_ES512 = 0x0800,
+    NGX_GATEWAY_JWT_EDDSA = 0x1000
+} ngx_gateway_jwt_alg_e;
 
-#define NGX_HTTP_GATEWAY_JWT_ALL_ALGS  0x1fff
+#define NGX_GATEWAY_JWT_ALL_ALGS  0x1fff
 
 /* the default token length cap, when a policy's max_size is 0 */
-#define NGX_HTTP_GATEWAY_JWT_MAX_SIZE  8192
+#define NGX_GATEWAY_JWT_MAX_SIZE  8192
 
 /* the longest "kid", in a token or a JWK */
-#define NGX_HTTP_GATEWAY_JWT_MAX_KID   256
+#define NGX_GATEWAY_JWT_MAX_KID   256
 
 
 typedef struct {
@@ -52,13 +52,13 @@ typedef struct {
     ngx_uint_t                       alg;       /* exactly one bit */
     EVP_PKEY                        *pkey;      /* RSA, EC, Ed25519 */
     ngx_str_t                        secret;    /* oct: the HMAC key */
-} ngx_http_gateway_jwk_t;
+} ngx_gateway_jwk_t;
 
 
 typedef struct {
-    ngx_http_gateway_jwk_t          *keys;
+    ngx_gateway_jwk_t               *keys;
     ngx_uint_t                       nkeys;
-} ngx_http_gateway_jwks_t;
+} ngx_gateway_jwks_t;
 
 
 typedef struct {
@@ -68,24 +68,24 @@ typedef struct {
     ngx_uint_t                       algorithms; /* 0: any key's alg */
     time_t                           leeway;     /* seconds; < 0 is 0 */
     size_t                           max_size;   /* 0: the default */
-} ngx_http_gateway_jwt_policy_t;
+} ngx_gateway_jwt_policy_t;
 
 
 typedef enum {
-    NGX_HTTP_GATEWAY_JWT_OK = 0,
-    NGX_HTTP_GATEWAY_JWT_MALFORMED,
-    NGX_HTTP_GATEWAY_JWT_TOO_LARGE,
-    NGX_HTTP_GATEWAY_JWT_BAD_ALG,
-    NGX_HTTP_GATEWAY_JWT_UNKNOWN_KEY,
-    NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE,
-    NGX_HTTP_GATEWAY_JWT_EXPIRED,
-    NGX_HTTP_GATEWAY_JWT_NOT_YET_VALID,
-    NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS,
-    NGX_HTTP_GATEWAY_JWT_BAD_ISSUER,
-    NGX_HTTP_GATEWAY_JWT_BAD_AUDIENCE,
-    NGX_HTTP_GATEWAY_JWT_BAD_HEADER,
-    NGX_HTTP_GATEWAY_JWT_ERROR
-} ngx_http_gateway_jwt_status_e;
+    NGX_GATEWAY_JWT_OK = 0,
+    NGX_GATEWAY_JWT_MALFORMED,
+    NGX_GATEWAY_JWT_TOO_LARGE,
+    NGX_GATEWAY_JWT_BAD_ALG,
+    NGX_GATEWAY_JWT_UNKNOWN_KEY,
+    NGX_GATEWAY_JWT_BAD_SIGNATURE,
+    NGX_GATEWAY_JWT_EXPIRED,
+    NGX_GATEWAY_JWT_NOT_YET_VALID,
+    NGX_GATEWAY_JWT_BAD_CLAIMS,
+    NGX_GATEWAY_JWT_BAD_ISSUER,
+    NGX_GATEWAY_JWT_BAD_AUDIENCE,
+    NGX_GATEWAY_JWT_BAD_HEADER,
+    NGX_GATEWAY_JWT_ERROR
+} ngx_gateway_jwt_status_e;
 
 
 typedef struct {
@@ -94,15 +94,15 @@ typedef struct {
     time_t                           expires;   /* "exp" */
     void                            *payload;   /* json_t *, released by
                                                    a cleanup of the pool */
-} ngx_http_gateway_jwt_t;
+} ngx_gateway_jwt_t;
 
 
 /*
  * The bit of an algorithm name ("RS256"; exact and case-sensitive), or 0;
  * and the name of a bit, or NULL unless exactly one known bit is set.
  */
-ngx_uint_t ngx_http_gateway_jwt_alg(ngx_str_t *name);
-ngx_str_t *ngx_http_gateway_jwt_alg_name(ngx_uint_t alg);
+ngx_uint_t ngx_gateway_jwt_alg(ngx_str_t *name);
+ngx_str_t *ngx_gateway_jwt_alg_name(ngx_uint_t alg);
 
 /*
  * Loads an RFC 7517 JWK Set from JSON text.  Every key is public (RSA of
@@ -115,23 +115,23 @@ ngx_str_t *ngx_http_gateway_jwt_alg_name(ngx_uint_t alg);
  * index and "kid" and, for JSON syntax errors, the line and column; a
  * refused set keeps nothing: its keys are freed before the call returns.
  */
-ngx_int_t ngx_http_gateway_jwks_parse(ngx_pool_t *pool, u_char *data,
-    size_t len, ngx_http_gateway_jwks_t *jwks, ngx_str_t *err);
+ngx_int_t ngx_gateway_jwks_parse(ngx_pool_t *pool, u_char *data,
+    size_t len, ngx_gateway_jwks_t *jwks, ngx_str_t *err);
 
 /*
  * Verifies a compact JWS and its claims at the time "now".  On
- * NGX_HTTP_GATEWAY_JWT_OK *jwt holds the claims (the payload lives as long
+ * NGX_GATEWAY_JWT_OK *jwt holds the claims (the payload lives as long
  * as the pool); on any other status *jwt is zeroed.  Memory comes from the
  * pool: one buffer of at most 3/4 of the token length, the parsed JSON, and
  * a pool cleanup for the payload.
  */
-ngx_http_gateway_jwt_status_e ngx_http_gateway_jwt_verify(ngx_pool_t *pool,
-    ngx_str_t *token, ngx_http_gateway_jwks_t *jwks,
-    ngx_http_gateway_jwt_policy_t *policy, time_t now,
-    ngx_http_gateway_jwt_t *jwt);
+ngx_gateway_jwt_status_e ngx_gateway_jwt_verify(ngx_pool_t *pool,
+    ngx_str_t *token, ngx_gateway_jwks_t *jwks,
+    ngx_gateway_jwt_policy_t *policy, time_t now,
+    ngx_gateway_jwt_t *jwt);
 
 /* a fixed, secret-free text for each status ("expired", "bad signature") */
-ngx_str_t *ngx_http_gateway_jwt_status_text(ngx_http_gateway_jwt_status_e s);
+ngx_str_t *ngx_gateway_jwt_status_text(ngx_gateway_jwt_status_e s);
 
 /*
  * The value of a claim of a verified token for a request header, copied
@@ -140,7 +140,7 @@ ngx_str_t *ngx_http_gateway_jwt_status_text(ngx_http_gateway_jwt_status_e s);
  * with control characters (CR, LF, TAB, DEL...) that could inject headers;
  * NGX_ERROR on memory failure.
  */
-ngx_int_t ngx_http_gateway_jwt_claim(ngx_http_gateway_jwt_t *jwt,
+ngx_int_t ngx_gateway_jwt_claim(ngx_gateway_jwt_t *jwt,
     ngx_str_t *name, ngx_pool_t *pool, ngx_str_t *value);
 
 /*
@@ -148,7 +148,7 @@ ngx_int_t ngx_http_gateway_jwt_claim(ngx_http_gateway_jwt_t *jwt,
  * no length of 1 mod 4, no non-zero unused bits.  dst->data has room for
  * src->len * 3 / 4 bytes.  NGX_OK or NGX_ERROR.
  */
-ngx_int_t ngx_http_gateway_base64url_decode(ngx_str_t *dst, ngx_str_t *src);
+ngx_int_t ngx_gateway_base64url_decode(ngx_str_t *dst, ngx_str_t *src);
 
 
-#endif /* _NGX_HTTP_GATEWAY_JWT_H_INCLUDED_ */
+#endif /* _NGX_GATEWAY_JWT_H_INCLUDED_ */

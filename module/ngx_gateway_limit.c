@@ -9,22 +9,22 @@
 #include "ngx_gateway_limit.h"
 
 
-static uint64_t ngx_http_gateway_bucket_level(ngx_http_gateway_bucket_t *b,
+static uint64_t ngx_gateway_bucket_level(ngx_gateway_bucket_t *b,
     ngx_uint_t rate, int64_t ms);
-static int64_t ngx_http_gateway_bucket_drain_time(uint64_t excess,
+static int64_t ngx_gateway_bucket_drain_time(uint64_t excess,
     ngx_uint_t rate);
-static ngx_msec_t ngx_http_gateway_limit_msec(int64_t ms);
-static void ngx_http_gateway_limit_rbtree_insert_value(
+static ngx_msec_t ngx_gateway_limit_msec(int64_t ms);
+static void ngx_gateway_limit_rbtree_insert_value(
     ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
     ngx_rbtree_node_t *sentinel);
-static void ngx_http_gateway_limit_expire(ngx_slab_pool_t *shpool,
-    ngx_http_gateway_limit_sh_t *sh, ngx_msec_t now);
-static void ngx_http_gateway_limit_delete(ngx_slab_pool_t *shpool,
-    ngx_http_gateway_limit_sh_t *sh, ngx_http_gateway_limit_node_t *ln);
+static void ngx_gateway_limit_expire(ngx_slab_pool_t *shpool,
+    ngx_gateway_limit_sh_t *sh, ngx_msec_t now);
+static void ngx_gateway_limit_delete(ngx_slab_pool_t *shpool,
+    ngx_gateway_limit_sh_t *sh, ngx_gateway_limit_node_t *ln);
 
 
 ngx_int_t
-ngx_http_gateway_bucket_take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
+ngx_gateway_bucket_take(ngx_gateway_bucket_t *b, ngx_uint_t rate,
     ngx_uint_t burst, ngx_msec_t now, ngx_uint_t *remaining,
     ngx_msec_t *reset, ngx_msec_t *retry)
 {
@@ -34,7 +34,7 @@ ngx_http_gateway_bucket_take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
     /* signed, as limit_req: a 32-bit clock's wrap reads as elapsed time */
     ms = (ngx_msec_int_t) (now - b->last);
 
-    level = ngx_http_gateway_bucket_level(b, rate, ms);
+    level = ngx_gateway_bucket_level(b, rate, ms);
     cap = ((uint64_t) burst + 1) * 1000;
 
     if (level + 1000 > cap) {
@@ -45,10 +45,10 @@ ngx_http_gateway_bucket_take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
          */
 
         *remaining = 0;
-        *reset = ngx_http_gateway_limit_msec(
-                     ngx_http_gateway_bucket_drain_time(b->excess, rate) - ms);
-        *retry = ngx_http_gateway_limit_msec(
-                     ngx_http_gateway_bucket_drain_time(
+        *reset = ngx_gateway_limit_msec(
+                     ngx_gateway_bucket_drain_time(b->excess, rate) - ms);
+        *retry = ngx_gateway_limit_msec(
+                     ngx_gateway_bucket_drain_time(
                          b->excess - (uint64_t) burst * 1000, rate)
                      - ms);
 
@@ -68,8 +68,8 @@ ngx_http_gateway_bucket_take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
     b->excess = (ngx_uint_t) (level + 1000);
 
     *remaining = (ngx_uint_t) ((cap - b->excess) / 1000);
-    *reset = ngx_http_gateway_limit_msec(
-                 ngx_http_gateway_bucket_drain_time(b->excess, rate) - ms);
+    *reset = ngx_gateway_limit_msec(
+                 ngx_gateway_bucket_drain_time(b->excess, rate) - ms);
     *retry = 0;
 
     return NGX_OK;
@@ -79,7 +79,7 @@ ngx_http_gateway_bucket_take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
 /* the level at last + ms; no time has elapsed when ms < 0 */
 
 static uint64_t
-ngx_http_gateway_bucket_level(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
+ngx_gateway_bucket_level(ngx_gateway_bucket_t *b, ngx_uint_t rate,
     int64_t ms)
 {
     if (ms <= 0) {
@@ -88,7 +88,7 @@ ngx_http_gateway_bucket_level(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
 
     /* past the drain time rate * ms could overflow: the bucket is empty */
 
-    if (ms >= ngx_http_gateway_bucket_drain_time(b->excess, rate)) {
+    if (ms >= ngx_gateway_bucket_drain_time(b->excess, rate)) {
         return 0;
     }
 
@@ -99,14 +99,14 @@ ngx_http_gateway_bucket_level(ngx_http_gateway_bucket_t *b, ngx_uint_t rate,
 /* the least ms with rate * ms / 1000 >= excess */
 
 static int64_t
-ngx_http_gateway_bucket_drain_time(uint64_t excess, ngx_uint_t rate)
+ngx_gateway_bucket_drain_time(uint64_t excess, ngx_uint_t rate)
 {
     return (int64_t) ((excess * 1000 + rate - 1) / rate);
 }
 
 
 static ngx_msec_t
-ngx_http_gateway_limit_msec(int64_t ms)
+ngx_gateway_limit_msec(int64_t ms)
 {
     if (ms <= 0) {
         return 0;
@@ -127,18 +127,18 @@ ngx_http_gateway_limit_msec(int64_t ms)
 
 
 void
-ngx_http_gateway_limit_init(ngx_http_gateway_limit_sh_t *sh)
+ngx_gateway_limit_init(ngx_gateway_limit_sh_t *sh)
 {
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
-                    ngx_http_gateway_limit_rbtree_insert_value);
+                    ngx_gateway_limit_rbtree_insert_value);
     ngx_queue_init(&sh->lru);
     sh->nodes = 0;
 }
 
 
-ngx_http_gateway_bucket_t *
-ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
-    ngx_http_gateway_limit_sh_t *sh, ngx_str_t *key, ngx_msec_t now,
+ngx_gateway_bucket_t *
+ngx_gateway_limit_lookup(ngx_slab_pool_t *shpool,
+    ngx_gateway_limit_sh_t *sh, ngx_str_t *key, ngx_msec_t now,
     ngx_uint_t rate, ngx_uint_t *created)
 {
     size_t                          size, chunk;
@@ -147,11 +147,11 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
     ngx_uint_t                      n;
     ngx_queue_t                    *q;
     ngx_rbtree_node_t              *node, *sentinel;
-    ngx_http_gateway_limit_node_t  *ln;
+    ngx_gateway_limit_node_t       *ln;
 
     *created = 0;
 
-    if (key->len > NGX_HTTP_GATEWAY_LIMIT_KEY_MAX) {
+    if (key->len > NGX_GATEWAY_LIMIT_KEY_MAX) {
         return NULL;
     }
 
@@ -174,7 +174,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
 
         /* hash == node->key */
 
-        ln = ngx_http_gateway_limit_node(node);
+        ln = ngx_gateway_limit_node(node);
 
         rc = ngx_memn2cmp(key->data, ln->data, key->len, (size_t) ln->len);
 
@@ -192,7 +192,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
     }
 
     size = offsetof(ngx_rbtree_node_t, color)
-           + offsetof(ngx_http_gateway_limit_node_t, data)
+           + offsetof(ngx_gateway_limit_node_t, data)
            + key->len;
 
     /* a node larger than the pages can never fit: keep the others */
@@ -201,7 +201,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
         return NULL;
     }
 
-    ngx_http_gateway_limit_expire(shpool, sh, now);
+    ngx_gateway_limit_expire(shpool, sh, now);
 
     node = ngx_slab_alloc_locked(shpool, size);
 
@@ -213,34 +213,34 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
      */
 
     if (node == NULL) {
-        chunk = ngx_http_gateway_limit_node_size(key->len);
+        chunk = ngx_gateway_limit_node_size(key->len);
 
         n = 0;
 
         for (q = ngx_queue_last(&sh->lru);
              q != ngx_queue_sentinel(&sh->lru)
-             && n < NGX_HTTP_GATEWAY_LIMIT_EVICT;
+             && n < NGX_GATEWAY_LIMIT_EVICT;
              q = ngx_queue_prev(q), n++)
         {
-            ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+            ln = ngx_queue_data(q, ngx_gateway_limit_node_t, queue);
 
             if (!ln->pinned
-                && ngx_http_gateway_limit_node_size(ln->len) == chunk)
+                && ngx_gateway_limit_node_size(ln->len) == chunk)
             {
-                ngx_http_gateway_limit_delete(shpool, sh, ln);
+                ngx_gateway_limit_delete(shpool, sh, ln);
                 node = ngx_slab_alloc_locked(shpool, size);
                 break;
             }
         }
     }
 
-    for (n = 0; node == NULL && n < NGX_HTTP_GATEWAY_LIMIT_EVICT; n++) {
+    for (n = 0; node == NULL && n < NGX_GATEWAY_LIMIT_EVICT; n++) {
 
         for (q = ngx_queue_last(&sh->lru);
              q != ngx_queue_sentinel(&sh->lru);
              q = ngx_queue_prev(q))
         {
-            ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+            ln = ngx_queue_data(q, ngx_gateway_limit_node_t, queue);
 
             if (!ln->pinned) {
                 break;
@@ -251,7 +251,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
             break;
         }
 
-        ngx_http_gateway_limit_delete(shpool, sh, ln);
+        ngx_gateway_limit_delete(shpool, sh, ln);
 
         node = ngx_slab_alloc_locked(shpool, size);
     }
@@ -262,7 +262,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
 
     node->key = hash;
 
-    ln = ngx_http_gateway_limit_node(node);
+    ln = ngx_gateway_limit_node(node);
 
     ln->len = (u_short) key->len;
     ln->pinned = 0;
@@ -278,7 +278,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
      * elsewhere than the one that initialised the zone.
      */
 
-    sh->rbtree.insert = ngx_http_gateway_limit_rbtree_insert_value;
+    sh->rbtree.insert = ngx_gateway_limit_rbtree_insert_value;
 
     ngx_rbtree_insert(&sh->rbtree, node);
     ngx_queue_insert_head(&sh->lru, &ln->queue);
@@ -291,25 +291,25 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
 
 
 void
-ngx_http_gateway_limit_pin(ngx_http_gateway_bucket_t *bucket,
+ngx_gateway_limit_pin(ngx_gateway_bucket_t *bucket,
     ngx_uint_t pinned)
 {
-    ngx_http_gateway_limit_node_t  *ln;
+    ngx_gateway_limit_node_t       *ln;
 
-    ln = (ngx_http_gateway_limit_node_t *)
-             ((u_char *) bucket - offsetof(ngx_http_gateway_limit_node_t,
+    ln = (ngx_gateway_limit_node_t *)
+             ((u_char *) bucket - offsetof(ngx_gateway_limit_node_t,
                                            bucket));
     ln->pinned = pinned ? 1 : 0;
 }
 
 
 size_t
-ngx_http_gateway_limit_node_size(size_t key_len)
+ngx_gateway_limit_node_size(size_t key_len)
 {
     size_t  size, s;
 
     size = offsetof(ngx_rbtree_node_t, color)
-           + offsetof(ngx_http_gateway_limit_node_t, data)
+           + offsetof(ngx_gateway_limit_node_t, data)
            + key_len;
 
     /* as ngx_slab_alloc_locked(): whole pages, or a power of 2 chunk */
@@ -325,11 +325,11 @@ ngx_http_gateway_limit_node_size(size_t key_len)
 
 
 static void
-ngx_http_gateway_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
+ngx_gateway_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
     ngx_rbtree_node_t              **p;
-    ngx_http_gateway_limit_node_t   *ln, *lnt;
+    ngx_gateway_limit_node_t        *ln, *lnt;
 
     for ( ;; ) {
 
@@ -343,8 +343,8 @@ ngx_http_gateway_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
 
         } else { /* node->key == temp->key */
 
-            ln = ngx_http_gateway_limit_node(node);
-            lnt = ngx_http_gateway_limit_node(temp);
+            ln = ngx_gateway_limit_node(node);
+            lnt = ngx_gateway_limit_node(temp);
 
             p = (ngx_memn2cmp(ln->data, lnt->data, ln->len, lnt->len) < 0)
                 ? &temp->left : &temp->right;
@@ -372,12 +372,12 @@ ngx_http_gateway_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
  */
 
 static void
-ngx_http_gateway_limit_expire(ngx_slab_pool_t *shpool,
-    ngx_http_gateway_limit_sh_t *sh, ngx_msec_t now)
+ngx_gateway_limit_expire(ngx_slab_pool_t *shpool,
+    ngx_gateway_limit_sh_t *sh, ngx_msec_t now)
 {
     ngx_uint_t                      n;
     ngx_queue_t                    *q;
-    ngx_http_gateway_limit_node_t  *ln;
+    ngx_gateway_limit_node_t       *ln;
 
     for (n = 0; n < 2; n++) {
 
@@ -386,24 +386,24 @@ ngx_http_gateway_limit_expire(ngx_slab_pool_t *shpool,
         }
 
         q = ngx_queue_last(&sh->lru);
-        ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+        ln = ngx_queue_data(q, ngx_gateway_limit_node_t, queue);
 
         if (ln->pinned
-            || ngx_http_gateway_bucket_level(&ln->bucket, ln->rate,
+            || ngx_gateway_bucket_level(&ln->bucket, ln->rate,
                    (ngx_msec_int_t) (now - ln->bucket.last))
                != 0)
         {
             return;
         }
 
-        ngx_http_gateway_limit_delete(shpool, sh, ln);
+        ngx_gateway_limit_delete(shpool, sh, ln);
     }
 }
 
 
 static void
-ngx_http_gateway_limit_delete(ngx_slab_pool_t *shpool,
-    ngx_http_gateway_limit_sh_t *sh, ngx_http_gateway_limit_node_t *ln)
+ngx_gateway_limit_delete(ngx_slab_pool_t *shpool,
+    ngx_gateway_limit_sh_t *sh, ngx_gateway_limit_node_t *ln)
 {
     ngx_rbtree_node_t  *node;
 

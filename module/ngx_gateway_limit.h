@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_HTTP_GATEWAY_LIMIT_H_INCLUDED_
-#define _NGX_HTTP_GATEWAY_LIMIT_H_INCLUDED_
+#ifndef _NGX_GATEWAY_LIMIT_H_INCLUDED_
+#define _NGX_GATEWAY_LIMIT_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -20,16 +20,16 @@
  * zone's mutex around each lookup and take: one lock hold per decision.
  *
  * Rates are in 0.001 requests a second, as limit_req keeps them (10r/s
- * is 10000, 30r/m is 500), from 1 to NGX_HTTP_GATEWAY_RATE_MAX * 1000;
- * bursts in requests, at most NGX_HTTP_GATEWAY_RATE_MAX.  Times are
+ * is 10000, 30r/m is 500), from 1 to NGX_GATEWAY_RATE_MAX * 1000;
+ * bursts in requests, at most NGX_GATEWAY_RATE_MAX.  Times are
  * milliseconds of a monotonic clock (ngx_current_msec).
  */
 
 
-#define NGX_HTTP_GATEWAY_LIMIT_KEY_MAX  65535
+#define NGX_GATEWAY_LIMIT_KEY_MAX  65535
 
 /* entries looked at, then evicted, when the slab is full */
-#define NGX_HTTP_GATEWAY_LIMIT_EVICT    64
+#define NGX_GATEWAY_LIMIT_EVICT    64
 
 
 /*
@@ -40,7 +40,7 @@
 typedef struct {
     ngx_msec_t                 last;      /* when excess was last computed */
     ngx_uint_t                 excess;    /* in 0.001 requests */
-} ngx_http_gateway_bucket_t;
+} ngx_gateway_bucket_t;
 
 
 /*
@@ -60,7 +60,7 @@ typedef struct {
  * cached time), no time has elapsed: no quota is granted, last is kept,
  * and reset and retry count the wait until the clock is back at last.
  */
-ngx_int_t ngx_http_gateway_bucket_take(ngx_http_gateway_bucket_t *b,
+ngx_int_t ngx_gateway_bucket_take(ngx_gateway_bucket_t *b,
     ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t now,
     ngx_uint_t *remaining, ngx_msec_t *reset, ngx_msec_t *retry);
 
@@ -71,7 +71,7 @@ typedef struct {
     ngx_rbtree_node_t          sentinel;
     ngx_queue_t                lru;       /* most recently used first */
     ngx_uint_t                 nodes;     /* count, for the status endpoint */
-} ngx_http_gateway_limit_sh_t;
+} ngx_gateway_limit_sh_t;
 
 
 /*
@@ -84,17 +84,17 @@ typedef struct {
     u_short                    len;       /* of data */
     uint32_t                   rate;      /* of the last lookup */
     ngx_queue_t                queue;     /* in lru */
-    ngx_http_gateway_bucket_t  bucket;
+    ngx_gateway_bucket_t       bucket;
     u_char                     data[1];   /* the key */
-} ngx_http_gateway_limit_node_t;
+} ngx_gateway_limit_node_t;
 
 
-#define ngx_http_gateway_limit_node(node)                                     \
-    ((ngx_http_gateway_limit_node_t *) &(node)->color)
+#define ngx_gateway_limit_node(node)                                     \
+    ((ngx_gateway_limit_node_t *) &(node)->color)
 
 
 /* an empty store; sh lives in the zone (it may be in the slab) */
-void ngx_http_gateway_limit_init(ngx_http_gateway_limit_sh_t *sh);
+void ngx_gateway_limit_init(ngx_gateway_limit_sh_t *sh);
 
 /*
  * Finds or creates the bucket of a key (at most 65535 bytes: longer keys
@@ -105,8 +105,8 @@ void ngx_http_gateway_limit_init(ngx_http_gateway_limit_sh_t *sh);
  * bucket would be empty at `now`, so dropping them loses nothing).  When
  * the slab is full, it evicts entries whatever their state: the least
  * recently used one whose node has the new node's slab size, if one is
- * among the NGX_HTTP_GATEWAY_LIMIT_EVICT oldest (one eviction then makes
- * room), else the oldest ones, up to NGX_HTTP_GATEWAY_LIMIT_EVICT, until
+ * among the NGX_GATEWAY_LIMIT_EVICT oldest (one eviction then makes
+ * room), else the oldest ones, up to NGX_GATEWAY_LIMIT_EVICT, until
  * the allocation succeeds.  NULL when even that fails (the zone is full
  * of other allocations or other sizes, or the key can never fit): the
  * caller answers with its configured status and logs one alert.
@@ -117,12 +117,12 @@ void ngx_http_gateway_limit_init(ngx_http_gateway_limit_sh_t *sh);
  * A pinned entry is never dropped nor evicted, so that one decision can
  * look up several buckets and keep them all.
  */
-ngx_http_gateway_bucket_t *ngx_http_gateway_limit_lookup(
-    ngx_slab_pool_t *shpool, ngx_http_gateway_limit_sh_t *sh, ngx_str_t *key,
+ngx_gateway_bucket_t *ngx_gateway_limit_lookup(
+    ngx_slab_pool_t *shpool, ngx_gateway_limit_sh_t *sh, ngx_str_t *key,
     ngx_msec_t now, ngx_uint_t rate, ngx_uint_t *created);
 
 /* pins (1) or unpins (0) the entry of a bucket; unpin before unlocking */
-void ngx_http_gateway_limit_pin(ngx_http_gateway_bucket_t *bucket,
+void ngx_gateway_limit_pin(ngx_gateway_bucket_t *bucket,
     ngx_uint_t pinned);
 
 /*
@@ -130,7 +130,7 @@ void ngx_http_gateway_limit_pin(ngx_http_gateway_bucket_t *bucket,
  * key, rounded up as the slab rounds), not counting the slab's page
  * descriptors (24 bytes a 4k page on 64-bit systems).
  */
-size_t ngx_http_gateway_limit_node_size(size_t key_len);
+size_t ngx_gateway_limit_node_size(size_t key_len);
 
 
-#endif /* _NGX_HTTP_GATEWAY_LIMIT_H_INCLUDED_ */
+#endif /* _NGX_GATEWAY_LIMIT_H_INCLUDED_ */

@@ -13,10 +13,10 @@
 typedef struct {
     ngx_str_t                  name;
     ngx_uint_t                 method;
-} ngx_http_gateway_method_name_t;
+} ngx_gateway_method_name_t;
 
 
-static ngx_http_gateway_method_name_t  ngx_http_gateway_method_names[] = {
+static ngx_gateway_method_name_t  ngx_gateway_method_names[] = {
     { ngx_string("GET"), NGX_HTTP_GET },
     { ngx_string("HEAD"), NGX_HTTP_HEAD },
     { ngx_string("POST"), NGX_HTTP_POST },
@@ -42,16 +42,16 @@ static ngx_http_gateway_method_name_t  ngx_http_gateway_method_names[] = {
  */
 
 ngx_int_t
-ngx_http_gateway_parse_methods(ngx_str_t *value, ngx_uint_t *methods,
+ngx_gateway_parse_methods(ngx_str_t *value, ngx_uint_t *methods,
     ngx_str_t *err)
 {
     u_char                          *p, *last, *start;
     size_t                           len;
     ngx_uint_t                       found;
-    ngx_http_gateway_method_name_t  *m;
+    ngx_gateway_method_name_t       *m;
 
     if (value->len == 1 && value->data[0] == '*') {
-        *methods = NGX_HTTP_GATEWAY_ALL_METHODS;
+        *methods = NGX_GATEWAY_ALL_METHODS;
         return NGX_OK;
     }
 
@@ -69,7 +69,7 @@ ngx_http_gateway_parse_methods(ngx_str_t *value, ngx_uint_t *methods,
         len = p - start;
         found = 0;
 
-        for (m = ngx_http_gateway_method_names; m->name.len; m++) {
+        for (m = ngx_gateway_method_names; m->name.len; m++) {
             if (m->name.len == len
                 && ngx_strncmp(m->name.data, start, len) == 0)
             {
@@ -107,14 +107,14 @@ ngx_http_gateway_parse_methods(ngx_str_t *value, ngx_uint_t *methods,
 
 
 u_char *
-ngx_http_gateway_methods_text(u_char *buf, ngx_uint_t methods)
+ngx_gateway_methods_text(u_char *buf, ngx_uint_t methods)
 {
     u_char                          *p;
-    ngx_http_gateway_method_name_t  *m;
+    ngx_gateway_method_name_t       *m;
 
     p = buf;
 
-    for (m = ngx_http_gateway_method_names; m->name.len; m++) {
+    for (m = ngx_gateway_method_names; m->name.len; m++) {
         if (!(methods & m->method)) {
             continue;
         }
@@ -138,8 +138,8 @@ ngx_http_gateway_methods_text(u_char *buf, ngx_uint_t methods)
  */
 
 ngx_int_t
-ngx_http_gateway_parse_endpoint(ngx_str_t *url,
-    ngx_http_gateway_endpoint_t *endpoint, ngx_str_t *err)
+ngx_gateway_parse_endpoint(ngx_str_t *url,
+    ngx_gateway_endpoint_t *endpoint, ngx_str_t *err)
 {
     u_char      *p, *last, *host, *colon;
     ngx_int_t    port;
@@ -247,7 +247,7 @@ ngx_http_gateway_parse_endpoint(ngx_str_t *url,
  */
 
 ngx_int_t
-ngx_http_gateway_parse_name(ngx_str_t *name, ngx_str_t *err)
+ngx_gateway_parse_name(ngx_str_t *name, ngx_str_t *err)
 {
     u_char  *p, *last;
 
@@ -278,7 +278,7 @@ ngx_http_gateway_parse_name(ngx_str_t *name, ngx_str_t *err)
 /* "100r/s" or "600r/m", as limit_req_zone writes rates */
 
 ngx_int_t
-ngx_http_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
+ngx_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
     ngx_str_t *err)
 {
     size_t     len;
@@ -302,7 +302,7 @@ ngx_http_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
 
     n = ngx_atoi(value->data, len - 3);
 
-    if (n <= 0 || n > NGX_HTTP_GATEWAY_RATE_MAX) {
+    if (n <= 0 || n > NGX_GATEWAY_RATE_MAX) {
         ngx_str_set(err, "a rate is 1 to 1000000 requests a second or a "
                          "minute");
         return NGX_DECLINED;
@@ -322,7 +322,7 @@ ngx_http_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
 /* "RATE [burst=N]": a consumer's own limit in the consumers file */
 
 ngx_int_t
-ngx_http_gateway_parse_rate_limit(ngx_str_t *value, ngx_uint_t *rate,
+ngx_gateway_parse_rate_limit(ngx_str_t *value, ngx_uint_t *rate,
     ngx_uint_t *burst, ngx_str_t *err)
 {
     u_char     *p, *last, *start;
@@ -353,7 +353,7 @@ ngx_http_gateway_parse_rate_limit(ngx_str_t *value, ngx_uint_t *rate,
         word.len = p - start;
 
         if (words++ == 0) {
-            if (ngx_http_gateway_parse_rate(&word, rate, err) != NGX_OK) {
+            if (ngx_gateway_parse_rate(&word, rate, err) != NGX_OK) {
                 return NGX_DECLINED;
             }
 
@@ -365,7 +365,7 @@ ngx_http_gateway_parse_rate_limit(ngx_str_t *value, ngx_uint_t *rate,
         {
             n = ngx_atoi(word.data + 6, word.len - 6);
 
-            if (n == NGX_ERROR || n > NGX_HTTP_GATEWAY_RATE_MAX) {
+            if (n == NGX_ERROR || n > NGX_GATEWAY_RATE_MAX) {
                 ngx_str_set(err, "burst is 0 to 1000000");
                 return NGX_DECLINED;
             }

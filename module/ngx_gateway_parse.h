@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_HTTP_GATEWAY_PARSE_H_INCLUDED_
-#define _NGX_HTTP_GATEWAY_PARSE_H_INCLUDED_
+#ifndef _NGX_GATEWAY_PARSE_H_INCLUDED_
+#define _NGX_GATEWAY_PARSE_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -20,13 +20,13 @@
  */
 
 
-#define NGX_HTTP_GATEWAY_ALL_METHODS    ((ngx_uint_t) -1)
+#define NGX_GATEWAY_ALL_METHODS    ((ngx_uint_t) -1)
 
 /* "GET, HEAD, POST, ..." for every method nginx knows */
-#define NGX_HTTP_GATEWAY_METHODS_LEN    160
+#define NGX_GATEWAY_METHODS_LEN    160
 
 /* rates are kept as limit_req keeps them: 1 = 0.001 requests/second */
-#define NGX_HTTP_GATEWAY_RATE_MAX       1000000
+#define NGX_GATEWAY_RATE_MAX       1000000
 
 
 typedef struct {
@@ -34,19 +34,19 @@ typedef struct {
     ngx_str_t                  authority;   /* host[:port] as written */
     ngx_str_t                  path;        /* "" or "/fn/orders" */
     unsigned                   ssl:1;
-} ngx_http_gateway_endpoint_t;
+} ngx_gateway_endpoint_t;
 
 
-ngx_int_t ngx_http_gateway_parse_methods(ngx_str_t *value,
+ngx_int_t ngx_gateway_parse_methods(ngx_str_t *value,
     ngx_uint_t *methods, ngx_str_t *err);
-u_char *ngx_http_gateway_methods_text(u_char *buf, ngx_uint_t methods);
-ngx_int_t ngx_http_gateway_parse_endpoint(ngx_str_t *url,
-    ngx_http_gateway_endpoint_t *endpoint, ngx_str_t *err);
-ngx_int_t ngx_http_gateway_parse_name(ngx_str_t *name, ngx_str_t *err);
-ngx_int_t ngx_http_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
+u_char *ngx_gateway_methods_text(u_char *buf, ngx_uint_t methods);
+ngx_int_t ngx_gateway_parse_endpoint(ngx_str_t *url,
+    ngx_gateway_endpoint_t *endpoint, ngx_str_t *err);
+ngx_int_t ngx_gateway_parse_name(ngx_str_t *name, ngx_str_t *err);
+ngx_int_t ngx_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
     ngx_str_t *err);
-ngx_int_t ngx_http_gateway_parse_rate_limit(ngx_str_t *value,
+ngx_int_t ngx_gateway_parse_rate_limit(ngx_str_t *value,
     ngx_uint_t *rate, ngx_uint_t *burst, ngx_str_t *err);
 
 
-#endif /* _NGX_HTTP_GATEWAY_PARSE_H_INCLUDED_ */
+#endif /* _NGX_GATEWAY_PARSE_H_INCLUDED_ */

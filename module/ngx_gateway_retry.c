@@ -10,20 +10,20 @@
 #include "ngx_gateway_retry.h"
 
 
-#define NGX_HTTP_GATEWAY_THROTTLE_COST  1000
+#define NGX_GATEWAY_THROTTLE_COST  1000
 
 
-static void ngx_http_gateway_throttle_sync(ngx_http_gateway_throttle_t *t,
+static void ngx_gateway_throttle_sync(ngx_gateway_throttle_t *t,
     ngx_uint_t max);
 
 
 ngx_msec_t
-ngx_http_gateway_backoff(ngx_uint_t attempt, ngx_msec_t base, ngx_msec_t max,
+ngx_gateway_backoff(ngx_uint_t attempt, ngx_msec_t base, ngx_msec_t max,
     uint32_t random)
 {
     uint64_t  cap, top;
 
-    top = ngx_min((uint64_t) max, (uint64_t) NGX_HTTP_GATEWAY_BACKOFF_CAP);
+    top = ngx_min((uint64_t) max, (uint64_t) NGX_GATEWAY_BACKOFF_CAP);
     cap = base;
 
     /* base * 2^attempt <= top exactly when base <= top >> attempt */
@@ -42,7 +42,7 @@ ngx_http_gateway_backoff(ngx_uint_t attempt, ngx_msec_t base, ngx_msec_t max,
 
 
 ngx_int_t
-ngx_http_gateway_parse_retry_after(u_char *value, size_t len, time_t now,
+ngx_gateway_parse_retry_after(u_char *value, size_t len, time_t now,
     ngx_msec_t *delay)
 {
     time_t   date;
@@ -75,7 +75,7 @@ ngx_http_gateway_parse_retry_after(u_char *value, size_t len, time_t now,
                 return NGX_DECLINED;
             }
 
-            if (sec <= NGX_HTTP_GATEWAY_RETRY_AFTER_MAX) {
+            if (sec <= NGX_GATEWAY_RETRY_AFTER_MAX) {
                 sec = sec * 10 + (*p - '0');
             }
         }
@@ -90,8 +90,8 @@ ngx_http_gateway_parse_retry_after(u_char *value, size_t len, time_t now,
         sec = (date > now) ? (int64_t) date - (int64_t) now : 0;
     }
 
-    if (sec > NGX_HTTP_GATEWAY_RETRY_AFTER_MAX) {
-        sec = NGX_HTTP_GATEWAY_RETRY_AFTER_MAX;
+    if (sec > NGX_GATEWAY_RETRY_AFTER_MAX) {
+        sec = NGX_GATEWAY_RETRY_AFTER_MAX;
     }
 
     *delay = (ngx_msec_t) sec * 1000;
@@ -101,14 +101,14 @@ ngx_http_gateway_parse_retry_after(u_char *value, size_t len, time_t now,
 
 
 void
-ngx_http_gateway_budget_begin(ngx_http_gateway_budget_t *b)
+ngx_gateway_budget_begin(ngx_gateway_budget_t *b)
 {
     b->active++;
 }
 
 
 void
-ngx_http_gateway_budget_end(ngx_http_gateway_budget_t *b)
+ngx_gateway_budget_end(ngx_gateway_budget_t *b)
 {
     /* never below 0, whatever a caller got wrong */
 
@@ -119,7 +119,7 @@ ngx_http_gateway_budget_end(ngx_http_gateway_budget_t *b)
 
 
 ngx_uint_t
-ngx_http_gateway_budget_allows(ngx_http_gateway_budget_t *b,
+ngx_gateway_budget_allows(ngx_gateway_budget_t *b,
     ngx_uint_t percent, ngx_uint_t floor)
 {
     uint64_t  allowed;
@@ -135,10 +135,10 @@ ngx_http_gateway_budget_allows(ngx_http_gateway_budget_t *b,
 
 
 ngx_int_t
-ngx_http_gateway_budget_retry_begin(ngx_http_gateway_budget_t *b,
+ngx_gateway_budget_retry_begin(ngx_gateway_budget_t *b,
     ngx_uint_t percent, ngx_uint_t floor)
 {
-    if (!ngx_http_gateway_budget_allows(b, percent, floor)) {
+    if (!ngx_gateway_budget_allows(b, percent, floor)) {
         b->exhausted++;
         return NGX_BUSY;
     }
@@ -151,7 +151,7 @@ ngx_http_gateway_budget_retry_begin(ngx_http_gateway_budget_t *b,
 
 
 void
-ngx_http_gateway_budget_retry_end(ngx_http_gateway_budget_t *b)
+ngx_gateway_budget_retry_end(ngx_gateway_budget_t *b)
 {
     if (b->retries) {
         b->retries--;
@@ -160,26 +160,26 @@ ngx_http_gateway_budget_retry_end(ngx_http_gateway_budget_t *b)
 
 
 void
-ngx_http_gateway_throttle_record(ngx_http_gateway_throttle_t *t,
+ngx_gateway_throttle_record(ngx_gateway_throttle_t *t,
     ngx_uint_t max, ngx_uint_t ratio, ngx_uint_t success)
 {
-    ngx_http_gateway_throttle_sync(t, max);
+    ngx_gateway_throttle_sync(t, max);
 
     if (success) {
         t->tokens = (max - t->tokens > ratio) ? t->tokens + ratio : max;
         return;
     }
 
-    t->tokens = (t->tokens > NGX_HTTP_GATEWAY_THROTTLE_COST)
-                ? t->tokens - NGX_HTTP_GATEWAY_THROTTLE_COST : 0;
+    t->tokens = (t->tokens > NGX_GATEWAY_THROTTLE_COST)
+                ? t->tokens - NGX_GATEWAY_THROTTLE_COST : 0;
 }
 
 
 ngx_uint_t
-ngx_http_gateway_throttle_allows(ngx_http_gateway_throttle_t *t,
+ngx_gateway_throttle_allows(ngx_gateway_throttle_t *t,
     ngx_uint_t max)
 {
-    ngx_http_gateway_throttle_sync(t, max);
+    ngx_gateway_throttle_sync(t, max);
 
     /* tokens > max / 2, without rounding max / 2 */
 
@@ -190,7 +190,7 @@ ngx_http_gateway_throttle_allows(ngx_http_gateway_throttle_t *t,
 /* the tokens as a share of max, for a fresh struct or a changed max */
 
 static void
-ngx_http_gateway_throttle_sync(ngx_http_gateway_throttle_t *t,
+ngx_gateway_throttle_sync(ngx_gateway_throttle_t *t,
     ngx_uint_t max)
 {
     if (t->max == max) {
@@ -210,7 +210,7 @@ ngx_http_gateway_throttle_sync(ngx_http_gateway_throttle_t *t,
 
 
 ngx_uint_t
-ngx_http_gateway_retry_method(ngx_uint_t method, ngx_uint_t methods,
+ngx_gateway_retry_method(ngx_uint_t method, ngx_uint_t methods,
     ngx_uint_t sent, ngx_uint_t key)
 {
     /* the function saw nothing of it */

@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_HTTP_GATEWAY_RETRY_H_INCLUDED_
-#define _NGX_HTTP_GATEWAY_RETRY_H_INCLUDED_
+#ifndef _NGX_GATEWAY_RETRY_H_INCLUDED_
+#define _NGX_GATEWAY_RETRY_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -23,47 +23,47 @@
 
 
 /* GET, HEAD and OPTIONS: what a function may safely be sent twice */
-#define NGX_HTTP_GATEWAY_RETRY_METHODS                                        \
+#define NGX_GATEWAY_RETRY_METHODS                                        \
     (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_OPTIONS)
 
 /*
  * backoff=25ms:1s: Envoy's base; the cap leaves room for a few doublings
  * (25, 50, ... 800 ms) within a client's patience.
  */
-#define NGX_HTTP_GATEWAY_BACKOFF_BASE       25
-#define NGX_HTTP_GATEWAY_BACKOFF_MAX        1000
+#define NGX_GATEWAY_BACKOFF_BASE       25
+#define NGX_GATEWAY_BACKOFF_MAX        1000
 
 /* Envoy's retry budget: 20% of the requests in flight, at least 3 */
-#define NGX_HTTP_GATEWAY_BUDGET_PERCENT     20
-#define NGX_HTTP_GATEWAY_BUDGET_FLOOR       3
+#define NGX_GATEWAY_BUDGET_PERCENT     20
+#define NGX_GATEWAY_BUDGET_FLOOR       3
 
 /* longer Retry-After values are this: a day, in seconds */
-#define NGX_HTTP_GATEWAY_RETRY_AFTER_MAX    86400
+#define NGX_GATEWAY_RETRY_AFTER_MAX    86400
 
 /* backoffs longer than this (49 days) are this */
-#define NGX_HTTP_GATEWAY_BACKOFF_CAP        ((ngx_msec_t) 0xfffffffe)
+#define NGX_GATEWAY_BACKOFF_CAP        ((ngx_msec_t) 0xfffffffe)
 
 
 /*
  * The wait before retry number attempt + 1 (attempt 0: the first retry):
  * uniform in [0, min(max, base * 2^attempt)] (full jitter), from the 32
  * random bits: 0 gives 0, 0xffffffff the bound.  No overflow for any
- * attempt; base > max is max; bounds over NGX_HTTP_GATEWAY_BACKOFF_CAP
+ * attempt; base > max is max; bounds over NGX_GATEWAY_BACKOFF_CAP
  * are that.
  */
-ngx_msec_t ngx_http_gateway_backoff(ngx_uint_t attempt, ngx_msec_t base,
+ngx_msec_t ngx_gateway_backoff(ngx_uint_t attempt, ngx_msec_t base,
     ngx_msec_t max, uint32_t random);
 
 /*
  * A Retry-After field value (RFC 9110 10.2.3): delay-seconds, or an
  * HTTP-date in any of the three forms ngx_parse_http_time() reads, taken
  * against now (seconds, ngx_time()).  NGX_OK with *delay in ms: 0 for a
- * date not in the future; at most NGX_HTTP_GATEWAY_RETRY_AFTER_MAX
+ * date not in the future; at most NGX_GATEWAY_RETRY_AFTER_MAX
  * seconds.  NGX_DECLINED for anything else (empty, signs, fractions,
  * trailing text after the seconds); *delay is then unchanged.  Spaces
  * and tabs around the value are skipped.
  */
-ngx_int_t ngx_http_gateway_parse_retry_after(u_char *value, size_t len,
+ngx_int_t ngx_gateway_parse_retry_after(u_char *value, size_t len,
     time_t now, ngx_msec_t *delay);
 
 
@@ -81,25 +81,25 @@ typedef struct {
     /* for the status endpoint: they only grow */
     uint64_t                   retried;        /* retries begun */
     uint64_t                   exhausted;      /* refused by the budget */
-} ngx_http_gateway_budget_t;
+} ngx_gateway_budget_t;
 
 
 /* a request of the service starts, and ends: once each, in pairs */
-void ngx_http_gateway_budget_begin(ngx_http_gateway_budget_t *b);
-void ngx_http_gateway_budget_end(ngx_http_gateway_budget_t *b);
+void ngx_gateway_budget_begin(ngx_gateway_budget_t *b);
+void ngx_gateway_budget_end(ngx_gateway_budget_t *b);
 
 /* retries < max(floor, active * percent / 100) */
-ngx_uint_t ngx_http_gateway_budget_allows(ngx_http_gateway_budget_t *b,
+ngx_uint_t ngx_gateway_budget_allows(ngx_gateway_budget_t *b,
     ngx_uint_t percent, ngx_uint_t floor);
 
 /*
  * Takes a retry from the budget: NGX_OK, and the retry is in flight until
- * ngx_http_gateway_budget_retry_end(); NGX_BUSY, counted as exhausted,
+ * ngx_gateway_budget_retry_end(); NGX_BUSY, counted as exhausted,
  * when the budget does not allow it.  One lock hold: check and take.
  */
-ngx_int_t ngx_http_gateway_budget_retry_begin(ngx_http_gateway_budget_t *b,
+ngx_int_t ngx_gateway_budget_retry_begin(ngx_gateway_budget_t *b,
     ngx_uint_t percent, ngx_uint_t floor);
-void ngx_http_gateway_budget_retry_end(ngx_http_gateway_budget_t *b);
+void ngx_gateway_budget_retry_end(ngx_gateway_budget_t *b);
 
 
 /*
@@ -114,26 +114,26 @@ void ngx_http_gateway_budget_retry_end(ngx_http_gateway_budget_t *b);
 typedef struct {
     ngx_uint_t                 tokens;
     ngx_uint_t                 max;            /* tokens are of; 0: full */
-} ngx_http_gateway_throttle_t;
+} ngx_gateway_throttle_t;
 
 
-void ngx_http_gateway_throttle_record(ngx_http_gateway_throttle_t *t,
+void ngx_gateway_throttle_record(ngx_gateway_throttle_t *t,
     ngx_uint_t max, ngx_uint_t ratio, ngx_uint_t success);
-ngx_uint_t ngx_http_gateway_throttle_allows(ngx_http_gateway_throttle_t *t,
+ngx_uint_t ngx_gateway_throttle_allows(ngx_gateway_throttle_t *t,
     ngx_uint_t max);
 
 
 /*
  * Whether a request may be sent again after a failed attempt.  method:
  * r->method (an NGX_HTTP_* bit); methods: the service's mask
- * (NGX_HTTP_GATEWAY_RETRY_METHODS by default); sent: whether any byte of
+ * (NGX_GATEWAY_RETRY_METHODS by default); sent: whether any byte of
  * the request may have reached the function (0 only for a failed
  * connect: such a request is safe to send again whatever its method);
  * key: the service names an idempotency header and the request carries
  * it, which makes any method safe.
  */
-ngx_uint_t ngx_http_gateway_retry_method(ngx_uint_t method,
+ngx_uint_t ngx_gateway_retry_method(ngx_uint_t method,
     ngx_uint_t methods, ngx_uint_t sent, ngx_uint_t key);
 
 
-#endif /* _NGX_HTTP_GATEWAY_RETRY_H_INCLUDED_ */
+#endif /* _NGX_GATEWAY_RETRY_H_INCLUDED_ */

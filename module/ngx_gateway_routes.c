@@ -9,31 +9,31 @@
 #include "ngx_gateway_routes.h"
 
 
-#define NGX_HTTP_GATEWAY_PARAM_NAME_MAX  64
+#define NGX_GATEWAY_PARAM_NAME_MAX  64
 
 
-static ngx_int_t ngx_http_gateway_route_parse_segment(
-    ngx_http_gateway_route_t *route, ngx_str_t *seg, ngx_pool_t *pool,
+static ngx_int_t ngx_gateway_route_parse_segment(
+    ngx_gateway_route_t *route, ngx_str_t *seg, ngx_pool_t *pool,
     ngx_array_t *params, ngx_str_t *err);
-static ngx_uint_t ngx_http_gateway_route_hash(ngx_uint_t parent,
+static ngx_uint_t ngx_gateway_route_hash(ngx_uint_t parent,
     ngx_str_t *segment);
-static ngx_uint_t ngx_http_gateway_route_child(
-    ngx_http_gateway_route_table_t *table, ngx_uint_t parent,
+static ngx_uint_t ngx_gateway_route_child(
+    ngx_gateway_route_table_t *table, ngx_uint_t parent,
     ngx_str_t *segment);
-static ngx_int_t ngx_http_gateway_route_add(
-    ngx_http_gateway_route_table_t *table, ngx_http_gateway_route_t *route,
+static ngx_int_t ngx_gateway_route_add(
+    ngx_gateway_route_table_t *table, ngx_gateway_route_t *route,
     ngx_array_t *lists, ngx_pool_t *pool,
-    ngx_http_gateway_route_t **conflict);
-static ngx_int_t ngx_http_gateway_route_visit(
-    ngx_http_gateway_route_table_t *table, ngx_uint_t node,
+    ngx_gateway_route_t **conflict);
+static ngx_int_t ngx_gateway_route_visit(
+    ngx_gateway_route_table_t *table, ngx_uint_t node,
     ngx_uint_t depth, ngx_uint_t complete, ngx_uint_t trailing_slash,
-    ngx_uint_t method, ngx_http_gateway_route_match_t *m);
-static ngx_uint_t ngx_http_gateway_route_param_ok(ngx_str_t *segment);
+    ngx_uint_t method, ngx_gateway_route_match_t *m);
+static ngx_uint_t ngx_gateway_route_param_ok(ngx_str_t *segment);
 
 
 ngx_int_t
-ngx_http_gateway_route_parse(ngx_pool_t *pool, ngx_str_t *pattern,
-    ngx_http_gateway_route_t *route, ngx_str_t *err)
+ngx_gateway_route_parse(ngx_pool_t *pool, ngx_str_t *pattern,
+    ngx_gateway_route_t *route, ngx_str_t *err)
 {
     u_char       *p, *last, *start;
     ngx_str_t     seg;
@@ -59,7 +59,7 @@ ngx_http_gateway_route_parse(ngx_pool_t *pool, ngx_str_t *pattern,
         return NGX_ERROR;
     }
 
-    if (ngx_array_init(&params, pool, 1, sizeof(ngx_http_gateway_param_t))
+    if (ngx_array_init(&params, pool, 1, sizeof(ngx_gateway_param_t))
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -97,15 +97,15 @@ ngx_http_gateway_route_parse(ngx_pool_t *pool, ngx_str_t *pattern,
             return NGX_DECLINED;
         }
 
-        if (segments.nelts == NGX_HTTP_GATEWAY_MAX_SEGMENTS) {
+        if (segments.nelts == NGX_GATEWAY_MAX_SEGMENTS) {
             ngx_str_set(err, "more than 64 path segments");
             return NGX_DECLINED;
         }
 
         route->nsegments = segments.nelts;
 
-        switch (ngx_http_gateway_route_parse_segment(route, &seg, pool,
-                                                     &params, err))
+        switch (ngx_gateway_route_parse_segment(route, &seg, pool,
+                                                &params, err))
         {
         case NGX_OK:
             break;
@@ -138,13 +138,13 @@ ngx_http_gateway_route_parse(ngx_pool_t *pool, ngx_str_t *pattern,
 
 
 static ngx_int_t
-ngx_http_gateway_route_parse_segment(ngx_http_gateway_route_t *route,
+ngx_gateway_route_parse_segment(ngx_gateway_route_t *route,
     ngx_str_t *seg, ngx_pool_t *pool, ngx_array_t *params, ngx_str_t *err)
 {
     u_char                    *p, *last;
     ngx_str_t                  name;
     ngx_uint_t                 i;
-    ngx_http_gateway_param_t  *param;
+    ngx_gateway_param_t       *param;
 
     last = seg->data + seg->len;
 
@@ -176,7 +176,7 @@ ngx_http_gateway_route_parse_segment(ngx_http_gateway_route_t *route,
     name.data = seg->data + 1;
     name.len = seg->len - 2;
 
-    if (name.len > NGX_HTTP_GATEWAY_PARAM_NAME_MAX) {
+    if (name.len > NGX_GATEWAY_PARAM_NAME_MAX) {
         ngx_str_set(err, "parameter name longer than 64 characters");
         return NGX_DECLINED;
     }
@@ -219,17 +219,17 @@ ngx_http_gateway_route_parse_segment(ngx_http_gateway_route_t *route,
 }
 
 
-ngx_http_gateway_route_table_t *
-ngx_http_gateway_route_table_create(ngx_pool_t *pool, ngx_array_t *routes,
-    ngx_http_gateway_route_t **conflict)
+ngx_gateway_route_table_t *
+ngx_gateway_route_table_create(ngx_pool_t *pool, ngx_array_t *routes,
+    ngx_gateway_route_t **conflict)
 {
     size_t                           size;
     ngx_uint_t                       i, j, n, nsegments;
     ngx_array_t                     *lists, *list;
-    ngx_http_gateway_route_t       **route, **dst;
-    ngx_http_gateway_route_table_t  *table;
+    ngx_gateway_route_t            **route, **dst;
+    ngx_gateway_route_table_t       *table;
 
-    table = ngx_pcalloc(pool, sizeof(ngx_http_gateway_route_table_t));
+    table = ngx_pcalloc(pool, sizeof(ngx_gateway_route_table_t));
     if (table == NULL) {
         return NULL;
     }
@@ -244,7 +244,7 @@ ngx_http_gateway_route_table_create(ngx_pool_t *pool, ngx_array_t *routes,
     /* every segment adds at most one node and one edge */
 
     table->nodes = ngx_pcalloc(pool, (nsegments + 1)
-                                     * sizeof(ngx_http_gateway_route_node_t));
+                                     * sizeof(ngx_gateway_route_node_t));
     if (table->nodes == NULL) {
         return NULL;
     }
@@ -254,7 +254,7 @@ ngx_http_gateway_route_table_create(ngx_pool_t *pool, ngx_array_t *routes,
     for (size = 8; size < 2 * nsegments; size <<= 1) { /* void */ }
 
     table->edges = ngx_pcalloc(pool,
-                               size * sizeof(ngx_http_gateway_route_edge_t));
+                               size * sizeof(ngx_gateway_route_edge_t));
     if (table->edges == NULL) {
         return NULL;
     }
@@ -267,8 +267,8 @@ ngx_http_gateway_route_table_create(ngx_pool_t *pool, ngx_array_t *routes,
     }
 
     for (i = 0; i < routes->nelts; i++) {
-        switch (ngx_http_gateway_route_add(table, route[i], lists, pool,
-                                           conflict))
+        switch (ngx_gateway_route_add(table, route[i], lists, pool,
+                                      conflict))
         {
         case NGX_OK:
             break;
@@ -322,15 +322,15 @@ ngx_http_gateway_route_table_create(ngx_pool_t *pool, ngx_array_t *routes,
 
 
 static ngx_int_t
-ngx_http_gateway_route_add(ngx_http_gateway_route_table_t *table,
-    ngx_http_gateway_route_t *route, ngx_array_t *lists, ngx_pool_t *pool,
-    ngx_http_gateway_route_t **conflict)
+ngx_gateway_route_add(ngx_gateway_route_table_t *table,
+    ngx_gateway_route_t *route, ngx_array_t *lists, ngx_pool_t *pool,
+    ngx_gateway_route_t **conflict)
 {
     ngx_uint_t                       i, node, child, slot;
     ngx_str_t                       *seg;
     ngx_array_t                     *list;
-    ngx_http_gateway_route_t       **other, **r;
-    ngx_http_gateway_route_edge_t   *edge;
+    ngx_gateway_route_t            **other, **r;
+    ngx_gateway_route_edge_t        *edge;
 
     node = 0;
 
@@ -346,10 +346,10 @@ ngx_http_gateway_route_add(ngx_http_gateway_route_table_t *table,
             continue;
         }
 
-        child = ngx_http_gateway_route_child(table, node, seg);
+        child = ngx_gateway_route_child(table, node, seg);
 
         if (child == 0) {
-            slot = ngx_http_gateway_route_hash(node, seg) & table->edges_mask;
+            slot = ngx_gateway_route_hash(node, seg) & table->edges_mask;
 
             for ( ;; ) {
                 edge = &table->edges[slot];
@@ -409,7 +409,7 @@ ngx_http_gateway_route_add(ngx_http_gateway_route_table_t *table,
 
 
 static ngx_uint_t
-ngx_http_gateway_route_hash(ngx_uint_t parent, ngx_str_t *segment)
+ngx_gateway_route_hash(ngx_uint_t parent, ngx_str_t *segment)
 {
     uint32_t  h;
     size_t    i;
@@ -429,13 +429,13 @@ ngx_http_gateway_route_hash(ngx_uint_t parent, ngx_str_t *segment)
 
 
 static ngx_uint_t
-ngx_http_gateway_route_child(ngx_http_gateway_route_table_t *table,
+ngx_gateway_route_child(ngx_gateway_route_table_t *table,
     ngx_uint_t parent, ngx_str_t *segment)
 {
     ngx_uint_t                      slot;
-    ngx_http_gateway_route_edge_t  *edge;
+    ngx_gateway_route_edge_t       *edge;
 
-    slot = ngx_http_gateway_route_hash(parent, segment) & table->edges_mask;
+    slot = ngx_gateway_route_hash(parent, segment) & table->edges_mask;
 
     for ( ;; ) {
         edge = &table->edges[slot];
@@ -458,8 +458,8 @@ ngx_http_gateway_route_child(ngx_http_gateway_route_table_t *table,
 
 
 ngx_int_t
-ngx_http_gateway_route_match(ngx_http_gateway_route_table_t *table,
-    ngx_str_t *path, ngx_uint_t method, ngx_http_gateway_route_match_t *m)
+ngx_gateway_route_match(ngx_gateway_route_table_t *table,
+    ngx_str_t *path, ngx_uint_t method, ngx_gateway_route_match_t *m)
 {
     u_char      *p, *last, *start;
     ngx_uint_t   complete, trailing_slash;
@@ -498,8 +498,8 @@ ngx_http_gateway_route_match(ngx_http_gateway_route_table_t *table,
 
     trailing_slash = (m->nsegments > 0 && path->data[path->len - 1] == '/');
 
-    if (ngx_http_gateway_route_visit(table, 0, 0, complete, trailing_slash,
-                                     method, m)
+    if (ngx_gateway_route_visit(table, 0, 0, complete, trailing_slash,
+                                method, m)
         != NGX_OK)
     {
         return NGX_DECLINED;
@@ -520,35 +520,35 @@ ngx_http_gateway_route_match(ngx_http_gateway_route_table_t *table,
  */
 
 static ngx_int_t
-ngx_http_gateway_route_visit(ngx_http_gateway_route_table_t *table,
+ngx_gateway_route_visit(ngx_gateway_route_table_t *table,
     ngx_uint_t node, ngx_uint_t depth, ngx_uint_t complete,
     ngx_uint_t trailing_slash, ngx_uint_t method,
-    ngx_http_gateway_route_match_t *m)
+    ngx_gateway_route_match_t *m)
 {
     ngx_uint_t                      i, child;
-    ngx_http_gateway_route_t       *route;
-    ngx_http_gateway_route_node_t  *n;
+    ngx_gateway_route_t            *route;
+    ngx_gateway_route_node_t       *n;
 
     n = &table->nodes[node];
 
     if (depth < m->nsegments) {
-        child = ngx_http_gateway_route_child(table, node,
-                                             &m->segments[depth]);
+        child = ngx_gateway_route_child(table, node,
+                                        &m->segments[depth]);
 
         if (child
-            && ngx_http_gateway_route_visit(table, child, depth + 1,
-                                            complete, trailing_slash,
-                                            method, m)
+            && ngx_gateway_route_visit(table, child, depth + 1,
+                                       complete, trailing_slash,
+                                       method, m)
                == NGX_OK)
         {
             return NGX_OK;
         }
 
         if (n->param
-            && ngx_http_gateway_route_param_ok(&m->segments[depth])
-            && ngx_http_gateway_route_visit(table, n->param, depth + 1,
-                                            complete, trailing_slash,
-                                            method, m)
+            && ngx_gateway_route_param_ok(&m->segments[depth])
+            && ngx_gateway_route_visit(table, n->param, depth + 1,
+                                       complete, trailing_slash,
+                                       method, m)
                == NGX_OK)
         {
             return NGX_OK;
@@ -584,7 +584,7 @@ ngx_http_gateway_route_visit(ngx_http_gateway_route_table_t *table,
  */
 
 static ngx_uint_t
-ngx_http_gateway_route_param_ok(ngx_str_t *segment)
+ngx_gateway_route_param_ok(ngx_str_t *segment)
 {
     u_char  *p, *last;
 
@@ -601,7 +601,7 @@ ngx_http_gateway_route_param_ok(ngx_str_t *segment)
 
 
 ngx_int_t
-ngx_http_gateway_route_path_check(ngx_str_t *path)
+ngx_gateway_route_path_check(ngx_str_t *path)
 {
     u_char  *p, *last;
 

@@ -72,7 +72,7 @@ static ngx_str_t *ngx_http_gateway_auth_cached(ngx_http_gateway_ctx_t *ctx,
 static void ngx_http_gateway_auth_identified(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
 static ngx_int_t ngx_http_gateway_auth_admit(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_consumer_t *consumer);
+    ngx_http_gateway_ctx_t *ctx, ngx_gateway_consumer_t *consumer);
 static ngx_int_t ngx_http_gateway_auth_find_key(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_str_t *key);
 static ngx_int_t ngx_http_gateway_auth_query_key(ngx_http_request_t *r,
@@ -91,7 +91,7 @@ static ngx_int_t ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
 static ngx_int_t ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf);
 static void ngx_http_gateway_auth_unknown_service(ngx_conf_t *cf,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_consumer_t *c,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_gateway_consumer_t *c,
     ngx_str_t *name);
 static ngx_int_t ngx_http_gateway_auth_drop(ngx_conf_t *cf,
     ngx_http_gateway_auth_t *auth, ngx_str_t *name);
@@ -217,13 +217,13 @@ ngx_http_gateway_auth_apikey(ngx_http_request_t *r,
     ngx_str_t *key)
 {
     u_char                        digest[SHA256_DIGEST_LENGTH];
-    ngx_http_gateway_consumer_t  *consumer;
+    ngx_gateway_consumer_t       *consumer;
 
     if (ngx_http_gateway_sha256(gmcf, key, digest) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    consumer = ngx_http_gateway_consumers_by_key(gmcf->consumers, digest);
+    consumer = ngx_gateway_consumers_by_key(gmcf->consumers, digest);
 
     if (consumer == NULL) {
         return ngx_http_gateway_auth_fail(r, ctx,
@@ -244,7 +244,7 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
     u_char                       *p, *last;
     ngx_int_t                     rc;
     ngx_str_t                     token;
-    ngx_http_gateway_consumer_t  *consumer;
+    ngx_gateway_consumer_t       *consumer;
 
     /* credentials = auth-scheme 1*SP token68; the scheme is caseless */
 
@@ -283,8 +283,8 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
      */
 
     consumer = (gmcf->consumers && ctx->subject.len)
-               ? ngx_http_gateway_consumers_by_subject(gmcf->consumers,
-                                                       &ctx->subject)
+               ? ngx_gateway_consumers_by_subject(gmcf->consumers,
+                                                  &ctx->subject)
                : NULL;
 
     /* with several identity providers, the consumer's own issuer only */
@@ -320,10 +320,10 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     size_t                           len;
     ngx_str_t                       *text, detail;
     ngx_uint_t                       i, cached;
-    ngx_http_gateway_jwt_t           jwt;
+    ngx_gateway_jwt_t                jwt;
     ngx_http_gateway_auth_t         *auth;
     ngx_http_gateway_claim_header_t *ch;
-    ngx_http_gateway_jwt_status_e    status;
+    ngx_gateway_jwt_status_e         status;
 
     auth = &ctx->service->auth;
     cached = 0;
@@ -331,9 +331,9 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     if (gmcf->jwt_cache && token->len <= auth->jwt.max_size) {
         cached = 1;
 
-        data = ngx_http_gateway_cache_get(gmcf->jwt_cache, token,
-                                          ctx->service->index, ngx_time(),
-                                          &len);
+        data = ngx_gateway_cache_get(gmcf->jwt_cache, token,
+                                     ctx->service->index, ngx_time(),
+                                     &len);
         if (data) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "gateway jwt cache hit");
@@ -342,15 +342,15 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
         }
     }
 
-    status = ngx_http_gateway_jwt_verify(r->pool, token, gmcf->jwks,
-                                         &auth->jwt, ngx_time(), &jwt);
+    status = ngx_gateway_jwt_verify(r->pool, token, gmcf->jwks,
+                                    &auth->jwt, ngx_time(), &jwt);
 
-    if (status == NGX_HTTP_GATEWAY_JWT_ERROR) {
+    if (status == NGX_GATEWAY_JWT_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (status != NGX_HTTP_GATEWAY_JWT_OK) {
-        text = ngx_http_gateway_jwt_status_text(status);
+    if (status != NGX_GATEWAY_JWT_OK) {
+        text = ngx_gateway_jwt_status_text(status);
 
         detail.len = sizeof("The bearer token is not valid: .") - 1
                      + text->len;
@@ -389,8 +389,8 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
         ch = auth->claim_headers->elts;
 
         for (i = 0; i < auth->claim_headers->nelts; i++) {
-            if (ngx_http_gateway_jwt_claim(&jwt, &ch[i].claim, r->pool,
-                                           &ctx->claims[i])
+            if (ngx_gateway_jwt_claim(&jwt, &ch[i].claim, r->pool,
+                                      &ctx->claims[i])
                 == NGX_ERROR)
             {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -459,9 +459,9 @@ ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
         p = ngx_cpymem(p, v->data, v->len);
     }
 
-    return ngx_http_gateway_cache_put(gmcf->jwt_cache, token,
-                                      ctx->service->index, expires,
-                                      data, p - data);
+    return ngx_gateway_cache_put(gmcf->jwt_cache, token,
+                                 ctx->service->index, expires,
+                                 data, p - data);
 }
 
 
@@ -563,7 +563,7 @@ ngx_http_gateway_auth_identified(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gateway_auth_admit(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_consumer_t *consumer)
+    ngx_http_gateway_ctx_t *ctx, ngx_gateway_consumer_t *consumer)
 {
     u_char      *allowed;
     ngx_str_t    detail;
@@ -990,24 +990,24 @@ ngx_http_gateway_auth_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (file == &gmcf->jwks_file) {
-        gmcf->jwks = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_jwks_t));
+        gmcf->jwks = ngx_pcalloc(cf->pool, sizeof(ngx_gateway_jwks_t));
         if (gmcf->jwks == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        rc = ngx_http_gateway_jwks_parse(cf->pool, content.data, content.len,
-                                         gmcf->jwks, &err);
+        rc = ngx_gateway_jwks_parse(cf->pool, content.data, content.len,
+                                    gmcf->jwks, &err);
 
     } else {
         gmcf->consumers = ngx_pcalloc(cf->pool,
-                                      sizeof(ngx_http_gateway_consumers_t));
+                                      sizeof(ngx_gateway_consumers_t));
         if (gmcf->consumers == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        rc = ngx_http_gateway_consumers_parse(cf->pool, content.data,
-                                              content.len, gmcf->consumers,
-                                              &err);
+        rc = ngx_gateway_consumers_parse(cf->pool, content.data,
+                                         content.len, gmcf->consumers,
+                                         &err);
     }
 
     if (rc == NGX_DECLINED) {
@@ -1149,7 +1149,7 @@ ngx_http_gateway_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        alg = ngx_http_gateway_jwt_alg(&value[i]);
+        alg = ngx_gateway_jwt_alg(&value[i]);
 
         if (alg == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1429,7 +1429,7 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
 
     ngx_conf_init_value(auth->jwt.leeway, 0);
     ngx_conf_init_size_value(auth->jwt.max_size,
-                             NGX_HTTP_GATEWAY_JWT_MAX_SIZE);
+                             NGX_GATEWAY_JWT_MAX_SIZE);
     ngx_conf_init_value(auth->jwt_forward_token, 0);
 
     if (auth->apikey_header.data == NULL) {
@@ -1544,7 +1544,7 @@ ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
     u_char                       *allowed;
     ngx_uint_t                    i, j;
     ngx_http_gateway_service_t   *s;
-    ngx_http_gateway_consumer_t  *c;
+    ngx_gateway_consumer_t       *c;
 
     for (i = 0; i < gmcf->consumers->nconsumers; i++) {
         c = &gmcf->consumers->consumers[i];
@@ -1584,13 +1584,13 @@ ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
 
 static void
 ngx_http_gateway_auth_unknown_service(ngx_conf_t *cf,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_consumer_t *c,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_gateway_consumer_t *c,
     ngx_str_t *name)
 {
     ngx_uint_t  line, column;
 
-    if (ngx_http_gateway_consumers_where(gmcf->consumers, c, name, &line,
-                                         &column)
+    if (ngx_gateway_consumers_where(gmcf->consumers, c, name, &line,
+                                    &column)
         == NGX_OK)
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -1641,9 +1641,9 @@ ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    gmcf->jwt_cache = ngx_http_gateway_cache_create(cycle->pool,
-                                                    gmcf->jwt_cache_size,
-                                                    cycle->log);
+    gmcf->jwt_cache = ngx_gateway_cache_create(cycle->pool,
+                                               gmcf->jwt_cache_size,
+                                               cycle->log);
     if (gmcf->jwt_cache == NULL) {
         return NGX_ERROR;
     }

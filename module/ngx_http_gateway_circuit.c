@@ -22,38 +22,38 @@
 typedef struct {
     ngx_str_node_t                      sn;         /* name in the zone */
     ngx_http_gateway_counters_t         counters;
-    ngx_http_gateway_breaker_t          breaker;
-    ngx_http_gateway_budget_t           budget;
+    ngx_gateway_breaker_t               breaker;
+    ngx_gateway_budget_t                budget;
     u_char                              name[1];
-} ngx_http_gateway_circuit_node_t;
+} ngx_http_gateway_breaker_node_t;
 
 
-struct ngx_http_gateway_circuit_call_s {
+struct ngx_http_gateway_breaker_call_s {
     ngx_http_request_t                 *request;
     ngx_http_gateway_service_t         *service;
     ngx_http_gateway_main_conf_t       *gmcf;
-    ngx_http_gateway_breaker_ticket_t   ticket;
+    ngx_gateway_breaker_ticket_t        ticket;
     ngx_uint_t                          recorded;   /* upstream states */
     ngx_uint_t                          attempts;   /* recorded ones */
 };
 
 
-static ngx_int_t ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+static ngx_int_t ngx_http_gateway_breaker_refuse(ngx_http_request_t *r,
     ngx_http_gateway_service_t *s, ngx_msec_t retry, char *what);
-static void ngx_http_gateway_circuit_done(void *data);
-static void ngx_http_gateway_circuit_record(
-    ngx_http_gateway_circuit_call_t *call);
-static void ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
+static void ngx_http_gateway_breaker_done(void *data);
+static void ngx_http_gateway_breaker_record(
+    ngx_http_gateway_breaker_call_t *call);
+static void ngx_http_gateway_breaker_count(ngx_http_gateway_service_t *s,
     ngx_http_upstream_state_t *state);
-static ngx_uint_t ngx_http_gateway_circuit_outcome(
+static ngx_uint_t ngx_http_gateway_breaker_outcome(
     ngx_http_gateway_service_t *s, ngx_http_upstream_state_t *state);
-static void ngx_http_gateway_circuit_log(ngx_log_t *log,
-    ngx_http_gateway_service_t *s, ngx_http_gateway_breaker_transition_t *tr);
-static ngx_int_t ngx_http_gateway_circuit_failures(ngx_conf_t *cf,
+static void ngx_http_gateway_breaker_log(ngx_log_t *log,
+    ngx_http_gateway_service_t *s, ngx_gateway_breaker_transition_t *tr);
+static ngx_int_t ngx_http_gateway_breaker_failures(ngx_conf_t *cf,
     ngx_http_gateway_service_t *s, ngx_str_t *list);
 
 
-static ngx_str_t  ngx_http_gateway_circuit_reasons[] = {
+static ngx_str_t  ngx_http_gateway_breaker_reasons[] = {
     ngx_null_string,
     ngx_string("failure rate reached"),
     ngx_string("consecutive failures"),
@@ -69,7 +69,7 @@ static ngx_str_t  ngx_http_gateway_circuit_reasons[] = {
  */
 
 ngx_int_t
-ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
+ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_int_t                               rc;
@@ -78,13 +78,13 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
     ngx_http_gateway_service_t             *s;
-    ngx_http_gateway_circuit_call_t        *call;
-    ngx_http_gateway_breaker_transition_t   tr;
+    ngx_http_gateway_breaker_call_t        *call;
+    ngx_gateway_breaker_transition_t        tr;
 
     s = ctx->service;
 
     cln = ngx_pool_cleanup_add(r->pool,
-                               sizeof(ngx_http_gateway_circuit_call_t));
+                               sizeof(ngx_http_gateway_breaker_call_t));
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -95,12 +95,12 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     call->gmcf = gmcf;
     call->recorded = 0;
     call->attempts = 0;
-    call->ticket.slot = NGX_HTTP_GATEWAY_BREAKER_NO_SLOT;
+    call->ticket.slot = NGX_GATEWAY_BREAKER_NO_SLOT;
 
     ctx->call = call;
 
     if (s->circuit == NULL) {
-        cln->handler = ngx_http_gateway_circuit_done;
+        cln->handler = ngx_http_gateway_breaker_done;
         return NGX_OK;
     }
 
@@ -108,19 +108,19 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    rc = ngx_http_gateway_breaker_admit(s->circuit, &s->breaker,
-                                        ngx_current_msec, &call->ticket,
-                                        &retry, &tr);
+    rc = ngx_gateway_breaker_admit(s->circuit, &s->breaker,
+                                   ngx_current_msec, &call->ticket,
+                                   &retry, &tr);
 
     state.data = (u_char *)
-                 ngx_http_gateway_breaker_state_name(s->circuit->state);
+                 ngx_gateway_breaker_state_name(s->circuit->state);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     state.len = ngx_strlen(state.data);
     ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
 
-    ngx_http_gateway_circuit_log(r->connection->log, s, &tr);
+    ngx_http_gateway_breaker_log(r->connection->log, s, &tr);
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -129,13 +129,13 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     }
 
     if (rc != NGX_BUSY) {
-        cln->handler = ngx_http_gateway_circuit_done;
+        cln->handler = ngx_http_gateway_breaker_done;
         return NGX_OK;
     }
 
     /* refused: nothing to record; the function receives nothing */
 
-    return ngx_http_gateway_circuit_refuse(r, s, retry, "refused");
+    return ngx_http_gateway_breaker_refuse(r, s, retry, "refused");
 }
 
 
@@ -146,7 +146,7 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
  */
 
 ngx_int_t
-ngx_http_gateway_circuit_check(ngx_http_request_t *r,
+ngx_http_gateway_breaker_check(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_int_t                    rc;
@@ -165,12 +165,12 @@ ngx_http_gateway_circuit_check(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    rc = ngx_http_gateway_breaker_peek(s->circuit, &s->breaker,
-                                       ngx_current_msec, &retry);
+    rc = ngx_gateway_breaker_peek(s->circuit, &s->breaker,
+                                  ngx_current_msec, &retry);
 
-    state.data = (u_char *) ngx_http_gateway_breaker_state_name(
-                     ngx_http_gateway_breaker_state_now(s->circuit,
-                                                        ngx_current_msec));
+    state.data = (u_char *) ngx_gateway_breaker_state_name(
+                     ngx_gateway_breaker_state_now(s->circuit,
+                                                   ngx_current_msec));
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -181,7 +181,7 @@ ngx_http_gateway_circuit_check(ngx_http_request_t *r,
     state.len = ngx_strlen(state.data);
     ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
 
-    return ngx_http_gateway_circuit_refuse(r, s, retry, "refused");
+    return ngx_http_gateway_breaker_refuse(r, s, retry, "refused");
 }
 
 
@@ -193,7 +193,7 @@ ngx_http_gateway_circuit_check(ngx_http_request_t *r,
  */
 
 ngx_int_t
-ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
+ngx_http_gateway_breaker_retry(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx)
 {
     ngx_uint_t                   state;
@@ -213,24 +213,24 @@ ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
 
     state = s->circuit->state;
     open_time = s->circuit->open_time;
-    elapsed = ngx_http_gateway_breaker_elapsed(ngx_current_msec,
-                                               s->circuit->since);
+    elapsed = ngx_gateway_breaker_elapsed(ngx_current_msec,
+                                          s->circuit->since);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    if (state == NGX_HTTP_GATEWAY_BREAKER_CLOSED) {
+    if (state == NGX_GATEWAY_BREAKER_CLOSED) {
         return NGX_DECLINED;
     }
 
-    return ngx_http_gateway_circuit_refuse(r, s,
-               (state == NGX_HTTP_GATEWAY_BREAKER_OPEN && open_time > elapsed)
-               ? open_time - elapsed : NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY,
+    return ngx_http_gateway_breaker_refuse(r, s,
+               (state == NGX_GATEWAY_BREAKER_OPEN && open_time > elapsed)
+               ? open_time - elapsed : NGX_GATEWAY_BREAKER_BUSY_RETRY,
                "retry not made");
 }
 
 
 static ngx_int_t
-ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+ngx_http_gateway_breaker_refuse(ngx_http_request_t *r,
     ngx_http_gateway_service_t *s, ngx_msec_t retry, char *what)
 {
     ngx_str_t  detail;
@@ -262,15 +262,15 @@ ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
  */
 
 static void
-ngx_http_gateway_circuit_done(void *data)
+ngx_http_gateway_breaker_done(void *data)
 {
-    ngx_http_gateway_circuit_call_t *call = data;
+    ngx_http_gateway_breaker_call_t *call = data;
 
     ngx_http_gateway_zone_t                *zone;
     ngx_http_gateway_service_t             *s;
-    ngx_http_gateway_breaker_transition_t   tr;
+    ngx_gateway_breaker_transition_t        tr;
 
-    ngx_http_gateway_circuit_record(call);
+    ngx_http_gateway_breaker_record(call);
 
     s = call->service;
 
@@ -282,14 +282,14 @@ ngx_http_gateway_circuit_done(void *data)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
-                                           ngx_current_msec, &call->ticket,
-                                           NGX_HTTP_GATEWAY_BREAKER_IGNORED,
-                                           &tr);
+    (void) ngx_gateway_breaker_record(s->circuit, &s->breaker,
+                                      ngx_current_msec, &call->ticket,
+                                      NGX_GATEWAY_BREAKER_IGNORED,
+                                      &tr);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ngx_http_gateway_circuit_log(call->request->connection->log, s, &tr);
+    ngx_http_gateway_breaker_log(call->request->connection->log, s, &tr);
 }
 
 
@@ -299,11 +299,11 @@ ngx_http_gateway_circuit_done(void *data)
  */
 
 void
-ngx_http_gateway_circuit_attempt(ngx_http_request_t *r,
+ngx_http_gateway_breaker_attempt(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx)
 {
     if (ctx->call) {
-        ngx_http_gateway_circuit_record(ctx->call);
+        ngx_http_gateway_breaker_record(ctx->call);
     }
 }
 
@@ -311,10 +311,10 @@ ngx_http_gateway_circuit_attempt(ngx_http_request_t *r,
 /* a half-open breaker's probe is one call: it is not retried */
 
 ngx_uint_t
-ngx_http_gateway_circuit_probe(ngx_http_gateway_ctx_t *ctx)
+ngx_http_gateway_breaker_probe(ngx_http_gateway_ctx_t *ctx)
 {
     return ctx->call
-           && ctx->call->ticket.slot != NGX_HTTP_GATEWAY_BREAKER_NO_SLOT;
+           && ctx->call->ticket.slot != NGX_GATEWAY_BREAKER_NO_SLOT;
 }
 
 
@@ -327,14 +327,14 @@ ngx_http_gateway_circuit_probe(ngx_http_gateway_ctx_t *ctx)
  */
 
 static void
-ngx_http_gateway_circuit_record(ngx_http_gateway_circuit_call_t *call)
+ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_call_t *call)
 {
     ngx_uint_t                              i, n, outcome;
     ngx_http_request_t                     *r;
     ngx_http_gateway_zone_t                *zone;
     ngx_http_upstream_state_t              *state;
     ngx_http_gateway_service_t             *s;
-    ngx_http_gateway_breaker_transition_t   tr[2];
+    ngx_gateway_breaker_transition_t        tr[2];
 
     r = call->request;
     s = call->service;
@@ -368,18 +368,18 @@ ngx_http_gateway_circuit_record(ngx_http_gateway_circuit_call_t *call)
             continue;
         }
 
-        ngx_http_gateway_circuit_count(s, &state[i]);
+        ngx_http_gateway_breaker_count(s, &state[i]);
         call->attempts++;
 
         if (s->circuit == NULL) {
             continue;
         }
 
-        outcome = ngx_http_gateway_circuit_outcome(s, &state[i]);
+        outcome = ngx_http_gateway_breaker_outcome(s, &state[i]);
 
         /* keep the first and the last transition for the log */
 
-        (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
+        (void) ngx_gateway_breaker_record(s->circuit, &s->breaker,
                    ngx_current_msec, &call->ticket, outcome,
                    (tr[0].from == tr[0].to) ? &tr[0] : &tr[1]);
     }
@@ -390,15 +390,15 @@ ngx_http_gateway_circuit_record(ngx_http_gateway_circuit_call_t *call)
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ngx_http_gateway_circuit_log(r->connection->log, s, &tr[0]);
-    ngx_http_gateway_circuit_log(r->connection->log, s, &tr[1]);
+    ngx_http_gateway_breaker_log(r->connection->log, s, &tr[0]);
+    ngx_http_gateway_breaker_log(r->connection->log, s, &tr[1]);
 }
 
 
 /* the service's counters of attempts, whatever its breaker counts */
 
 static void
-ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
+ngx_http_gateway_breaker_count(ngx_http_gateway_service_t *s,
     ngx_http_upstream_state_t *state)
 {
     switch (ngx_http_gateway_attempt_failure(state)) {
@@ -430,7 +430,7 @@ ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
  */
 
 static ngx_uint_t
-ngx_http_gateway_circuit_outcome(ngx_http_gateway_service_t *s,
+ngx_http_gateway_breaker_outcome(ngx_http_gateway_service_t *s,
     ngx_http_upstream_state_t *state)
 {
     ngx_uint_t  status;
@@ -439,28 +439,28 @@ ngx_http_gateway_circuit_outcome(ngx_http_gateway_service_t *s,
 
     case NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT:
         return (s->breaker_failures & NGX_HTTP_GATEWAY_FAIL_TIMEOUT)
-               ? NGX_HTTP_GATEWAY_BREAKER_FAILURE
-               : NGX_HTTP_GATEWAY_BREAKER_IGNORED;
+               ? NGX_GATEWAY_BREAKER_FAILURE
+               : NGX_GATEWAY_BREAKER_IGNORED;
 
     case NGX_HTTP_GATEWAY_ATTEMPT_ERROR:
         return (s->breaker_failures & NGX_HTTP_GATEWAY_FAIL_ERROR)
-               ? NGX_HTTP_GATEWAY_BREAKER_FAILURE
-               : NGX_HTTP_GATEWAY_BREAKER_IGNORED;
+               ? NGX_GATEWAY_BREAKER_FAILURE
+               : NGX_GATEWAY_BREAKER_IGNORED;
     }
 
     status = state->status;
 
     if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
-        return NGX_HTTP_GATEWAY_BREAKER_IGNORED;
+        return NGX_GATEWAY_BREAKER_IGNORED;
     }
 
     if (status >= 500 && status <= 599
         && (s->breaker_codes[(status - 500) / 8] & (1 << (status - 500) % 8)))
     {
-        return NGX_HTTP_GATEWAY_BREAKER_FAILURE;
+        return NGX_GATEWAY_BREAKER_FAILURE;
     }
 
-    return NGX_HTTP_GATEWAY_BREAKER_SUCCESS;
+    return NGX_GATEWAY_BREAKER_SUCCESS;
 }
 
 
@@ -483,8 +483,8 @@ ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state)
 
 
 static void
-ngx_http_gateway_circuit_log(ngx_log_t *log, ngx_http_gateway_service_t *s,
-    ngx_http_gateway_breaker_transition_t *tr)
+ngx_http_gateway_breaker_log(ngx_log_t *log, ngx_http_gateway_service_t *s,
+    ngx_gateway_breaker_transition_t *tr)
 {
     if (tr->from == tr->to) {
         return;
@@ -492,9 +492,9 @@ ngx_http_gateway_circuit_log(ngx_log_t *log, ngx_http_gateway_service_t *s,
 
     ngx_log_error(NGX_LOG_WARN, log, 0,
                   "gateway: breaker of service \"%V\" %s -> %s: %V",
-                  &s->name, ngx_http_gateway_breaker_state_name(tr->from),
-                  ngx_http_gateway_breaker_state_name(tr->to),
-                  &ngx_http_gateway_circuit_reasons[tr->reason]);
+                  &s->name, ngx_gateway_breaker_state_name(tr->from),
+                  ngx_gateway_breaker_state_name(tr->to),
+                  &ngx_http_gateway_breaker_reasons[tr->reason]);
 }
 
 
@@ -504,7 +504,7 @@ ngx_http_gateway_circuit_log(ngx_log_t *log, ngx_http_gateway_service_t *s,
  */
 
 ngx_int_t
-ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
+ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf)
 {
     size_t                            size;
@@ -514,7 +514,7 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_slab_pool_t                  *shpool;
     ngx_http_gateway_zone_t          *zone;
     ngx_http_gateway_service_t      **s;
-    ngx_http_gateway_circuit_node_t  *node;
+    ngx_http_gateway_breaker_node_t  *node;
 
     zone = shm_zone->data;
     shpool = zone->shpool;
@@ -529,10 +529,10 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
         sn = ngx_str_rbtree_lookup(&zone->sh->services, &s[i]->name, hash);
 
         if (sn) {
-            node = (ngx_http_gateway_circuit_node_t *) sn;
+            node = (ngx_http_gateway_breaker_node_t *) sn;
 
         } else {
-            size = offsetof(ngx_http_gateway_circuit_node_t, name)
+            size = offsetof(ngx_http_gateway_breaker_node_t, name)
                    + s[i]->name.len;
 
             node = ngx_slab_calloc_locked(shpool, size);
@@ -551,7 +551,7 @@ ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
             node->sn.str.len = s[i]->name.len;
             node->sn.node.key = hash;
 
-            ngx_http_gateway_breaker_init(&node->breaker);
+            ngx_gateway_breaker_init(&node->breaker);
 
             /* in its state since now, for the status endpoint */
             node->breaker.since = ngx_current_msec;
@@ -588,7 +588,7 @@ ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t                        i;
     ngx_msec_t                       *ms;
     ngx_uint_t                       *num;
-    ngx_http_gateway_breaker_conf_t  *bc;
+    ngx_gateway_breaker_conf_t       *bc;
 
     if (s->breaker_on) {
         return "is duplicate";
@@ -597,7 +597,7 @@ ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     s->breaker_on = 1;
     bc = &s->breaker;
 
-    ngx_http_gateway_breaker_conf_init(bc);
+    ngx_gateway_breaker_conf_init(bc);
 
     s->breaker_failures = NGX_HTTP_GATEWAY_FAIL_ERROR
                           | NGX_HTTP_GATEWAY_FAIL_TIMEOUT;
@@ -641,7 +641,7 @@ ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (name.len == 8 && ngx_strncmp(name.data, "failures", 8) == 0) {
-            if (ngx_http_gateway_circuit_failures(cf, s, &v) != NGX_OK) {
+            if (ngx_http_gateway_breaker_failures(cf, s, &v) != NGX_OK) {
                 return NGX_CONF_ERROR;
             }
 
@@ -699,7 +699,7 @@ ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         *ms = n;
     }
 
-    err = ngx_http_gateway_breaker_conf_check(bc);
+    err = ngx_gateway_breaker_conf_check(bc);
 
     if (err == NULL) {
         return NGX_CONF_OK;
@@ -738,7 +738,7 @@ invalid:
 /* failures=error,timeout,5xx,500,502,... */
 
 static ngx_int_t
-ngx_http_gateway_circuit_failures(ngx_conf_t *cf,
+ngx_http_gateway_breaker_failures(ngx_conf_t *cf,
     ngx_http_gateway_service_t *s, ngx_str_t *list)
 {
     u_char     *p, *last, *start;

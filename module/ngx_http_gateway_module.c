@@ -15,9 +15,9 @@
 
 static ngx_int_t ngx_http_gateway_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_gateway_reject(ngx_http_request_t *r,
-    ngx_http_gateway_route_match_t *m);
+    ngx_gateway_route_match_t *m);
 static ngx_int_t ngx_http_gateway_set_target(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_route_match_t *m);
+    ngx_http_gateway_ctx_t *ctx, ngx_gateway_route_match_t *m);
 static ngx_int_t ngx_http_gateway_set_headers(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r,
@@ -30,7 +30,7 @@ static ngx_int_t ngx_http_gateway_args(ngx_http_request_t *r,
 static char *ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_gateway_route_reachable(ngx_conf_t *cf,
-    ngx_http_gateway_route_t *route);
+    ngx_gateway_route_t *route);
 static char *ngx_http_gateway_build_routes(ngx_conf_t *cf,
     ngx_http_gateway_loc_conf_t *glcf);
 
@@ -159,10 +159,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     ngx_str_t                        detail;
     ngx_uint_t                       i;
     ngx_http_gateway_ctx_t          *ctx;
-    ngx_http_gateway_route_t        *route;
+    ngx_gateway_route_t             *route;
     ngx_http_gateway_loc_conf_t     *glcf;
     ngx_http_gateway_main_conf_t    *gmcf;
-    ngx_http_gateway_route_match_t   m;
+    ngx_gateway_route_match_t        m;
 
     glcf = ngx_http_get_module_loc_conf(r, ngx_http_gateway_module);
 
@@ -178,7 +178,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    if (ngx_http_gateway_route_path_check(&r->uri) != NGX_OK) {
+    if (ngx_gateway_route_path_check(&r->uri) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "gateway: a \".;\" or \"..;\" segment in the request "
                       "path");
@@ -192,7 +192,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
                                              &detail);
     }
 
-    if (ngx_http_gateway_route_match(glcf->table, &r->uri, r->method, &m)
+    if (ngx_gateway_route_match(glcf->table, &r->uri, r->method, &m)
         != NGX_OK)
     {
         return ngx_http_gateway_reject(r, &m);
@@ -235,7 +235,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_gateway_circuit_check(r, gmcf, ctx);
+        rc = ngx_http_gateway_breaker_check(r, gmcf, ctx);
     }
 
     if (rc == NGX_OK) {
@@ -243,7 +243,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_gateway_circuit_admit(r, gmcf, ctx);
+        rc = ngx_http_gateway_breaker_admit(r, gmcf, ctx);
     }
 
     if (rc != NGX_OK) {
@@ -272,7 +272,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_gateway_reject(ngx_http_request_t *r,
-    ngx_http_gateway_route_match_t *m)
+    ngx_gateway_route_match_t *m)
 {
     u_char           *p;
     ngx_str_t         detail;
@@ -294,13 +294,13 @@ ngx_http_gateway_reject(ngx_http_request_t *r,
                   "gateway: the route does not allow the method");
 
     allow = ngx_http_gateway_add_header(r, "Allow",
-                                        NGX_HTTP_GATEWAY_METHODS_LEN);
+                                        NGX_GATEWAY_METHODS_LEN);
     if (allow == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     p = allow->value.data;
-    allow->value.len = ngx_http_gateway_methods_text(p, m->allowed) - p;
+    allow->value.len = ngx_gateway_methods_text(p, m->allowed) - p;
 
     ngx_str_set(&detail, "The route for this path does not allow the "
                          "request method; the Allow header lists those "
@@ -319,12 +319,12 @@ ngx_http_gateway_reject(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gateway_set_target(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_route_match_t *m)
+    ngx_http_gateway_ctx_t *ctx, ngx_gateway_route_match_t *m)
 {
     u_char                       *p;
     size_t                        len;
     ngx_str_t                     rest, args;
-    ngx_http_gateway_endpoint_t  *ep;
+    ngx_gateway_endpoint_t       *ep;
 
     ep = &ctx->service->endpoint;
 
@@ -708,23 +708,23 @@ ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t                  rc;
     ngx_str_t                 *value, err;
     ngx_uint_t                 n;
-    ngx_http_gateway_route_t  *route, **r;
+    ngx_gateway_route_t       *route, **r;
 
     value = cf->args->elts;
     n = 1;
 
-    route = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_route_t));
+    route = ngx_pcalloc(cf->pool, sizeof(ngx_gateway_route_t));
     if (route == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    route->methods = NGX_HTTP_GATEWAY_ALL_METHODS;
+    route->methods = NGX_GATEWAY_ALL_METHODS;
     route->file = cf->conf_file->file.name.data;
     route->line = cf->conf_file->line;
 
     if (value[1].len && value[1].data[0] != '/' && value[1].data[0] != '=') {
 
-        if (ngx_http_gateway_parse_methods(&value[1], &route->methods, &err)
+        if (ngx_gateway_parse_methods(&value[1], &route->methods, &err)
             != NGX_OK)
         {
             if (err.len == value[1].len) {
@@ -751,7 +751,7 @@ ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     route->pattern = value[n];
 
-    rc = ngx_http_gateway_route_parse(cf->pool, &value[n], route, &err);
+    rc = ngx_gateway_route_parse(cf->pool, &value[n], route, &err);
 
     if (rc == NGX_ERROR) {
         return NGX_CONF_ERROR;
@@ -808,7 +808,7 @@ ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 static ngx_int_t
 ngx_http_gateway_route_reachable(ngx_conf_t *cf,
-    ngx_http_gateway_route_t *route)
+    ngx_gateway_route_t *route)
 {
     u_char                    *p, *last;
     size_t                     len;
@@ -865,7 +865,7 @@ ngx_http_gateway_build_routes(ngx_conf_t *cf,
     ngx_http_gateway_loc_conf_t *glcf)
 {
     ngx_uint_t                      i;
-    ngx_http_gateway_route_t      **route, *conflict[2];
+    ngx_gateway_route_t           **route, *conflict[2];
     ngx_http_gateway_main_conf_t   *gmcf;
 
     gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gateway_module);
@@ -886,8 +886,8 @@ ngx_http_gateway_build_routes(ngx_conf_t *cf,
         }
     }
 
-    glcf->table = ngx_http_gateway_route_table_create(cf->pool, glcf->routes,
-                                                      conflict);
+    glcf->table = ngx_gateway_route_table_create(cf->pool, glcf->routes,
+                                                 conflict);
     if (glcf->table == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -1100,7 +1100,7 @@ ngx_http_gateway_check_proxy(ngx_conf_t *cf, ngx_http_gateway_loc_conf_t *glcf,
     ngx_keyval_t               *kv;
     ngx_command_t              *cmd;
     ngx_http_conf_ctx_t        *ctx;
-    ngx_http_gateway_route_t  **route;
+    ngx_gateway_route_t       **route;
     ngx_http_core_loc_conf_t   *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);

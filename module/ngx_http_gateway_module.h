@@ -49,7 +49,7 @@ typedef struct {
     ngx_str_t                        apikey_header;
     ngx_str_t                        apikey_challenge;  /* of a 401 */
     ngx_str_t                        apikey_query;  /* len 0: refused */
-    ngx_http_gateway_jwt_policy_t    jwt;
+    ngx_gateway_jwt_policy_t         jwt;
     ngx_array_t                     *claim_headers;
     ngx_flag_t                       jwt_forward_token;
     ngx_flag_t                       method_override;
@@ -113,20 +113,20 @@ typedef struct {
 typedef struct {
     ngx_str_t                        name;
     ngx_uint_t                       index;     /* in the services array */
-    ngx_http_gateway_endpoint_t      endpoint;
+    ngx_gateway_endpoint_t           endpoint;
     ngx_http_upstream_srv_conf_t    *upstream;
     ngx_http_gateway_auth_t          auth;
     ngx_array_t                      limits;    /* of limit_conf_t */
 
-    ngx_http_gateway_breaker_conf_t  breaker;
+    ngx_gateway_breaker_conf_t       breaker;
     ngx_uint_t                       breaker_on;
     ngx_uint_t                       breaker_failures;
     u_char                           breaker_codes[13];  /* 500-599 */
-    ngx_http_gateway_breaker_t      *circuit;   /* in the zone */
+    ngx_gateway_breaker_t           *circuit;   /* in the zone */
     ngx_http_gateway_counters_t     *counters;  /* in the zone */
 
     ngx_http_gateway_retries_conf_t  retries;
-    ngx_http_gateway_budget_t       *budget;    /* in the zone */
+    ngx_gateway_budget_t            *budget;    /* in the zone */
 
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
@@ -141,14 +141,14 @@ typedef struct {
     ngx_shm_zone_t                  *shm_zone;
 
     ngx_uint_t                       default_auth;
-    ngx_http_gateway_consumers_t    *consumers;
+    ngx_gateway_consumers_t         *consumers;
     ngx_str_t                        consumers_file;
     u_char                          *consumers_conf_file;  /* nginx.conf */
     ngx_uint_t                       consumers_conf_line;
-    ngx_http_gateway_jwks_t         *jwks;
+    ngx_gateway_jwks_t              *jwks;
     ngx_str_t                        jwks_file;
     ngx_uint_t                       jwt_cache_size;
-    ngx_http_gateway_cache_t        *jwt_cache;     /* per worker */
+    ngx_gateway_cache_t             *jwt_cache;     /* per worker */
     EVP_MD                          *sha256;        /* per worker */
     ngx_msec_t                       limit_alert;   /* per worker */
 
@@ -173,33 +173,33 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                     *routes;    /* of route pointers */
-    ngx_http_gateway_route_table_t  *table;
+    ngx_gateway_route_table_t       *table;
     ngx_array_t                     *proxy_headers;  /* checked, at
                                                         configuration */
 } ngx_http_gateway_loc_conf_t;
 
 
 typedef struct ngx_http_gateway_retry_s  ngx_http_gateway_retry_t;
-typedef struct ngx_http_gateway_circuit_call_s
-    ngx_http_gateway_circuit_call_t;
+typedef struct ngx_http_gateway_breaker_call_s
+    ngx_http_gateway_breaker_call_t;
 
 
 typedef struct {
     ngx_http_gateway_service_t      *service;
-    ngx_http_gateway_route_t        *route;
+    ngx_gateway_route_t             *route;
     ngx_str_t                       *params;    /* as route->params */
     ngx_str_t                        target;
 
     ngx_str_t                        auth;      /* "off", "apikey", "jwt" */
     ngx_str_t                        consumer;  /* id; len 0: not listed */
-    ngx_http_gateway_consumer_t     *consumer_entry;  /* NULL: not listed */
+    ngx_gateway_consumer_t          *consumer_entry;  /* NULL: not listed */
     ngx_str_t                        subject;   /* of a token */
     ngx_str_t                        issuer;
     ngx_str_t                       *claims;    /* as auth.claim_headers */
     ngx_str_t                        drop_arg;  /* query key to remove */
 
     ngx_http_gateway_retry_t        *retry;
-    ngx_http_gateway_circuit_call_t *call;      /* of the breaker */
+    ngx_http_gateway_breaker_call_t *call;      /* of the breaker */
 } ngx_http_gateway_ctx_t;
 
 
@@ -274,16 +274,16 @@ char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
 #define NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT   2
 
 ngx_uint_t ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state);
-ngx_int_t ngx_http_gateway_circuit_check(ngx_http_request_t *r,
+ngx_int_t ngx_http_gateway_breaker_check(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
-ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
+ngx_int_t ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
-void ngx_http_gateway_circuit_attempt(ngx_http_request_t *r,
+void ngx_http_gateway_breaker_attempt(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
-ngx_uint_t ngx_http_gateway_circuit_probe(ngx_http_gateway_ctx_t *ctx);
-ngx_int_t ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
+ngx_uint_t ngx_http_gateway_breaker_probe(ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_breaker_retry(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
-ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
+ngx_int_t ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
 
 char *ngx_http_gateway_status(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -20,8 +20,8 @@ typedef struct {
     ngx_http_gateway_limit_conf_t  *lc;
     ngx_uint_t                      number;    /* 1-based, names it */
     ngx_str_t                       key;
-    ngx_http_gateway_bucket_t      *bucket;
-    ngx_http_gateway_bucket_t       taken;     /* the bucket after */
+    ngx_gateway_bucket_t           *bucket;
+    ngx_gateway_bucket_t            taken;     /* the bucket after */
     ngx_int_t                       rc;
     ngx_uint_t                      remaining;
     ngx_msec_t                      reset;
@@ -68,7 +68,7 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
                                      closest, own_number;
     ngx_http_gateway_zone_t         *zone;
     ngx_http_gateway_service_t      *s;
-    ngx_http_gateway_consumer_t     *consumer;
+    ngx_gateway_consumer_t          *consumer;
     ngx_http_gateway_limit_conf_t   *lc, own;
     ngx_http_gateway_limit_check_t   lk[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
 
@@ -139,27 +139,27 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
     /* each entry is pinned, so that a later line's lookup keeps it */
 
     for (i = 0; i < n; i++) {
-        lk[i].bucket = ngx_http_gateway_limit_lookup(zone->shpool,
-                                                     &zone->sh->limits,
-                                                     &lk[i].key,
-                                                     ngx_current_msec,
-                                                     lk[i].lc->rate,
-                                                     &created);
+        lk[i].bucket = ngx_gateway_limit_lookup(zone->shpool,
+                                                &zone->sh->limits,
+                                                &lk[i].key,
+                                                ngx_current_msec,
+                                                lk[i].lc->rate,
+                                                &created);
         if (lk[i].bucket == NULL) {
             full = i;
             break;
         }
 
-        ngx_http_gateway_limit_pin(lk[i].bucket, 1);
+        ngx_gateway_limit_pin(lk[i].bucket, 1);
 
         /* decided on a copy: a refusal by a later line charges none */
 
         lk[i].taken = *lk[i].bucket;
-        lk[i].rc = ngx_http_gateway_bucket_take(&lk[i].taken, lk[i].lc->rate,
-                                                lk[i].lc->burst,
-                                                ngx_current_msec,
-                                                &lk[i].remaining,
-                                                &lk[i].reset, &lk[i].retry);
+        lk[i].rc = ngx_gateway_bucket_take(&lk[i].taken, lk[i].lc->rate,
+                                           lk[i].lc->burst,
+                                           ngx_current_msec,
+                                           &lk[i].remaining,
+                                           &lk[i].reset, &lk[i].retry);
 
         ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "gateway rate limit %ui of \"%V\" per %V: %s, "
@@ -182,7 +182,7 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
             *lk[i].bucket = lk[i].taken;
         }
 
-        ngx_http_gateway_limit_pin(lk[i].bucket, 0);
+        ngx_gateway_limit_pin(lk[i].bucket, 0);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -311,7 +311,7 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
 
     len = 2 * NGX_INT_T_LEN + sizeof("::c::") - 1 + id.len + id2.len;
 
-    if (len > NGX_HTTP_GATEWAY_LIMIT_KEY_MAX) {
+    if (len > NGX_GATEWAY_LIMIT_KEY_MAX) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -512,7 +512,7 @@ ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_gateway_parse_rate(&value[1], &lc->rate, &err) != NGX_OK) {
+    if (ngx_gateway_parse_rate(&value[1], &lc->rate, &err) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid rate \"%V\": %V", &value[1], &err);
         return NGX_CONF_ERROR;
@@ -523,7 +523,7 @@ ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
             n = ngx_atoi(value[i].data + 6, value[i].len - 6);
 
-            if (n == NGX_ERROR || n > NGX_HTTP_GATEWAY_RATE_MAX) {
+            if (n == NGX_ERROR || n > NGX_GATEWAY_RATE_MAX) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid burst value \"%V\"", &value[i]);
                 return NGX_CONF_ERROR;

@@ -178,7 +178,7 @@ ngx_http_gateway_retries_begin(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    ngx_http_gateway_budget_begin(ctx->service->budget);
+    ngx_gateway_budget_begin(ctx->service->budget);
 
     hold = ngx_http_gateway_retries_hold(zone, gmcf, ctx->service);
     if (hold) {
@@ -404,7 +404,7 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
     s = ctx->service;
     rc = &s->retries;
 
-    ngx_http_gateway_circuit_attempt(r, ctx);
+    ngx_http_gateway_breaker_attempt(r, ctx);
     ngx_http_gateway_retry_release(st);
 
     if (st->attempt >= rc->max || r->connection->error) {
@@ -421,7 +421,7 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
           && ngx_http_gateway_request_header(r, &rc->idempotency_header, &h)
           && h->value.len;
 
-    if (!ngx_http_gateway_retry_method(st->method, rc->methods, sent, key)) {
+    if (!ngx_gateway_retry_method(st->method, rc->methods, sent, key)) {
         return NGX_DECLINED;
     }
 
@@ -435,14 +435,14 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
 
     /* a probe is one call; nothing is retried unless the breaker is closed */
 
-    if (ngx_http_gateway_circuit_probe(ctx)) {
+    if (ngx_http_gateway_breaker_probe(ctx)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "gateway: a probe of service \"%V\" is not retried",
                       &s->name);
         return NGX_DECLINED;
     }
 
-    if (s->circuit && s->circuit->state != NGX_HTTP_GATEWAY_BREAKER_CLOSED
+    if (s->circuit && s->circuit->state != NGX_GATEWAY_BREAKER_CLOSED
         && !s->breaker.dry_run)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -464,16 +464,16 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
      * once a second at most, not on every refusal of a retry storm
      */
 
-    if (!ngx_http_gateway_budget_allows(s->budget, rc->budget,
-                                        NGX_HTTP_GATEWAY_BUDGET_FLOOR)
+    if (!ngx_gateway_budget_allows(s->budget, rc->budget,
+                                   NGX_GATEWAY_BUDGET_FLOOR)
         && ngx_current_msec - zone->reclaimed >= 1000)
     {
         zone->reclaimed = ngx_current_msec;
         ngx_http_gateway_retries_reclaim(zone);
     }
 
-    if (ngx_http_gateway_budget_retry_begin(s->budget, rc->budget,
-                                            NGX_HTTP_GATEWAY_BUDGET_FLOOR)
+    if (ngx_gateway_budget_retry_begin(s->budget, rc->budget,
+                                       NGX_GATEWAY_BUDGET_FLOOR)
         != NGX_OK)
     {
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -589,8 +589,8 @@ ngx_http_gateway_retry_delay(ngx_http_request_t *r,
 
     rc = &st->ctx->service->retries;
 
-    *delay = ngx_http_gateway_backoff(st->attempt, rc->base, rc->cap,
-                                      (uint32_t) ngx_random());
+    *delay = ngx_gateway_backoff(st->attempt, rc->base, rc->cap,
+                                 (uint32_t) ngx_random());
 
     if (status != NGX_HTTP_TOO_MANY_REQUESTS
         && status != NGX_HTTP_SERVICE_UNAVAILABLE)
@@ -611,9 +611,9 @@ ngx_http_gateway_retry_delay(ngx_http_request_t *r,
                 continue;
             }
 
-            if (ngx_http_gateway_parse_retry_after(h[i].value.data,
-                                                   h[i].value.len,
-                                                   ngx_time(), delay)
+            if (ngx_gateway_parse_retry_after(h[i].value.data,
+                                              h[i].value.len,
+                                              ngx_time(), delay)
                 != NGX_OK)
             {
                 continue;
@@ -667,7 +667,7 @@ ngx_http_gateway_retry_handler(ngx_event_t *ev)
     /* the breaker opened meanwhile: its refusal ends the request */
 
     if (st->ctx->call
-        && ngx_http_gateway_circuit_retry(r, st->ctx) != NGX_DECLINED)
+        && ngx_http_gateway_breaker_retry(r, st->ctx) != NGX_DECLINED)
     {
         ngx_http_run_posted_requests(c);
         return;
@@ -710,7 +710,7 @@ ngx_http_gateway_retry_release(ngx_http_gateway_retry_t *st)
         hold->retries--;
     }
 
-    ngx_http_gateway_budget_retry_end(s->budget);
+    ngx_gateway_budget_retry_end(s->budget);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 }
@@ -742,7 +742,7 @@ ngx_http_gateway_retry_cleanup(void *data)
         hold->active--;
     }
 
-    ngx_http_gateway_budget_end(s->budget);
+    ngx_gateway_budget_end(s->budget);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 }
@@ -967,10 +967,10 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rc->on = NGX_HTTP_GATEWAY_RETRY_ERROR | NGX_HTTP_GATEWAY_RETRY_TIMEOUT
              | NGX_HTTP_GATEWAY_RETRY_502 | NGX_HTTP_GATEWAY_RETRY_503
              | NGX_HTTP_GATEWAY_RETRY_504;
-    rc->base = NGX_HTTP_GATEWAY_BACKOFF_BASE;
-    rc->cap = NGX_HTTP_GATEWAY_BACKOFF_MAX;
-    rc->budget = NGX_HTTP_GATEWAY_BUDGET_PERCENT;
-    rc->methods = NGX_HTTP_GATEWAY_RETRY_METHODS;
+    rc->base = NGX_GATEWAY_BACKOFF_BASE;
+    rc->cap = NGX_GATEWAY_BACKOFF_MAX;
+    rc->budget = NGX_GATEWAY_BUDGET_PERCENT;
+    rc->methods = NGX_GATEWAY_RETRY_METHODS;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -1067,7 +1067,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             item.data = value[i].data + 8;
             item.len = value[i].len - 8;
 
-            if (ngx_http_gateway_parse_methods(&item, &rc->methods, &err)
+            if (ngx_gateway_parse_methods(&item, &rc->methods, &err)
                 != NGX_OK)
             {
                 why = "methods are named as clients send them";

@@ -172,7 +172,7 @@ ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_http_gateway_parse_name(&value[1], &err) != NGX_OK) {
+    if (ngx_gateway_parse_name(&value[1], &err) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid service name \"%V\": %V",
                            &value[1], &err);
@@ -335,7 +335,7 @@ ngx_http_gateway_service_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_http_gateway_parse_endpoint(&value[1], &service->endpoint, &err)
+    if (ngx_gateway_parse_endpoint(&value[1], &service->endpoint, &err)
         != NGX_OK)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

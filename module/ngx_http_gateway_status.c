@@ -229,7 +229,7 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
     ngx_uint_t                    i, n;
     ngx_http_gateway_zone_t      *zone;
     ngx_http_gateway_status_t    *st;
-    ngx_http_gateway_breaker_t   *b;
+    ngx_gateway_breaker_t        *b;
     ngx_http_gateway_service_t  **s, *one;
 
     if (only->len) {
@@ -278,13 +278,13 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
 
         if (b) {
             st[i].breaker = 1;
-            st[i].in_state = ngx_http_gateway_breaker_elapsed(ngx_current_msec,
-                                                              b->since);
+            st[i].in_state = ngx_gateway_breaker_elapsed(ngx_current_msec,
+                                                         b->since);
             st[i].transitions = b->transitions;
 
             /* past its open time, the next call will find it half-open */
 
-            st[i].state = ngx_http_gateway_breaker_state_now(b,
+            st[i].state = ngx_gateway_breaker_state_now(b,
                                                             ngx_current_msec);
 
             if (st[i].state != b->state) {
@@ -349,7 +349,7 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
         if (st[i].breaker) {
             breaker = json_pack("{s:s, s:I, s:I}",
                           "state",
-                          ngx_http_gateway_breaker_state_name(st[i].state),
+                          ngx_gateway_breaker_state_name(st[i].state),
                           "in_state_ms", (json_int_t) st[i].in_state,
                           "transitions", (json_int_t) st[i].transitions);
         }

@@ -173,7 +173,7 @@ ngx_http_gateway_param_variable(ngx_http_request_t *r,
     size_t                     prefix;
     ngx_uint_t                 i;
     ngx_http_gateway_ctx_t    *ctx;
-    ngx_http_gateway_param_t  *param;
+    ngx_gateway_param_t       *param;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
 

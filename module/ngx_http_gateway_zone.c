@@ -159,7 +159,7 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                       &shm_zone->shm.name);
     }
 
-    return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
+    return ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf);
 }
 
 
@@ -207,7 +207,7 @@ ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
     zone->sh->magic = NGX_HTTP_GATEWAY_SHM_MAGIC;
     zone->sh->version = NGX_HTTP_GATEWAY_SHM_VERSION;
     zone->sh->created = ngx_time();
-    ngx_http_gateway_limit_init(&zone->sh->limits);
+    ngx_gateway_limit_init(&zone->sh->limits);
     ngx_rbtree_init(&zone->sh->services, &zone->sh->services_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&zone->sh->holds);
@@ -231,7 +231,7 @@ ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
                   "gateway zone \"%V\" created, %uzk",
                   &shm_zone->shm.name, shm_zone->shm.size / 1024);
 
-    return ngx_http_gateway_circuit_init_zone(shm_zone, zone->gmcf);
+    return ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf);
 }
 
 

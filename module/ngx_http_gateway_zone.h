@@ -28,7 +28,7 @@ typedef struct {
     uint32_t                     magic;
     uint32_t                     version;
     time_t                       created;
-    ngx_http_gateway_limit_sh_t  limits;
+    ngx_gateway_limit_sh_t       limits;
     ngx_rbtree_t                 services;   /* by service name */
     ngx_rbtree_node_t            services_sentinel;
     ngx_queue_t                  holds;      /* of holders */
@@ -41,7 +41,7 @@ typedef struct {
  * ngx_http_gateway_retries.c); held[] is indexed by service index.
  */
 typedef struct {
-    ngx_http_gateway_budget_t   *budget;
+    ngx_gateway_budget_t        *budget;
     ngx_uint_t                   active;
     ngx_uint_t                   retries;
 } ngx_http_gateway_hold_t;

@@ -6,7 +6,7 @@
 
 /*
  * How many tokens one core verifies per second, through
- * ngx_http_gateway_jwt_verify() as a request would: a fresh pool per
+ * ngx_gateway_jwt_verify() as a request would: a fresh pool per
  * token, the JSON parsed, the claims checked.  Not a test.
  *
  *   bench_jwt [iterations]      (default 20000 per algorithm)
@@ -175,21 +175,21 @@ bench(const char *name, const char *jwk, EVP_PKEY *pkey,
     double                          wall, cpu;
     ngx_str_t                       t, err;
     ngx_pool_t                     *pool, *cf;
-    ngx_http_gateway_jwt_t          jwt;
-    ngx_http_gateway_jwks_t         jwks;
-    ngx_http_gateway_jwt_policy_t   policy;
+    ngx_gateway_jwt_t               jwt;
+    ngx_gateway_jwks_t              jwks;
+    ngx_gateway_jwt_policy_t        policy;
 
     cf = ngx_create_pool(4096, &nginx_stub_log);
     if (cf == NULL) {
         die("ngx_create_pool");
     }
 
-    if (ngx_http_gateway_jwks_parse(cf, (u_char *) jwk, strlen(jwk), &jwks,
-                                    &err)
+    if (ngx_gateway_jwks_parse(cf, (u_char *) jwk, strlen(jwk), &jwks,
+                               &err)
         != NGX_OK)
     {
         fprintf(stderr, "%.*s\n", (int) err.len, err.data);
-        die("ngx_http_gateway_jwks_parse");
+        die("ngx_gateway_jwks_parse");
     }
 
     sign(name, pkey, secret, token);
@@ -209,11 +209,11 @@ bench(const char *name, const char *jwk, EVP_PKEY *pkey,
             die("ngx_create_pool");
         }
 
-        if (ngx_http_gateway_jwt_verify(pool, &t, &jwks, &policy, BENCH_NOW,
-                                        &jwt)
-            != NGX_HTTP_GATEWAY_JWT_OK)
+        if (ngx_gateway_jwt_verify(pool, &t, &jwks, &policy, BENCH_NOW,
+                                   &jwt)
+            != NGX_GATEWAY_JWT_OK)
         {
-            die("ngx_http_gateway_jwt_verify");
+            die("ngx_gateway_jwt_verify");
         }
 
         ngx_destroy_pool(pool);

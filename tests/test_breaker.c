@@ -10,24 +10,24 @@
 #include "ngx_gateway_breaker.h"
 
 
-#define CLOSED     NGX_HTTP_GATEWAY_BREAKER_CLOSED
-#define OPEN       NGX_HTTP_GATEWAY_BREAKER_OPEN
-#define HALF_OPEN  NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN
+#define CLOSED     NGX_GATEWAY_BREAKER_CLOSED
+#define OPEN       NGX_GATEWAY_BREAKER_OPEN
+#define HALF_OPEN  NGX_GATEWAY_BREAKER_HALF_OPEN
 
-#define S          NGX_HTTP_GATEWAY_BREAKER_SUCCESS
-#define F          NGX_HTTP_GATEWAY_BREAKER_FAILURE
-#define I          NGX_HTTP_GATEWAY_BREAKER_IGNORED
+#define S          NGX_GATEWAY_BREAKER_SUCCESS
+#define F          NGX_GATEWAY_BREAKER_FAILURE
+#define I          NGX_GATEWAY_BREAKER_IGNORED
 
-#define NO_SLOT    NGX_HTTP_GATEWAY_BREAKER_NO_SLOT
-#define BUSY_WAIT  NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY
+#define NO_SLOT    NGX_GATEWAY_BREAKER_NO_SLOT
+#define BUSY_WAIT  NGX_GATEWAY_BREAKER_BUSY_RETRY
 
 #define DAY        ((ngx_msec_t) 86400000)
 
 
-typedef ngx_http_gateway_breaker_t             breaker_t;
-typedef ngx_http_gateway_breaker_conf_t        conf_t;
-typedef ngx_http_gateway_breaker_ticket_t      ticket_t;
-typedef ngx_http_gateway_breaker_transition_t  transition_t;
+typedef ngx_gateway_breaker_t             breaker_t;
+typedef ngx_gateway_breaker_conf_t        conf_t;
+typedef ngx_gateway_breaker_ticket_t      ticket_t;
+typedef ngx_gateway_breaker_transition_t  transition_t;
 
 
 typedef struct {
@@ -43,11 +43,11 @@ conf_make(ngx_uint_t min_requests, ngx_uint_t failure_rate)
 {
     conf_t  conf;
 
-    ngx_http_gateway_breaker_conf_init(&conf);
+    ngx_gateway_breaker_conf_init(&conf);
     conf.min_requests = min_requests;
     conf.failure_rate = failure_rate;
 
-    assert_null(ngx_http_gateway_breaker_conf_check(&conf));
+    assert_null(ngx_gateway_breaker_conf_check(&conf));
 
     return conf;
 }
@@ -70,15 +70,15 @@ admit(breaker_t *b, conf_t *conf, ngx_msec_t now)
     before = *b;
     peek_retry = 0x5a5a;
 
-    peeked = ngx_http_gateway_breaker_peek(b, conf, now, &peek_retry);
-    state = ngx_http_gateway_breaker_state_now(b, now);
+    peeked = ngx_gateway_breaker_peek(b, conf, now, &peek_retry);
+    state = ngx_gateway_breaker_state_now(b, now);
     assert_memory_equal(&before, b, sizeof(breaker_t));
 
     /* values the function must overwrite */
     memset(&a, 0x5a, sizeof(a));
 
-    a.rc = ngx_http_gateway_breaker_admit(b, conf, now, &a.ticket, &a.retry,
-                                          &a.tr);
+    a.rc = ngx_gateway_breaker_admit(b, conf, now, &a.ticket, &a.retry,
+                                     &a.tr);
     assert_int_equal(a.ticket.generation, b->generation);
 
     assert_int_equal(peeked, (a.rc == NGX_OK) ? NGX_OK : NGX_BUSY);
@@ -164,8 +164,8 @@ record(breaker_t *b, conf_t *conf, ngx_msec_t now, ticket_t *t,
 
     memset(&tr, 0x5a, sizeof(tr));
 
-    assert_int_equal(ngx_http_gateway_breaker_record(b, conf, now, t,
-                                                     outcome, &tr),
+    assert_int_equal(ngx_gateway_breaker_record(b, conf, now, t,
+                                                outcome, &tr),
                      rc);
     return tr;
 }
@@ -233,7 +233,7 @@ assert_window(breaker_t *b, conf_t *conf, ngx_msec_t now,
 {
     ngx_uint_t  f, t;
 
-    ngx_http_gateway_breaker_window(b, conf, now, &f, &t);
+    ngx_gateway_breaker_window(b, conf, now, &f, &t);
 
     assert_int_equal(f, failures);
     assert_int_equal(t, total);
@@ -282,7 +282,7 @@ half_open(breaker_t *b, conf_t *conf, ngx_msec_t now)
     assert_int_equal(a.rc, NGX_OK);
     assert_int_equal(a.tr.from, OPEN);
     assert_int_equal(a.tr.to, HALF_OPEN);
-    assert_int_equal(a.tr.reason, NGX_HTTP_GATEWAY_BREAKER_OPEN_ELAPSED);
+    assert_int_equal(a.tr.reason, NGX_GATEWAY_BREAKER_OPEN_ELAPSED);
     assert_int_equal(a.ticket.slot, 0);
     assert_int_equal(a.ticket.generation, generation + 1);
     assert_int_equal(b->state, HALF_OPEN);
@@ -300,7 +300,7 @@ test_conf(void **state)
     conf_t     conf, c;
     breaker_t  b, z;
 
-    ngx_http_gateway_breaker_conf_init(&conf);
+    ngx_gateway_breaker_conf_init(&conf);
 
     assert_int_equal(conf.failure_rate, 50);
     assert_int_equal(conf.min_requests, 20);
@@ -311,15 +311,15 @@ test_conf(void **state)
     assert_int_equal(conf.consecutive, 0);
     assert_int_equal(conf.probe_timeout, 30000);
     assert_int_equal(conf.dry_run, 0);
-    assert_null(ngx_http_gateway_breaker_conf_check(&conf));
+    assert_null(ngx_gateway_breaker_conf_check(&conf));
 
 #define check_bad(field, value)                                               \
     c = conf; c.field = value;                                                \
-    assert_non_null(ngx_http_gateway_breaker_conf_check(&c))
+    assert_non_null(ngx_gateway_breaker_conf_check(&c))
 
 #define check_good(field, value)                                              \
     c = conf; c.field = value;                                                \
-    assert_null(ngx_http_gateway_breaker_conf_check(&c))
+    assert_null(ngx_gateway_breaker_conf_check(&c))
 
     check_bad(failure_rate, 0);
     check_good(failure_rate, 1);
@@ -350,18 +350,18 @@ test_conf(void **state)
     /* a zeroed breaker is a fresh one */
 
     memset(&b, 0x5a, sizeof(b));
-    ngx_http_gateway_breaker_init(&b);
+    ngx_gateway_breaker_init(&b);
     ngx_memzero(&z, sizeof(z));
 
     assert_memory_equal(&b, &z, sizeof(b));
     assert_int_equal(b.state, CLOSED);
 
-    assert_string_equal(ngx_http_gateway_breaker_state_name(CLOSED),
+    assert_string_equal(ngx_gateway_breaker_state_name(CLOSED),
                         "closed");
-    assert_string_equal(ngx_http_gateway_breaker_state_name(OPEN), "open");
-    assert_string_equal(ngx_http_gateway_breaker_state_name(HALF_OPEN),
+    assert_string_equal(ngx_gateway_breaker_state_name(OPEN), "open");
+    assert_string_equal(ngx_gateway_breaker_state_name(HALF_OPEN),
                         "half-open");
-    assert_string_equal(ngx_http_gateway_breaker_state_name(3), "unknown");
+    assert_string_equal(ngx_gateway_breaker_state_name(3), "unknown");
 
     print_message("a breaker takes %lu bytes of the zone\n",
                   (unsigned long) sizeof(breaker_t));
@@ -397,7 +397,7 @@ test_min_requests(void **state)
 
     assert_int_equal(tr.from, CLOSED);
     assert_int_equal(tr.to, OPEN);
-    assert_int_equal(tr.reason, NGX_HTTP_GATEWAY_BREAKER_RATE);
+    assert_int_equal(tr.reason, NGX_GATEWAY_BREAKER_RATE);
     assert_int_equal(tr.failures, 20);
     assert_int_equal(tr.total, 20);
     assert_int_equal(tr.open_time, 30000);
@@ -452,7 +452,7 @@ test_rate_boundary(void **state)
     tr = record(&b, &conf, 1000, &t, S, NGX_OK);
 
     assert_int_equal(tr.to, OPEN);
-    assert_int_equal(tr.reason, NGX_HTTP_GATEWAY_BREAKER_RATE);
+    assert_int_equal(tr.reason, NGX_GATEWAY_BREAKER_RATE);
     assert_int_equal(tr.failures, 3);
     assert_int_equal(tr.total, 5);
 
@@ -499,7 +499,7 @@ test_consecutive(void **state)
     tr = record(&b, &conf, 1000, &t, F, NGX_OK);
 
     assert_int_equal(tr.to, OPEN);
-    assert_int_equal(tr.reason, NGX_HTTP_GATEWAY_BREAKER_CONSECUTIVE);
+    assert_int_equal(tr.reason, NGX_GATEWAY_BREAKER_CONSECUTIVE);
     assert_int_equal(tr.failures, 5);
     assert_int_equal(tr.total, 6);
 
@@ -531,7 +531,7 @@ test_consecutive(void **state)
     tr = record(&b, &conf, 1000, &t, S, NGX_OK);
 
     assert_int_equal(tr.to, OPEN);
-    assert_int_equal(tr.reason, NGX_HTTP_GATEWAY_BREAKER_RATE);
+    assert_int_equal(tr.reason, NGX_GATEWAY_BREAKER_RATE);
 }
 
 
@@ -668,7 +668,7 @@ test_probes_exact(void **state)
     breaker_t     b;
     conf_t        conf;
     admit_t       a;
-    ticket_t      t[NGX_HTTP_GATEWAY_BREAKER_PROBES_MAX];
+    ticket_t      t[NGX_GATEWAY_BREAKER_PROBES_MAX];
     ngx_msec_t    t1, t2;
     transition_t  tr;
 
@@ -734,7 +734,7 @@ test_probes_exact(void **state)
         assert_int_equal(tr.from, HALF_OPEN);
         assert_int_equal(tr.to, CLOSED);
         assert_int_equal(tr.reason,
-                         NGX_HTTP_GATEWAY_BREAKER_PROBES_PASSED);
+                         NGX_GATEWAY_BREAKER_PROBES_PASSED);
         assert_int_equal(b.state, CLOSED);
         assert_int_equal(b.trips, 0);
         assert_int_equal(b.leased, 0);
@@ -805,7 +805,7 @@ test_reopen_doubles(void **state)
 
         assert_int_equal(tr.from, HALF_OPEN);
         assert_int_equal(tr.to, OPEN);
-        assert_int_equal(tr.reason, NGX_HTTP_GATEWAY_BREAKER_PROBE_FAILED);
+        assert_int_equal(tr.reason, NGX_GATEWAY_BREAKER_PROBE_FAILED);
         assert_int_equal(tr.open_time, open[i]);
         assert_int_equal(b.trips, i + 1);
 
@@ -1086,8 +1086,8 @@ test_constant_traffic(void **state)
 
             failing = (now - 50 >= 10000 && now - 50 < 60000);
 
-            ngx_http_gateway_breaker_record(&b, &conf, now, &ticket[i],
-                                            failing ? F : S, &tr);
+            ngx_gateway_breaker_record(&b, &conf, now, &ticket[i],
+                                       failing ? F : S, &tr);
 
             if (tr.to == OPEN && tr.from != OPEN) {
                 opened = now;
@@ -1104,8 +1104,8 @@ test_constant_traffic(void **state)
 
         state_before = b.state;
 
-        rc = ngx_http_gateway_breaker_admit(&b, &conf, now, &ticket[n],
-                                            &retry, &tr);
+        rc = ngx_gateway_breaker_admit(&b, &conf, now, &ticket[n],
+                                       &retry, &tr);
 
         if (tr.to == HALF_OPEN && tr.from == OPEN) {
             half = now;
@@ -1453,8 +1453,8 @@ test_random_invariants(void **state)
         now = clock - rnd() % 20;
 
         if (n < RANDOM_CALLS && rnd() % 2) {
-            rc = ngx_http_gateway_breaker_admit(&b, &conf, now, &ticket[n],
-                                                &retry, &tr);
+            rc = ngx_gateway_breaker_admit(&b, &conf, now, &ticket[n],
+                                           &retry, &tr);
 
             if (rc == NGX_OK) {
                 assert_true(b.state != OPEN);
@@ -1479,8 +1479,8 @@ test_random_invariants(void **state)
             /* 1 in 100 is lost: a worker that died */
 
             if (rnd() % 100) {
-                ngx_http_gateway_breaker_record(&b, &conf, now, &ticket[i],
-                                                outcome, &tr);
+                ngx_gateway_breaker_record(&b, &conf, now, &ticket[i],
+                                           outcome, &tr);
             }
 
             n--;

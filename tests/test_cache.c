@@ -74,37 +74,37 @@ test_get_put_expiry(void **state)
     cache_key_t                      key;
     u_char                    *v;
     size_t                     len;
-    ngx_http_gateway_cache_t  *c;
+    ngx_gateway_cache_t       *c;
 
-    c = ngx_http_gateway_cache_create(st->pool, 4, &st->log);
+    c = ngx_gateway_cache_create(st->pool, 4, &st->log);
     assert_non_null(c);
 
     key_of(&key, 1);
-    assert_null(ngx_http_gateway_cache_get(c, &key.str, 0, 100, &len));
+    assert_null(ngx_gateway_cache_get(c, &key.str, 0, 100, &len));
 
-    assert_int_equal(ngx_http_gateway_cache_put(c, &key.str, 0, 200,
-                                                (u_char *) "alice", 5),
+    assert_int_equal(ngx_gateway_cache_put(c, &key.str, 0, 200,
+                                           (u_char *) "alice", 5),
                      NGX_OK);
 
-    v = ngx_http_gateway_cache_get(c, &key.str, 0, 100, &len);
+    v = ngx_gateway_cache_get(c, &key.str, 0, 100, &len);
     assert_non_null(v);
     assert_int_equal(len, 5);
     assert_memory_equal(v, "alice", 5);
 
     /* another tag (service) is another entry */
-    assert_null(ngx_http_gateway_cache_get(c, &key.str, 1, 100, &len));
+    assert_null(ngx_gateway_cache_get(c, &key.str, 1, 100, &len));
 
     /* valid up to the second before expiry, never at it or after */
-    assert_non_null(ngx_http_gateway_cache_get(c, &key.str, 0, 199, &len));
-    assert_null(ngx_http_gateway_cache_get(c, &key.str, 0, 200, &len));
+    assert_non_null(ngx_gateway_cache_get(c, &key.str, 0, 199, &len));
+    assert_null(ngx_gateway_cache_get(c, &key.str, 0, 200, &len));
     assert_int_equal(c->n, 0);
-    assert_null(ngx_http_gateway_cache_get(c, &key.str, 0, 100, &len));
+    assert_null(ngx_gateway_cache_get(c, &key.str, 0, 100, &len));
 
     /* a put replaces */
-    ngx_http_gateway_cache_put(c, &key.str, 0, 300, (u_char *) "a", 1);
-    ngx_http_gateway_cache_put(c, &key.str, 0, 300, (u_char *) "bob", 3);
+    ngx_gateway_cache_put(c, &key.str, 0, 300, (u_char *) "a", 1);
+    ngx_gateway_cache_put(c, &key.str, 0, 300, (u_char *) "bob", 3);
     assert_int_equal(c->n, 1);
-    v = ngx_http_gateway_cache_get(c, &key.str, 0, 100, &len);
+    v = ngx_gateway_cache_get(c, &key.str, 0, 100, &len);
     assert_int_equal(len, 3);
     assert_memory_equal(v, "bob", 3);
 }
@@ -117,31 +117,31 @@ test_lru_eviction(void **state)
     cache_key_t                      key;
     size_t                     len;
     ngx_uint_t                 i;
-    ngx_http_gateway_cache_t  *c;
+    ngx_gateway_cache_t       *c;
 
-    c = ngx_http_gateway_cache_create(st->pool, 3, &st->log);
+    c = ngx_gateway_cache_create(st->pool, 3, &st->log);
 
     for (i = 1; i <= 3; i++) {
         key_of(&key, i);
-        ngx_http_gateway_cache_put(c, &key.str, 0, 1000, (u_char *) "x", 1);
+        ngx_gateway_cache_put(c, &key.str, 0, 1000, (u_char *) "x", 1);
     }
 
     /* touch 1: 2 is now the least recently used */
     key_of(&key, 1);
-    assert_non_null(ngx_http_gateway_cache_get(c, &key.str, 0, 0, &len));
+    assert_non_null(ngx_gateway_cache_get(c, &key.str, 0, 0, &len));
 
     key_of(&key, 4);
-    ngx_http_gateway_cache_put(c, &key.str, 0, 1000, (u_char *) "x", 1);
+    ngx_gateway_cache_put(c, &key.str, 0, 1000, (u_char *) "x", 1);
 
     assert_int_equal(c->n, 3);
 
     key_of(&key, 2);
-    assert_null(ngx_http_gateway_cache_get(c, &key.str, 0, 0, &len));
+    assert_null(ngx_gateway_cache_get(c, &key.str, 0, 0, &len));
 
     for (i = 1; i <= 4; i++) {
         if (i != 2) {
             key_of(&key, i);
-            assert_non_null(ngx_http_gateway_cache_get(c, &key.str, 0, 0, &len));
+            assert_non_null(ngx_gateway_cache_get(c, &key.str, 0, 0, &len));
         }
     }
 }
@@ -154,14 +154,14 @@ test_bounded(void **state)
     cache_key_t                      key;
     size_t                     len;
     ngx_uint_t                 i, hits;
-    ngx_http_gateway_cache_t  *c;
+    ngx_gateway_cache_t       *c;
 
-    c = ngx_http_gateway_cache_create(st->pool, 1000, &st->log);
+    c = ngx_gateway_cache_create(st->pool, 1000, &st->log);
 
     for (i = 0; i < 100000; i++) {
         key_of(&key, i);
-        assert_int_equal(ngx_http_gateway_cache_put(c, &key.str, i % 3, 1000,
-                                                    (u_char *) "v", 1),
+        assert_int_equal(ngx_gateway_cache_put(c, &key.str, i % 3, 1000,
+                                               (u_char *) "v", 1),
                          NGX_OK);
         assert_true(c->n <= 1000);
     }
@@ -170,7 +170,7 @@ test_bounded(void **state)
 
     for (i = 99000; i < 100000; i++) {
         key_of(&key, i);
-        hits += ngx_http_gateway_cache_get(c, &key.str, i % 3, 0, &len) != NULL;
+        hits += ngx_gateway_cache_get(c, &key.str, i % 3, 0, &len) != NULL;
     }
 
     assert_int_equal(hits, 1000);
@@ -186,41 +186,41 @@ test_whole_key_compared(void **state)
     size_t                     len, i;
     ngx_str_t                  k;
     cache_key_t                key, other;
-    ngx_http_gateway_cache_t  *c;
+    ngx_gateway_cache_t       *c;
 
-    c = ngx_http_gateway_cache_create(st->pool, 16, &st->log);
+    c = ngx_gateway_cache_create(st->pool, 16, &st->log);
 
     key_of(&key, 7);
-    assert_int_equal(ngx_http_gateway_cache_put(c, &key.str, 0, 1000,
-                                                (u_char *) "x", 1),
+    assert_int_equal(ngx_gateway_cache_put(c, &key.str, 0, 1000,
+                                           (u_char *) "x", 1),
                      NGX_OK);
 
     for (i = 0; i < sizeof(key.buf); i++) {
         other = key;
         other.str.data = other.buf;
         other.buf[i] ^= 0x01;
-        assert_null(ngx_http_gateway_cache_get(c, &other.str, 0, 0, &len));
+        assert_null(ngx_gateway_cache_get(c, &other.str, 0, 0, &len));
     }
 
     /* the same last bytes, shorter: the bucket may be the same */
     k.data = key.buf + 1;
     k.len = sizeof(key.buf) - 1;
-    assert_null(ngx_http_gateway_cache_get(c, &k, 0, 0, &len));
+    assert_null(ngx_gateway_cache_get(c, &k, 0, 0, &len));
 
     k.data = key.buf;
     k.len = sizeof(key.buf) - 1;
-    assert_null(ngx_http_gateway_cache_get(c, &k, 0, 0, &len));
+    assert_null(ngx_gateway_cache_get(c, &k, 0, 0, &len));
 
     /* a key shorter than the hashed tail */
     k.len = 5;
-    assert_null(ngx_http_gateway_cache_get(c, &k, 0, 0, &len));
-    assert_int_equal(ngx_http_gateway_cache_put(c, &k, 0, 1000,
-                                                (u_char *) "short", 5),
+    assert_null(ngx_gateway_cache_get(c, &k, 0, 0, &len));
+    assert_int_equal(ngx_gateway_cache_put(c, &k, 0, 1000,
+                                           (u_char *) "short", 5),
                      NGX_OK);
-    assert_memory_equal(ngx_http_gateway_cache_get(c, &k, 0, 0, &len),
+    assert_memory_equal(ngx_gateway_cache_get(c, &k, 0, 0, &len),
                         "short", 5);
 
-    assert_memory_equal(ngx_http_gateway_cache_get(c, &key.str, 0, 0, &len),
+    assert_memory_equal(ngx_gateway_cache_get(c, &key.str, 0, 0, &len),
                         "x", 1);
     assert_int_equal(c->n, 2);
 }
@@ -232,15 +232,15 @@ test_disabled(void **state)
     cache_state_t             *st = *state;
     cache_key_t                      key;
     size_t                     len;
-    ngx_http_gateway_cache_t  *c;
+    ngx_gateway_cache_t       *c;
 
-    c = ngx_http_gateway_cache_create(st->pool, 0, &st->log);
+    c = ngx_gateway_cache_create(st->pool, 0, &st->log);
 
     key_of(&key, 1);
-    assert_int_equal(ngx_http_gateway_cache_put(c, &key.str, 0, 1000,
-                                                (u_char *) "x", 1),
+    assert_int_equal(ngx_gateway_cache_put(c, &key.str, 0, 1000,
+                                           (u_char *) "x", 1),
                      NGX_OK);
-    assert_null(ngx_http_gateway_cache_get(c, &key.str, 0, 0, &len));
+    assert_null(ngx_gateway_cache_get(c, &key.str, 0, 0, &len));
 }
 
 

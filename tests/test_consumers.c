@@ -18,7 +18,7 @@
 
 typedef struct {
     ngx_pool_t                    *pool;
-    ngx_http_gateway_consumers_t   consumers;
+    ngx_gateway_consumers_t        consumers;
     ngx_str_t                      err;
 } consumers_state_t;
 
@@ -56,8 +56,8 @@ load(consumers_state_t *st, const char *json)
 
     text = gateway_test_str(st->pool, json);
 
-    return ngx_http_gateway_consumers_parse(st->pool, text.data, text.len,
-                                            &st->consumers, &st->err);
+    return ngx_gateway_consumers_parse(st->pool, text.data, text.len,
+                                       &st->consumers, &st->err);
 }
 
 
@@ -79,14 +79,14 @@ load_fails(consumers_state_t *st, const char *json, const char *text)
 }
 
 
-static ngx_http_gateway_consumer_t *
+static ngx_gateway_consumer_t *
 by_key(consumers_state_t *st, const char *key)
 {
     u_char  digest[SHA256_DIGEST_LENGTH];
 
     SHA256((u_char *) key, strlen(key), digest);
 
-    return ngx_http_gateway_consumers_by_key(&st->consumers, digest);
+    return ngx_gateway_consumers_by_key(&st->consumers, digest);
 }
 
 
@@ -95,7 +95,7 @@ test_valid(void **state)
 {
     consumers_state_t            *st = *state;
     ngx_str_t                     sub;
-    ngx_http_gateway_consumer_t  *c;
+    ngx_gateway_consumer_t       *c;
 
     /* DIGEST_A is the SHA-256 of "alice-key", DIGEST_B of "bob-key" */
 
@@ -131,19 +131,19 @@ test_valid(void **state)
     assert_null(by_key(st, ""));
 
     sub = gateway_test_str(st->pool, "mobile-app");
-    c = ngx_http_gateway_consumers_by_subject(&st->consumers, &sub);
+    c = ngx_gateway_consumers_by_subject(&st->consumers, &sub);
     assert_non_null(c);
     assert_memory_equal(c->id.data, "mobile-app", 10);
     assert_int_equal(c->jwt_issuer.len, 18);
     assert_memory_equal(c->jwt_issuer.data, "https://id.example", 18);
 
     sub = gateway_test_str(st->pool, "svc-bob");
-    c = ngx_http_gateway_consumers_by_subject(&st->consumers, &sub);
+    c = ngx_gateway_consumers_by_subject(&st->consumers, &sub);
     assert_non_null(c);
     assert_memory_equal(c->id.data, "bob@example.com", 15);
 
     sub = gateway_test_str(st->pool, "alice");
-    assert_null(ngx_http_gateway_consumers_by_subject(&st->consumers, &sub));
+    assert_null(ngx_gateway_consumers_by_subject(&st->consumers, &sub));
 }
 
 
@@ -230,7 +230,7 @@ test_hundred_thousand(void **state)
 
     /* the last id repeats an early one: found, and where */
 
-    ngx_memzero(&st->consumers, sizeof(ngx_http_gateway_consumers_t));
+    ngx_memzero(&st->consumers, sizeof(ngx_gateway_consumers_t));
 
     load_fails(st, many(st, 100000, 7),
                "duplicate consumer id \"c7\" at line 1, column ");
@@ -365,53 +365,53 @@ test_rates(void **state)
     ngx_uint_t          rate, burst;
 
     value = gateway_test_str(st->pool, "1r/s");
-    assert_int_equal(ngx_http_gateway_parse_rate(&value, &rate, &err),
+    assert_int_equal(ngx_gateway_parse_rate(&value, &rate, &err),
                      NGX_OK);
     assert_int_equal(rate, 1000);
 
     value = gateway_test_str(st->pool, "30r/m");
-    assert_int_equal(ngx_http_gateway_parse_rate(&value, &rate, &err),
+    assert_int_equal(ngx_gateway_parse_rate(&value, &rate, &err),
                      NGX_OK);
     assert_int_equal(rate, 500);
 
     value = gateway_test_str(st->pool, "1r/m");
-    assert_int_equal(ngx_http_gateway_parse_rate(&value, &rate, &err),
+    assert_int_equal(ngx_gateway_parse_rate(&value, &rate, &err),
                      NGX_OK);
     assert_int_equal(rate, 16);
 
     value = gateway_test_str(st->pool, "0r/s");
-    assert_int_equal(ngx_http_gateway_parse_rate(&value, &rate, &err),
+    assert_int_equal(ngx_gateway_parse_rate(&value, &rate, &err),
                      NGX_DECLINED);
 
     value = gateway_test_str(st->pool, "r/s");
-    assert_int_equal(ngx_http_gateway_parse_rate(&value, &rate, &err),
+    assert_int_equal(ngx_gateway_parse_rate(&value, &rate, &err),
                      NGX_DECLINED);
 
     value = gateway_test_str(st->pool, "10r/h");
-    assert_int_equal(ngx_http_gateway_parse_rate(&value, &rate, &err),
+    assert_int_equal(ngx_gateway_parse_rate(&value, &rate, &err),
                      NGX_DECLINED);
 
     value = gateway_test_str(st->pool, "1000001r/s");
-    assert_int_equal(ngx_http_gateway_parse_rate(&value, &rate, &err),
+    assert_int_equal(ngx_gateway_parse_rate(&value, &rate, &err),
                      NGX_DECLINED);
 
     value = gateway_test_str(st->pool, "  5r/s   burst=0 ");
-    assert_int_equal(ngx_http_gateway_parse_rate_limit(&value, &rate, &burst,
-                                                       &err), NGX_OK);
+    assert_int_equal(ngx_gateway_parse_rate_limit(&value, &rate, &burst,
+                                                  &err), NGX_OK);
     assert_int_equal(rate, 5000);
     assert_int_equal(burst, 0);
 
     value = gateway_test_str(st->pool, "burst=5 5r/s");
-    assert_int_equal(ngx_http_gateway_parse_rate_limit(&value, &rate, &burst,
-                                                       &err), NGX_DECLINED);
+    assert_int_equal(ngx_gateway_parse_rate_limit(&value, &rate, &burst,
+                                                  &err), NGX_DECLINED);
 
     value = gateway_test_str(st->pool, "5r/s burst=1 burst=2");
-    assert_int_equal(ngx_http_gateway_parse_rate_limit(&value, &rate, &burst,
-                                                       &err), NGX_DECLINED);
+    assert_int_equal(ngx_gateway_parse_rate_limit(&value, &rate, &burst,
+                                                  &err), NGX_DECLINED);
 
     value = gateway_test_str(st->pool, "");
-    assert_int_equal(ngx_http_gateway_parse_rate_limit(&value, &rate, &burst,
-                                                       &err), NGX_DECLINED);
+    assert_int_equal(ngx_gateway_parse_rate_limit(&value, &rate, &burst,
+                                                  &err), NGX_DECLINED);
 }
 
 

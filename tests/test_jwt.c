@@ -34,18 +34,18 @@
 
 #define NOW  1700000000
 
-#define OK             NGX_HTTP_GATEWAY_JWT_OK
-#define MALFORMED      NGX_HTTP_GATEWAY_JWT_MALFORMED
-#define TOO_LARGE      NGX_HTTP_GATEWAY_JWT_TOO_LARGE
-#define BAD_ALG        NGX_HTTP_GATEWAY_JWT_BAD_ALG
-#define BAD_HEADER     NGX_HTTP_GATEWAY_JWT_BAD_HEADER
-#define UNKNOWN_KEY    NGX_HTTP_GATEWAY_JWT_UNKNOWN_KEY
-#define BAD_SIGNATURE  NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE
-#define EXPIRED        NGX_HTTP_GATEWAY_JWT_EXPIRED
-#define NOT_YET_VALID  NGX_HTTP_GATEWAY_JWT_NOT_YET_VALID
-#define BAD_CLAIMS     NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS
-#define BAD_ISSUER     NGX_HTTP_GATEWAY_JWT_BAD_ISSUER
-#define BAD_AUDIENCE   NGX_HTTP_GATEWAY_JWT_BAD_AUDIENCE
+#define OK             NGX_GATEWAY_JWT_OK
+#define MALFORMED      NGX_GATEWAY_JWT_MALFORMED
+#define TOO_LARGE      NGX_GATEWAY_JWT_TOO_LARGE
+#define BAD_ALG        NGX_GATEWAY_JWT_BAD_ALG
+#define BAD_HEADER     NGX_GATEWAY_JWT_BAD_HEADER
+#define UNKNOWN_KEY    NGX_GATEWAY_JWT_UNKNOWN_KEY
+#define BAD_SIGNATURE  NGX_GATEWAY_JWT_BAD_SIGNATURE
+#define EXPIRED        NGX_GATEWAY_JWT_EXPIRED
+#define NOT_YET_VALID  NGX_GATEWAY_JWT_NOT_YET_VALID
+#define BAD_CLAIMS     NGX_GATEWAY_JWT_BAD_CLAIMS
+#define BAD_ISSUER     NGX_GATEWAY_JWT_BAD_ISSUER
+#define BAD_AUDIENCE   NGX_GATEWAY_JWT_BAD_AUDIENCE
 
 
 /* the keys every test shares, made once */
@@ -63,15 +63,15 @@ static struct {
     u_char                    hs512[64];
     u_char                    other[32];     /* another HS256 secret */
     ngx_pool_t               *pool;
-    ngx_http_gateway_jwks_t  *jwks;          /* one key per algorithm */
+    ngx_gateway_jwks_t       *jwks;          /* one key per algorithm */
 } K;
 
 
 /* what a test allocates, freed after it */
 
 static ngx_pool_t                     *P;
-static ngx_http_gateway_jwt_t          J;
-static ngx_http_gateway_jwt_policy_t   POL;
+static ngx_gateway_jwt_t          J;
+static ngx_gateway_jwt_policy_t   POL;
 
 
 static void
@@ -369,8 +369,8 @@ patch(const char *tok, size_t at, char c)
 }
 
 
-static ngx_http_gateway_jwt_status_e
-verify_n(ngx_http_gateway_jwks_t *jwks, const char *tok, size_t len,
+static ngx_gateway_jwt_status_e
+verify_n(ngx_gateway_jwks_t *jwks, const char *tok, size_t len,
     time_t now)
 {
     ngx_str_t  t;
@@ -378,18 +378,18 @@ verify_n(ngx_http_gateway_jwks_t *jwks, const char *tok, size_t len,
     t.data = (u_char *) tok;
     t.len = len;
 
-    return ngx_http_gateway_jwt_verify(P, &t, jwks, &POL, now, &J);
+    return ngx_gateway_jwt_verify(P, &t, jwks, &POL, now, &J);
 }
 
 
-static ngx_http_gateway_jwt_status_e
-verify_at(ngx_http_gateway_jwks_t *jwks, const char *tok, time_t now)
+static ngx_gateway_jwt_status_e
+verify_at(ngx_gateway_jwks_t *jwks, const char *tok, time_t now)
 {
     return verify_n(jwks, tok, strlen(tok), now);
 }
 
 
-static ngx_http_gateway_jwt_status_e
+static ngx_gateway_jwt_status_e
 verify(const char *tok)
 {
     return verify_at(K.jwks, tok, NOW);
@@ -499,17 +499,17 @@ jwks_json(const char *first, ...)
 }
 
 
-static ngx_http_gateway_jwks_t *
+static ngx_gateway_jwks_t *
 load_in(ngx_pool_t *pool, const char *json)
 {
     ngx_str_t                 err;
-    ngx_http_gateway_jwks_t  *jwks;
+    ngx_gateway_jwks_t       *jwks;
 
-    jwks = ngx_pcalloc(pool, sizeof(ngx_http_gateway_jwks_t));
+    jwks = ngx_pcalloc(pool, sizeof(ngx_gateway_jwks_t));
     assert_non_null(jwks);
 
-    if (ngx_http_gateway_jwks_parse(pool, (u_char *) json, strlen(json),
-                                    jwks, &err)
+    if (ngx_gateway_jwks_parse(pool, (u_char *) json, strlen(json),
+                               jwks, &err)
         != NGX_OK)
     {
         fprintf(stderr, "jwks: %.*s\n", (int) err.len, err.data);
@@ -520,7 +520,7 @@ load_in(ngx_pool_t *pool, const char *json)
 }
 
 
-static ngx_http_gateway_jwks_t *
+static ngx_gateway_jwks_t *
 load(const char *json)
 {
     return load_in(P, json);
@@ -533,10 +533,10 @@ static const char *
 load_error(const char *json)
 {
     ngx_str_t                err;
-    ngx_http_gateway_jwks_t  jwks;
+    ngx_gateway_jwks_t       jwks;
 
-    assert_int_equal(ngx_http_gateway_jwks_parse(P, (u_char *) json,
-                                                 strlen(json), &jwks, &err),
+    assert_int_equal(ngx_gateway_jwks_parse(P, (u_char *) json,
+                                            strlen(json), &jwks, &err),
                      NGX_DECLINED);
 
     assert_int_equal(jwks.nkeys, 0);
@@ -683,28 +683,28 @@ test_alg_names(void **state)
         name.data = (u_char *) names[i];
         name.len = strlen(names[i]);
 
-        bit = ngx_http_gateway_jwt_alg(&name);
+        bit = ngx_gateway_jwt_alg(&name);
         assert_int_equal(bit, 1u << i);
         seen |= bit;
 
-        back = ngx_http_gateway_jwt_alg_name(bit);
+        back = ngx_gateway_jwt_alg_name(bit);
         assert_non_null(back);
         assert_int_equal(back->len, name.len);
         assert_memory_equal(back->data, name.data, name.len);
     }
 
-    assert_int_equal(seen, NGX_HTTP_GATEWAY_JWT_ALL_ALGS);
-    assert_int_equal(NGX_HTTP_GATEWAY_JWT_EDDSA, 0x1000);
+    assert_int_equal(seen, NGX_GATEWAY_JWT_ALL_ALGS);
+    assert_int_equal(NGX_GATEWAY_JWT_EDDSA, 0x1000);
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         name.data = (u_char *) bad[i];
         name.len = strlen(bad[i]);
-        assert_int_equal(ngx_http_gateway_jwt_alg(&name), 0);
+        assert_int_equal(ngx_gateway_jwt_alg(&name), 0);
     }
 
-    assert_null(ngx_http_gateway_jwt_alg_name(0));
-    assert_null(ngx_http_gateway_jwt_alg_name(3));
-    assert_null(ngx_http_gateway_jwt_alg_name(0x2000));
+    assert_null(ngx_gateway_jwt_alg_name(0));
+    assert_null(ngx_gateway_jwt_alg_name(3));
+    assert_null(ngx_gateway_jwt_alg_name(0x2000));
 }
 
 
@@ -714,27 +714,27 @@ test_status_texts(void **state)
     int         s, t;
     ngx_str_t  *a, *b;
 
-    for (s = NGX_HTTP_GATEWAY_JWT_OK; s <= NGX_HTTP_GATEWAY_JWT_ERROR; s++) {
-        a = ngx_http_gateway_jwt_status_text(s);
+    for (s = NGX_GATEWAY_JWT_OK; s <= NGX_GATEWAY_JWT_ERROR; s++) {
+        a = ngx_gateway_jwt_status_text(s);
         assert_non_null(a);
         assert_true(a->len > 0);
 
         for (t = 0; t < s; t++) {
-            b = ngx_http_gateway_jwt_status_text(t);
+            b = ngx_gateway_jwt_status_text(t);
             assert_false(a->len == b->len
                          && ngx_memcmp(a->data, b->data, a->len) == 0);
         }
     }
 
-    a = ngx_http_gateway_jwt_status_text(NGX_HTTP_GATEWAY_JWT_EXPIRED);
+    a = ngx_gateway_jwt_status_text(NGX_GATEWAY_JWT_EXPIRED);
     assert_int_equal(a->len, 7);
     assert_memory_equal(a->data, "expired", 7);
 
-    a = ngx_http_gateway_jwt_status_text(NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE);
+    a = ngx_gateway_jwt_status_text(NGX_GATEWAY_JWT_BAD_SIGNATURE);
     assert_memory_equal(a->data, "bad signature", 13);
 
-    b = ngx_http_gateway_jwt_status_text(NGX_HTTP_GATEWAY_JWT_ERROR);
-    assert_ptr_equal(ngx_http_gateway_jwt_status_text(1000), b);
+    b = ngx_gateway_jwt_status_text(NGX_GATEWAY_JWT_ERROR);
+    assert_ptr_equal(ngx_gateway_jwt_status_text(1000), b);
 }
 
 
@@ -751,7 +751,7 @@ dec(const char *src, u_char *out, size_t *len)
     d.data = out;
     d.len = 0;
 
-    rc = ngx_http_gateway_base64url_decode(&d, &s);
+    rc = ngx_gateway_base64url_decode(&d, &s);
     *len = d.len;
 
     return rc;
@@ -826,7 +826,7 @@ test_base64url(void **state)
 
         if (i == 0) {
             ngx_str_t  src = { 4, (u_char *) s }, d = { 0, out };
-            assert_int_equal(ngx_http_gateway_base64url_decode(&d, &src),
+            assert_int_equal(ngx_gateway_base64url_decode(&d, &src),
                              NGX_ERROR);
             continue;
         }
@@ -1230,7 +1230,7 @@ test_alg_none(void **state)
 static void
 test_alg_allowlist(void **state)
 {
-    POL.algorithms = NGX_HTTP_GATEWAY_JWT_RS256;
+    POL.algorithms = NGX_GATEWAY_JWT_RS256;
 
     assert_int_equal(verify(good("RS256", "rs256")), OK);
     assert_int_equal(verify(good("RS256", NULL)), OK);
@@ -1239,7 +1239,7 @@ test_alg_allowlist(void **state)
     assert_int_equal(verify(good("ES256", "es256")), BAD_ALG);
     assert_int_equal(verify(good("EdDSA", "ed")), BAD_ALG);
 
-    POL.algorithms = NGX_HTTP_GATEWAY_JWT_ES256 | NGX_HTTP_GATEWAY_JWT_EDDSA;
+    POL.algorithms = NGX_GATEWAY_JWT_ES256 | NGX_GATEWAY_JWT_EDDSA;
 
     assert_int_equal(verify(good("ES256", "es256")), OK);
     assert_int_equal(verify(good("EdDSA", "ed")), OK);
@@ -1263,7 +1263,7 @@ test_rsa_key_as_hmac_secret(void **state)
     u_char                   *der, *p;
     size_t                    i, len;
     const char               *tok;
-    ngx_http_gateway_jwks_t  *rsa_only;
+    ngx_gateway_jwks_t       *rsa_only;
     struct {
         const u_char         *key;
         size_t                len;
@@ -1560,7 +1560,7 @@ test_kid(void **state)
 {
     char                     *kid;
     const char               *tok;
-    ngx_http_gateway_jwks_t  *two;
+    ngx_gateway_jwks_t       *two;
     size_t                    i;
     const char               *opaque[] = {
         "../../dev/null", "/etc/passwd", "' OR 1=1 --", "hs256 ", "HS256",
@@ -1659,7 +1659,7 @@ static void
 test_kid_and_keys_without_kid(void **state)
 {
     const char               *tok;
-    ngx_http_gateway_jwks_t  *set;
+    ngx_gateway_jwks_t       *set;
 
     /* keys without kid: a token's kid, even "", names none of them */
 
@@ -1705,7 +1705,7 @@ test_kid_and_keys_without_kid(void **state)
                      UNKNOWN_KEY);
 
     {
-        ngx_http_gateway_jwks_t  empty = { NULL, 0 };
+        ngx_gateway_jwks_t       empty = { NULL, 0 };
 
         assert_int_equal(verify_at(&empty, good("HS256", NULL), NOW),
                          UNKNOWN_KEY);
@@ -2168,7 +2168,7 @@ static void
 test_published_vectors(void **state)
 {
     const char               *a1, *a2, *a3, *a4, *ed;
-    ngx_http_gateway_jwks_t  *set;
+    ngx_gateway_jwks_t       *set;
 
     set = load("{\"keys\":["
         "{\"kty\":\"oct\",\"kid\":\"a1\",\"k\":\"AyM1SysPpbyDfgZld3umj1qzKObw"
@@ -2262,7 +2262,7 @@ test_published_vectors(void **state)
 
 /* A5: claims at an injected clock */
 
-static ngx_http_gateway_jwt_status_e
+static ngx_gateway_jwt_status_e
 claims(const char *payload, time_t now)
 {
     return verify_at(K.jwks, token("HS256", "hs256", payload), now);
@@ -2586,7 +2586,7 @@ pool_live(ngx_pool_t *pool, size_t *small)
 }
 
 
-static ngx_http_gateway_jwt_status_e
+static ngx_gateway_jwt_status_e
 verify_in(ngx_pool_t *pool, const char *tok, size_t len)
 {
     ngx_str_t  t;
@@ -2594,7 +2594,7 @@ verify_in(ngx_pool_t *pool, const char *tok, size_t len)
     t.data = (u_char *) tok;
     t.len = len;
 
-    return ngx_http_gateway_jwt_verify(pool, &t, K.jwks, &POL, NOW, &J);
+    return ngx_gateway_jwt_verify(pool, &t, K.jwks, &POL, NOW, &J);
 }
 
 
@@ -2773,7 +2773,7 @@ claim(const char *name, ngx_str_t *value)
     n.data = (u_char *) name;
     n.len = strlen(name);
 
-    return ngx_http_gateway_jwt_claim(&J, &n, P, value);
+    return ngx_gateway_jwt_claim(&J, &n, P, value);
 }
 
 
@@ -2842,7 +2842,7 @@ test_claim_values(void **state)
 
     {
         ngx_str_t  n = { 4, (u_char *) "sub\0" };
-        assert_int_equal(ngx_http_gateway_jwt_claim(&J, &n, P, &v),
+        assert_int_equal(ngx_gateway_jwt_claim(&J, &n, P, &v),
                          NGX_DECLINED);
     }
 
@@ -2865,7 +2865,7 @@ test_claim_values(void **state)
 static void
 test_jwks_valid(void **state)
 {
-    ngx_http_gateway_jwks_t  *set;
+    ngx_gateway_jwks_t       *set;
 
     /* without "alg": RS256, ES by curve, EdDSA, HS256 */
 
@@ -2877,12 +2877,12 @@ test_jwks_valid(void **state)
                          jwk_oct(K.hs256, 32, NULL, NULL), NULL));
 
     assert_int_equal(set->nkeys, 6);
-    assert_int_equal(set->keys[0].alg, NGX_HTTP_GATEWAY_JWT_RS256);
-    assert_int_equal(set->keys[1].alg, NGX_HTTP_GATEWAY_JWT_ES256);
-    assert_int_equal(set->keys[2].alg, NGX_HTTP_GATEWAY_JWT_ES384);
-    assert_int_equal(set->keys[3].alg, NGX_HTTP_GATEWAY_JWT_ES512);
-    assert_int_equal(set->keys[4].alg, NGX_HTTP_GATEWAY_JWT_EDDSA);
-    assert_int_equal(set->keys[5].alg, NGX_HTTP_GATEWAY_JWT_HS256);
+    assert_int_equal(set->keys[0].alg, NGX_GATEWAY_JWT_RS256);
+    assert_int_equal(set->keys[1].alg, NGX_GATEWAY_JWT_ES256);
+    assert_int_equal(set->keys[2].alg, NGX_GATEWAY_JWT_ES384);
+    assert_int_equal(set->keys[3].alg, NGX_GATEWAY_JWT_ES512);
+    assert_int_equal(set->keys[4].alg, NGX_GATEWAY_JWT_EDDSA);
+    assert_int_equal(set->keys[5].alg, NGX_GATEWAY_JWT_HS256);
 
     assert_int_equal(set->keys[0].kid.len, 1);
     assert_memory_equal(set->keys[1].kid.data, "e1", 2);
@@ -2906,9 +2906,9 @@ test_jwks_valid(void **state)
         jwk_oct(K.hs512, 64, "h3", "HS384"),
         NULL));
 
-    assert_int_equal(set->keys[0].alg, NGX_HTTP_GATEWAY_JWT_PS512);
-    assert_int_equal(set->keys[1].alg, NGX_HTTP_GATEWAY_JWT_HS512);
-    assert_int_equal(set->keys[2].alg, NGX_HTTP_GATEWAY_JWT_HS384);
+    assert_int_equal(set->keys[0].alg, NGX_GATEWAY_JWT_PS512);
+    assert_int_equal(set->keys[1].alg, NGX_GATEWAY_JWT_HS512);
+    assert_int_equal(set->keys[2].alg, NGX_GATEWAY_JWT_HS384);
 
     /* the n of a JWK with a leading zero byte: the same key */
 
@@ -2943,7 +2943,7 @@ test_jwks_cleanup(void **state)
     ngx_uint_t                i;
     ngx_pool_t               *pool;
     ngx_pool_cleanup_t       *cln;
-    ngx_http_gateway_jwks_t  *set;
+    ngx_gateway_jwks_t       *set;
 
     pool = gateway_test_pool();
 

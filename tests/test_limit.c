@@ -30,12 +30,12 @@ typedef struct {
     ngx_pool_t                   *pool;
     u_char                       *mem;
     ngx_slab_pool_t              *shpool;
-    ngx_http_gateway_limit_sh_t  *sh;
+    ngx_gateway_limit_sh_t       *sh;
 } limit_state_t;
 
 
 static take_t
-take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate, ngx_uint_t burst,
+take(ngx_gateway_bucket_t *b, ngx_uint_t rate, ngx_uint_t burst,
     ngx_msec_t now)
 {
     take_t  t;
@@ -45,8 +45,8 @@ take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate, ngx_uint_t burst,
     t.reset = 77777;
     t.retry = 77777;
 
-    t.rc = ngx_http_gateway_bucket_take(b, rate, burst, now, &t.remaining,
-                                        &t.reset, &t.retry);
+    t.rc = ngx_gateway_bucket_take(b, rate, burst, now, &t.remaining,
+                                   &t.reset, &t.retry);
     return t;
 }
 
@@ -65,7 +65,7 @@ take(ngx_http_gateway_bucket_t *b, ngx_uint_t rate, ngx_uint_t burst,
 /* a refusal, and the bucket it leaves exactly as it was */
 #define assert_refused(b, rate, burst, now, rst, rty)                         \
     do {                                                                      \
-        ngx_http_gateway_bucket_t  before_ = *(b);                            \
+        ngx_gateway_bucket_t       before_ = *(b);                            \
         assert_take(b, rate, burst, now, NGX_BUSY, 0, rst, rty);              \
         assert_memory_equal(&before_, b, sizeof(before_));                    \
     } while (0)
@@ -79,7 +79,7 @@ test_bucket_burst(void **state)
 {
     ngx_uint_t                 i, j, k, burst;
     ngx_msec_t                 t0;
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     static ngx_uint_t  bursts[] = { 0, 1, 5, 100 };
     static ngx_msec_t  starts[] = { 0, 1, 123456 };
@@ -113,7 +113,7 @@ test_bucket_refill_boundary(void **state)
 {
     ngx_uint_t                 i, k, rate, period;
     ngx_msec_t                 t0;
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     /* rates whose request period is a whole number of ms */
     static ngx_uint_t  rates[] = { 1000000, 10000, 4000, 1000, 500, 16 };
@@ -162,7 +162,7 @@ test_bucket_refused_not_counted(void **state)
 {
     ngx_uint_t                 i, k;
     ngx_msec_t                 t0;
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     t0 = 5000;
     ngx_memzero(&b, sizeof(b));
@@ -192,7 +192,7 @@ test_bucket_idle_refill(void **state)
 {
     ngx_uint_t                 i;
     ngx_msec_t                 t0;
-    ngx_http_gateway_bucket_t  b, c;
+    ngx_gateway_bucket_t       b, c;
 
     t0 = 1000;
     ngx_memzero(&b, sizeof(b));
@@ -238,7 +238,7 @@ test_bucket_idle_refill(void **state)
 static void
 test_bucket_per_minute(void **state)
 {
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     /* 30r/m: one every 2000 ms */
 
@@ -274,7 +274,7 @@ static void
 test_bucket_clock_back(void **state)
 {
     ngx_msec_t                 t;
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     /* full bucket: 3 requests at 1r/s with burst=2 */
 
@@ -336,7 +336,7 @@ static void
 test_bucket_huge_jump(void **state)
 {
     ngx_msec_t                 t0;
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     t0 = 1000;
 
@@ -384,7 +384,7 @@ test_bucket_huge_jump(void **state)
 static void
 test_bucket_rate_change(void **state)
 {
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     ngx_memzero(&b, sizeof(b));
 
@@ -417,7 +417,7 @@ test_bucket_rate_change(void **state)
 static void
 test_bucket_steps(void **state)
 {
-    ngx_http_gateway_bucket_t  b;
+    ngx_gateway_bucket_t       b;
 
     ngx_memzero(&b, sizeof(b));
 
@@ -481,10 +481,10 @@ zone_create(limit_state_t *st, size_t size)
 
     st->shpool = sp;
 
-    st->sh = ngx_slab_alloc_locked(sp, sizeof(ngx_http_gateway_limit_sh_t));
+    st->sh = ngx_slab_alloc_locked(sp, sizeof(ngx_gateway_limit_sh_t));
     assert_non_null(st->sh);
 
-    ngx_http_gateway_limit_init(st->sh);
+    ngx_gateway_limit_init(st->sh);
 }
 
 
@@ -535,24 +535,24 @@ key_of(u_char *buf, size_t len, ngx_uint_t n)
 }
 
 
-static ngx_http_gateway_bucket_t *
+static ngx_gateway_bucket_t *
 lookup(limit_state_t *st, ngx_str_t *key, ngx_msec_t now, ngx_uint_t rate,
     ngx_uint_t *created)
 {
-    return ngx_http_gateway_limit_lookup(st->shpool, st->sh, key, now, rate,
-                                         created);
+    return ngx_gateway_limit_lookup(st->shpool, st->sh, key, now, rate,
+                                    created);
 }
 
 
 /* the entry of a key, without touching the store */
 
-static ngx_http_gateway_limit_node_t *
+static ngx_gateway_limit_node_t *
 find(limit_state_t *st, ngx_str_t *key)
 {
     uint32_t                        hash;
     ngx_int_t                       rc;
     ngx_rbtree_node_t              *node;
-    ngx_http_gateway_limit_node_t  *ln;
+    ngx_gateway_limit_node_t       *ln;
 
     hash = ngx_crc32_short(key->data, key->len);
 
@@ -563,7 +563,7 @@ find(limit_state_t *st, ngx_str_t *key)
             continue;
         }
 
-        ln = ngx_http_gateway_limit_node(node);
+        ln = ngx_gateway_limit_node(node);
         rc = ngx_memn2cmp(key->data, ln->data, key->len, ln->len);
 
         if (rc == 0) {
@@ -589,7 +589,7 @@ check_store(limit_state_t *st)
     ngx_uint_t                      n, m;
     ngx_queue_t                    *q;
     ngx_rbtree_node_t              *node, *prev;
-    ngx_http_gateway_limit_node_t  *ln, *lp;
+    ngx_gateway_limit_node_t       *ln, *lp;
 
     n = 0;
     prev = NULL;
@@ -605,8 +605,8 @@ check_store(limit_state_t *st)
                 assert_true(prev->key <= node->key);
 
                 if (prev->key == node->key) {
-                    lp = ngx_http_gateway_limit_node(prev);
-                    ln = ngx_http_gateway_limit_node(node);
+                    lp = ngx_gateway_limit_node(prev);
+                    ln = ngx_gateway_limit_node(node);
                     assert_true(ngx_memn2cmp(lp->data, ln->data, lp->len,
                                              ln->len)
                                 < 0);
@@ -624,7 +624,7 @@ check_store(limit_state_t *st)
          q != ngx_queue_sentinel(&st->sh->lru);
          q = ngx_queue_next(q))
     {
-        ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+        ln = ngx_queue_data(q, ngx_gateway_limit_node_t, queue);
 
         key.data = ln->data;
         key.len = ln->len;
@@ -649,14 +649,14 @@ used_128(limit_state_t *st)
 }
 
 
-static ngx_http_gateway_limit_node_t *
+static ngx_gateway_limit_node_t *
 lru_at(limit_state_t *st, ngx_uint_t head)
 {
     ngx_queue_t  *q;
 
     q = head ? ngx_queue_head(&st->sh->lru) : ngx_queue_last(&st->sh->lru);
 
-    return ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+    return ngx_queue_data(q, ngx_gateway_limit_node_t, queue);
 }
 
 
@@ -673,7 +673,7 @@ fill(limit_state_t *st, size_t len, ngx_uint_t from, ngx_msec_t now,
     u_char                      buf[256];
     ngx_str_t                   key;
     ngx_uint_t                  n, before, created;
-    ngx_http_gateway_bucket_t  *b;
+    ngx_gateway_bucket_t       *b;
 
     for (n = from; /* void */; n++) {
         assert_true(n < from + 1000000);
@@ -702,7 +702,7 @@ test_store_create_find(void **state)
     u_char                     *big;
     ngx_str_t                   a, ab, abc, key;
     ngx_uint_t                  created;
-    ngx_http_gateway_bucket_t  *b, *b2, *b3;
+    ngx_gateway_bucket_t       *b, *b2, *b3;
 
     a = gateway_test_str(st->pool, "a");
     ab = gateway_test_str(st->pool, "ab");
@@ -744,11 +744,11 @@ test_store_create_find(void **state)
 
     zone_create(st, 1 * MIB);
 
-    big = ngx_pnalloc(st->pool, NGX_HTTP_GATEWAY_LIMIT_KEY_MAX + 1);
-    ngx_memset(big, 'k', NGX_HTTP_GATEWAY_LIMIT_KEY_MAX + 1);
+    big = ngx_pnalloc(st->pool, NGX_GATEWAY_LIMIT_KEY_MAX + 1);
+    ngx_memset(big, 'k', NGX_GATEWAY_LIMIT_KEY_MAX + 1);
 
     key.data = big;
-    key.len = NGX_HTTP_GATEWAY_LIMIT_KEY_MAX;
+    key.len = NGX_GATEWAY_LIMIT_KEY_MAX;
 
     b = lookup(st, &key, 1000, R10, &created);
     assert_non_null(b);
@@ -885,7 +885,7 @@ test_store_crc_collision(void **state)
     ngx_str_t                   keys[6], key;
     ngx_uint_t                  i, k, pairs, created;
     crc_key_t                  *all;
-    ngx_http_gateway_bucket_t  *b[6];
+    ngx_gateway_bucket_t       *b[6];
 
     /*
      * 2^18 short keys: about 8 pairs share a crc32 (birthdays).  Keys of
@@ -1040,7 +1040,7 @@ test_store_lru(void **state)
 
     ngx_str_t                       a, b, c;
     ngx_uint_t                      created;
-    ngx_http_gateway_limit_node_t  *ln;
+    ngx_gateway_limit_node_t       *ln;
 
     a = gateway_test_str(st->pool, "a");
     b = gateway_test_str(st->pool, "b");
@@ -1061,7 +1061,7 @@ test_store_lru(void **state)
     assert_ptr_equal(lru_at(st, 0), find(st, &b));
 
     ln = ngx_queue_data(ngx_queue_next(ngx_queue_head(&st->sh->lru)),
-                        ngx_http_gateway_limit_node_t, queue);
+                        ngx_gateway_limit_node_t, queue);
     assert_ptr_equal(ln, find(st, &c));
 
     /* so b is the one a full zone evicts */
@@ -1080,7 +1080,7 @@ test_store_idle(void **state)
     u_char                      buf[64];
     ngx_str_t                   key;
     ngx_uint_t                  i, created;
-    ngx_http_gateway_bucket_t  *b;
+    ngx_gateway_bucket_t       *b;
 
     /* five keys, one request each at 1r/s at 0: idle from 1000 on */
 
@@ -1145,7 +1145,7 @@ test_store_idle_own_rate(void **state)
 
     ngx_str_t                   x, y, z;
     ngx_uint_t                  created;
-    ngx_http_gateway_bucket_t  *b;
+    ngx_gateway_bucket_t       *b;
 
     x = gateway_test_str(st->pool, "x");
     y = gateway_test_str(st->pool, "y");
@@ -1187,7 +1187,7 @@ test_store_full(void **state)
     u_char                      buf[64];
     ngx_str_t                   key;
     ngx_uint_t                  i, cap, next, created;
-    ngx_http_gateway_bucket_t  *b;
+    ngx_gateway_bucket_t       *b;
 
     cap = fill(st, 40, 0, 1000, &next);
 
@@ -1278,7 +1278,7 @@ test_store_pinned(void **state)
     u_char                      buf[64];
     ngx_str_t                   key, a, b;
     ngx_uint_t                  i, cap, next, created;
-    ngx_http_gateway_bucket_t  *ba, *bb;
+    ngx_gateway_bucket_t       *ba, *bb;
 
     /* an empty store: a is created idle, b's creation would drop it */
 
@@ -1286,12 +1286,12 @@ test_store_pinned(void **state)
     b = gateway_test_str(st->pool, "b");
 
     ba = lookup(st, &a, 0, 1000, &created);
-    ngx_http_gateway_limit_pin(ba, 1);
+    ngx_gateway_limit_pin(ba, 1);
     bb = lookup(st, &b, 0, 1000, &created);
-    ngx_http_gateway_limit_pin(bb, 1);
+    ngx_gateway_limit_pin(bb, 1);
 
     assert_ptr_equal(find(st, &a), (u_char *) ba
-                     - offsetof(ngx_http_gateway_limit_node_t, bucket));
+                     - offsetof(ngx_gateway_limit_node_t, bucket));
     assert_int_equal(check_store(st), 2);
 
     /* a full zone evicts around the pinned ones */
@@ -1308,8 +1308,8 @@ test_store_pinned(void **state)
 
     /* unpinned, and idle, they are the first to go */
 
-    ngx_http_gateway_limit_pin(ba, 0);
-    ngx_http_gateway_limit_pin(bb, 0);
+    ngx_gateway_limit_pin(ba, 0);
+    ngx_gateway_limit_pin(bb, 0);
 
     for (i = 0; i < cap; i++) {
         key = key_of(buf, 40, 10 * cap + i);
@@ -1324,17 +1324,17 @@ test_store_pinned(void **state)
 
 /* the oldest entry of keys of this length, from the LRU tail */
 
-static ngx_http_gateway_limit_node_t *
+static ngx_gateway_limit_node_t *
 oldest_of(limit_state_t *st, size_t len)
 {
     ngx_queue_t                    *q;
-    ngx_http_gateway_limit_node_t  *ln;
+    ngx_gateway_limit_node_t       *ln;
 
     for (q = ngx_queue_last(&st->sh->lru);
          q != ngx_queue_sentinel(&st->sh->lru);
          q = ngx_queue_prev(q))
     {
-        ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+        ln = ngx_queue_data(q, ngx_gateway_limit_node_t, queue);
 
         if (ln->len == len) {
             return ln;
@@ -1356,18 +1356,18 @@ test_store_sizes(void **state)
     ngx_str_t                       key, k40, k100;
     ngx_uint_t                      i, k, n, cap, next, created, full;
     ngx_queue_t                    *q;
-    ngx_http_gateway_bucket_t      *b;
-    ngx_http_gateway_limit_node_t  *ln;
+    ngx_gateway_bucket_t           *b;
+    ngx_gateway_limit_node_t       *ln;
 
-    assert_int_equal(ngx_http_gateway_limit_node_size(1), 128);
-    assert_int_equal(ngx_http_gateway_limit_node_size(40), 128);
-    assert_int_equal(ngx_http_gateway_limit_node_size(56), 128);
-    assert_int_equal(ngx_http_gateway_limit_node_size(57), 256);
-    assert_int_equal(ngx_http_gateway_limit_node_size(184), 256);
-    assert_int_equal(ngx_http_gateway_limit_node_size(185), 512);
-    assert_int_equal(ngx_http_gateway_limit_node_size(2048 - 72), 2048);
-    assert_int_equal(ngx_http_gateway_limit_node_size(2048 - 71), 4096);
-    assert_int_equal(ngx_http_gateway_limit_node_size(65535), 17 * 4096);
+    assert_int_equal(ngx_gateway_limit_node_size(1), 128);
+    assert_int_equal(ngx_gateway_limit_node_size(40), 128);
+    assert_int_equal(ngx_gateway_limit_node_size(56), 128);
+    assert_int_equal(ngx_gateway_limit_node_size(57), 256);
+    assert_int_equal(ngx_gateway_limit_node_size(184), 256);
+    assert_int_equal(ngx_gateway_limit_node_size(185), 512);
+    assert_int_equal(ngx_gateway_limit_node_size(2048 - 72), 2048);
+    assert_int_equal(ngx_gateway_limit_node_size(2048 - 71), 4096);
+    assert_int_equal(ngx_gateway_limit_node_size(65535), 17 * 4096);
 
     /*
      * Keys of 40 and 100 bytes in turn (nodes of 128 and 256 bytes),
@@ -1408,7 +1408,7 @@ test_store_sizes(void **state)
          q != ngx_queue_sentinel(&st->sh->lru);
          q = ngx_queue_prev(q))
     {
-        ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+        ln = ngx_queue_data(q, ngx_gateway_limit_node_t, queue);
         ngx_memcpy(olds + 100 * n, ln->data, ln->len);
         lens[n++] = ln->len;
     }
@@ -1484,7 +1484,7 @@ test_store_sizes(void **state)
     n = check_store(st);
     print_message("a 3000 bytes key in a full zone evicted %lu entries\n",
                   (unsigned long) (cap + 1 - n));
-    assert_true(cap + 1 - n <= NGX_HTTP_GATEWAY_LIMIT_EVICT);
+    assert_true(cap + 1 - n <= NGX_GATEWAY_LIMIT_EVICT);
     assert_ptr_equal(lru_at(st, 1), find(st, &key));
 
     /* the oldest went, the newest stayed */
@@ -1511,7 +1511,7 @@ test_store_no_room(void **state)
     void                       *raw[1024];
     ngx_str_t                   key;
     ngx_uint_t                  i, n, created;
-    ngx_http_gateway_bucket_t  *b;
+    ngx_gateway_bucket_t       *b;
 
     /* a zone full of other allocations (breakers, metrics...) */
 
@@ -1621,11 +1621,11 @@ test_store_measure_16m(void **state)
                   "a key (nodes of %lu bytes)\n",
                   (unsigned long) cap, (unsigned long) (16 * MIB / cap),
                   (unsigned long) (16 * MIB * 100 / cap % 100),
-                  (unsigned long) ngx_http_gateway_limit_node_size(40));
+                  (unsigned long) ngx_gateway_limit_node_size(40));
 
     /* the slab's page descriptors cost 24 bytes a page: 0.6% */
-    assert_true(cap * ngx_http_gateway_limit_node_size(40) <= 16 * MIB);
-    assert_true(cap * ngx_http_gateway_limit_node_size(40) > 16 * MIB / 100
+    assert_true(cap * ngx_gateway_limit_node_size(40) <= 16 * MIB);
+    assert_true(cap * ngx_gateway_limit_node_size(40) > 16 * MIB / 100
                                                                * 99);
     assert_int_equal(check_store(st), cap);
 }

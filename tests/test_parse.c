@@ -34,7 +34,7 @@ methods(ngx_pool_t *pool, const char *s, ngx_uint_t *mask, ngx_str_t *err)
 
     value = gateway_test_str(pool, s);
 
-    return ngx_http_gateway_parse_methods(&value, mask, err);
+    return ngx_gateway_parse_methods(&value, mask, err);
 }
 
 
@@ -45,7 +45,7 @@ test_methods(void **state)
     ngx_uint_t  mask;
 
     assert_int_equal(methods(*state, "*", &mask, &err), NGX_OK);
-    assert_int_equal(mask, NGX_HTTP_GATEWAY_ALL_METHODS);
+    assert_int_equal(mask, NGX_GATEWAY_ALL_METHODS);
 
     assert_int_equal(methods(*state, "POST", &mask, &err), NGX_OK);
     assert_int_equal(mask, NGX_HTTP_POST);
@@ -80,32 +80,32 @@ test_methods(void **state)
 static void
 test_methods_text(void **state)
 {
-    u_char  buf[NGX_HTTP_GATEWAY_METHODS_LEN], *p;
+    u_char  buf[NGX_GATEWAY_METHODS_LEN], *p;
 
-    p = ngx_http_gateway_methods_text(buf, NGX_HTTP_POST | NGX_HTTP_GET
+    p = ngx_gateway_methods_text(buf, NGX_HTTP_POST | NGX_HTTP_GET
                                            | NGX_HTTP_HEAD);
     assert_int_equal(p - buf, sizeof("GET, HEAD, POST") - 1);
     assert_memory_equal(buf, "GET, HEAD, POST", p - buf);
 
-    p = ngx_http_gateway_methods_text(buf, NGX_HTTP_DELETE);
+    p = ngx_gateway_methods_text(buf, NGX_HTTP_DELETE);
     assert_memory_equal(buf, "DELETE", p - buf);
 
     /* everything fits the buffer */
-    p = ngx_http_gateway_methods_text(buf, NGX_HTTP_GATEWAY_ALL_METHODS);
+    p = ngx_gateway_methods_text(buf, NGX_GATEWAY_ALL_METHODS);
     assert_true((size_t) (p - buf) <= sizeof(buf));
     assert_memory_equal(buf, "GET, HEAD, POST, PUT, DELETE, MKCOL", 35);
 }
 
 
 static ngx_int_t
-endpoint(ngx_pool_t *pool, const char *s, ngx_http_gateway_endpoint_t *ep)
+endpoint(ngx_pool_t *pool, const char *s, ngx_gateway_endpoint_t *ep)
 {
     ngx_str_t  url, err;
 
     url = gateway_test_str(pool, s);
-    ngx_memzero(ep, sizeof(ngx_http_gateway_endpoint_t));
+    ngx_memzero(ep, sizeof(ngx_gateway_endpoint_t));
 
-    return ngx_http_gateway_parse_endpoint(&url, ep, &err);
+    return ngx_gateway_parse_endpoint(&url, ep, &err);
 }
 
 
@@ -119,7 +119,7 @@ endpoint(ngx_pool_t *pool, const char *s, ngx_http_gateway_endpoint_t *ep)
 static void
 test_endpoint_valid(void **state)
 {
-    ngx_http_gateway_endpoint_t  ep;
+    ngx_gateway_endpoint_t       ep;
 
     assert_int_equal(endpoint(*state, "http://orders_fn/fn/orders", &ep),
                      NGX_OK);
@@ -151,7 +151,7 @@ test_endpoint_valid(void **state)
 static void
 test_endpoint_invalid(void **state)
 {
-    ngx_http_gateway_endpoint_t  ep;
+    ngx_gateway_endpoint_t       ep;
 
     assert_int_equal(endpoint(*state, "", &ep), NGX_DECLINED);
     assert_int_equal(endpoint(*state, "orders_fn", &ep), NGX_DECLINED);
@@ -184,7 +184,7 @@ name(ngx_pool_t *pool, const char *s)
 
     value = gateway_test_str(pool, s);
 
-    return ngx_http_gateway_parse_name(&value, &err);
+    return ngx_gateway_parse_name(&value, &err);
 }
 
 

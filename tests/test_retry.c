@@ -14,7 +14,7 @@
 /* Wed, 21 Oct 2015 07:28:00 GMT */
 #define NOW        ((time_t) 1445412480)
 
-#define RA_MAX     ((ngx_msec_t) NGX_HTTP_GATEWAY_RETRY_AFTER_MAX * 1000)
+#define RA_MAX     ((ngx_msec_t) NGX_GATEWAY_RETRY_AFTER_MAX * 1000)
 #define UNCHANGED  ((ngx_msec_t) 777777)
 
 
@@ -45,25 +45,25 @@ test_backoff_bounds(void **state)
     for (attempt = 0; attempt < 20; attempt++) {
         cap = ngx_min((ngx_msec_t) 25 << attempt, 1000);
 
-        assert_int_equal(ngx_http_gateway_backoff(attempt, 25, 1000, 0), 0);
-        assert_int_equal(ngx_http_gateway_backoff(attempt, 25, 1000,
-                                                  0xffffffff),
+        assert_int_equal(ngx_gateway_backoff(attempt, 25, 1000, 0), 0);
+        assert_int_equal(ngx_gateway_backoff(attempt, 25, 1000,
+                                             0xffffffff),
                          cap);
 
         /* the middle: half of cap + 1, rounded down */
-        assert_int_equal(ngx_http_gateway_backoff(attempt, 25, 1000,
-                                                  0x80000000),
+        assert_int_equal(ngx_gateway_backoff(attempt, 25, 1000,
+                                             0x80000000),
                          (cap + 1) / 2);
-        assert_int_equal(ngx_http_gateway_backoff(attempt, 25, 1000,
-                                                  0x7fffffff),
+        assert_int_equal(ngx_gateway_backoff(attempt, 25, 1000,
+                                             0x7fffffff),
                          (cap + 1) / 2 - ((cap + 1) % 2 == 0));
 
         /* the least random that gives cap: the top 1/(cap + 1) */
-        assert_int_equal(ngx_http_gateway_backoff(attempt, 25, 1000,
+        assert_int_equal(ngx_gateway_backoff(attempt, 25, 1000,
                              (uint32_t) ((((uint64_t) cap << 32)
                                           + cap) / (cap + 1))),
                          cap);
-        assert_int_equal(ngx_http_gateway_backoff(attempt, 25, 1000,
+        assert_int_equal(ngx_gateway_backoff(attempt, 25, 1000,
                              (uint32_t) ((((uint64_t) cap << 32)
                                           + cap) / (cap + 1)) - 1),
                          cap - 1);
@@ -71,12 +71,12 @@ test_backoff_bounds(void **state)
 
     /* base > max: max; base 0 or max 0: no wait */
 
-    assert_int_equal(ngx_http_gateway_backoff(0, 5000, 1000, 0xffffffff),
+    assert_int_equal(ngx_gateway_backoff(0, 5000, 1000, 0xffffffff),
                      1000);
-    assert_int_equal(ngx_http_gateway_backoff(3, 0, 1000, 0xffffffff), 0);
-    assert_int_equal(ngx_http_gateway_backoff(3, 25, 0, 0xffffffff), 0);
-    assert_int_equal(ngx_http_gateway_backoff(0, 1, 1, 0xffffffff), 1);
-    assert_int_equal(ngx_http_gateway_backoff(0, 1, 1, 0x7fffffff), 0);
+    assert_int_equal(ngx_gateway_backoff(3, 0, 1000, 0xffffffff), 0);
+    assert_int_equal(ngx_gateway_backoff(3, 25, 0, 0xffffffff), 0);
+    assert_int_equal(ngx_gateway_backoff(0, 1, 1, 0xffffffff), 1);
+    assert_int_equal(ngx_gateway_backoff(0, 1, 1, 0x7fffffff), 0);
 }
 
 
@@ -92,37 +92,37 @@ test_backoff_overflow(void **state)
     for (attempt = 0; attempt < sizeof(attempts) / sizeof(attempts[0]);
          attempt++)
     {
-        assert_int_equal(ngx_http_gateway_backoff(attempts[attempt], 25,
-                                                  1000, 0xffffffff),
+        assert_int_equal(ngx_gateway_backoff(attempts[attempt], 25,
+                                             1000, 0xffffffff),
                          1000);
-        assert_int_equal(ngx_http_gateway_backoff(attempts[attempt], 25,
-                                                  1000, 0),
+        assert_int_equal(ngx_gateway_backoff(attempts[attempt], 25,
+                                             1000, 0),
                          0);
 
         /* base 1 and the largest max: 2^attempt never wraps to small */
-        assert_true(ngx_http_gateway_backoff(attempts[attempt], 1,
-                                             (ngx_msec_t) -1, 0xffffffff)
+        assert_true(ngx_gateway_backoff(attempts[attempt], 1,
+                                        (ngx_msec_t) -1, 0xffffffff)
                     >= ngx_min((ngx_msec_t) 1 << ngx_min(attempts[attempt],
                                                          31),
-                               NGX_HTTP_GATEWAY_BACKOFF_CAP));
+                               NGX_GATEWAY_BACKOFF_CAP));
     }
 
     /* attempt 63 with base 1 is 2^63: over the cap of 49 days */
 
-    assert_int_equal(ngx_http_gateway_backoff(63, 1, (ngx_msec_t) -1,
-                                              0xffffffff),
-                     NGX_HTTP_GATEWAY_BACKOFF_CAP);
-    assert_int_equal(ngx_http_gateway_backoff(0, (ngx_msec_t) -1,
-                                              (ngx_msec_t) -1, 0xffffffff),
-                     NGX_HTTP_GATEWAY_BACKOFF_CAP);
+    assert_int_equal(ngx_gateway_backoff(63, 1, (ngx_msec_t) -1,
+                                         0xffffffff),
+                     NGX_GATEWAY_BACKOFF_CAP);
+    assert_int_equal(ngx_gateway_backoff(0, (ngx_msec_t) -1,
+                                         (ngx_msec_t) -1, 0xffffffff),
+                     NGX_GATEWAY_BACKOFF_CAP);
 
     /* just under and at the cap */
 
-    assert_int_equal(ngx_http_gateway_backoff(1, 0x7fffffff, (ngx_msec_t) -1,
-                                              0xffffffff),
+    assert_int_equal(ngx_gateway_backoff(1, 0x7fffffff, (ngx_msec_t) -1,
+                                         0xffffffff),
                      0xfffffffe);
-    assert_int_equal(ngx_http_gateway_backoff(0, 0xfffffffd, (ngx_msec_t) -1,
-                                              0xffffffff),
+    assert_int_equal(ngx_gateway_backoff(0, 0xfffffffd, (ngx_msec_t) -1,
+                                         0xffffffff),
                      0xfffffffd);
 }
 
@@ -142,7 +142,7 @@ test_backoff_spread(void **state)
     mean = 0;
 
     for (i = 0; i < 1000; i++) {
-        w[i] = ngx_http_gateway_backoff(3, 25, 1000, rnd());
+        w[i] = ngx_gateway_backoff(3, 25, 1000, rnd());
         assert_true(w[i] <= 200);
 
         bins[w[i] * 10 / 201]++;
@@ -188,7 +188,7 @@ test_backoff_spread(void **state)
     prev = 0;
 
     for (r = 0; r < ((uint64_t) 1 << 32); r += 4096) {
-        v = ngx_http_gateway_backoff(0, 9, 1000, (uint32_t) r);
+        v = ngx_gateway_backoff(0, 9, 1000, (uint32_t) r);
 
         assert_true(v >= prev);
         prev = v;
@@ -218,7 +218,7 @@ parse(const char *s, time_t now, ngx_msec_t *delay)
     memcpy(p, s, len);
 
     *delay = UNCHANGED;
-    rc = ngx_http_gateway_parse_retry_after(p, len, now, delay);
+    rc = ngx_gateway_parse_retry_after(p, len, now, delay);
 
     free(p);
 
@@ -338,24 +338,24 @@ static void
 test_budget(void **state)
 {
     ngx_uint_t                 i;
-    ngx_http_gateway_budget_t  b;
+    ngx_gateway_budget_t       b;
 
     ngx_memzero(&b, sizeof(b));
 
     /* 100 in flight, 20%: 20 retries in flight, the 21st refused */
 
     for (i = 0; i < 100; i++) {
-        ngx_http_gateway_budget_begin(&b);
+        ngx_gateway_budget_begin(&b);
     }
 
     for (i = 0; i < 20; i++) {
-        assert_true(ngx_http_gateway_budget_allows(&b, 20, 3));
-        assert_int_equal(ngx_http_gateway_budget_retry_begin(&b, 20, 3),
+        assert_true(ngx_gateway_budget_allows(&b, 20, 3));
+        assert_int_equal(ngx_gateway_budget_retry_begin(&b, 20, 3),
                          NGX_OK);
     }
 
-    assert_false(ngx_http_gateway_budget_allows(&b, 20, 3));
-    assert_int_equal(ngx_http_gateway_budget_retry_begin(&b, 20, 3),
+    assert_false(ngx_gateway_budget_allows(&b, 20, 3));
+    assert_int_equal(ngx_gateway_budget_retry_begin(&b, 20, 3),
                      NGX_BUSY);
     assert_int_equal(b.retries, 20);
     assert_int_equal(b.retried, 20);
@@ -363,28 +363,28 @@ test_budget(void **state)
 
     /* one ends: one more may go */
 
-    ngx_http_gateway_budget_retry_end(&b);
-    assert_int_equal(ngx_http_gateway_budget_retry_begin(&b, 20, 3), NGX_OK);
-    assert_int_equal(ngx_http_gateway_budget_retry_begin(&b, 20, 3),
+    ngx_gateway_budget_retry_end(&b);
+    assert_int_equal(ngx_gateway_budget_retry_begin(&b, 20, 3), NGX_OK);
+    assert_int_equal(ngx_gateway_budget_retry_begin(&b, 20, 3),
                      NGX_BUSY);
 
     /* 99 in flight: 19.8 is 19, and 20 are out */
 
-    ngx_http_gateway_budget_end(&b);
-    assert_false(ngx_http_gateway_budget_allows(&b, 20, 3));
+    ngx_gateway_budget_end(&b);
+    assert_false(ngx_gateway_budget_allows(&b, 20, 3));
 
     /* the floor: 2 in flight still have 3 */
 
     ngx_memzero(&b, sizeof(b));
-    ngx_http_gateway_budget_begin(&b);
-    ngx_http_gateway_budget_begin(&b);
+    ngx_gateway_budget_begin(&b);
+    ngx_gateway_budget_begin(&b);
 
     for (i = 0; i < 3; i++) {
-        assert_int_equal(ngx_http_gateway_budget_retry_begin(&b, 20, 3),
+        assert_int_equal(ngx_gateway_budget_retry_begin(&b, 20, 3),
                          NGX_OK);
     }
 
-    assert_int_equal(ngx_http_gateway_budget_retry_begin(&b, 20, 3),
+    assert_int_equal(ngx_gateway_budget_retry_begin(&b, 20, 3),
                      NGX_BUSY);
 
     /* 15 in flight: 20% is 3, the floor; 20 in flight: 4 */
@@ -392,38 +392,38 @@ test_budget(void **state)
     ngx_memzero(&b, sizeof(b));
     b.active = 15;
     b.retries = 3;
-    assert_false(ngx_http_gateway_budget_allows(&b, 20, 3));
+    assert_false(ngx_gateway_budget_allows(&b, 20, 3));
     b.active = 20;
-    assert_true(ngx_http_gateway_budget_allows(&b, 20, 3));
+    assert_true(ngx_gateway_budget_allows(&b, 20, 3));
     b.retries = 4;
-    assert_false(ngx_http_gateway_budget_allows(&b, 20, 3));
+    assert_false(ngx_gateway_budget_allows(&b, 20, 3));
 
     /* 100% and 0%; a floor of 0 with nothing in flight */
 
     b.active = 10;
     b.retries = 9;
-    assert_true(ngx_http_gateway_budget_allows(&b, 100, 3));
+    assert_true(ngx_gateway_budget_allows(&b, 100, 3));
     b.retries = 10;
-    assert_false(ngx_http_gateway_budget_allows(&b, 100, 3));
+    assert_false(ngx_gateway_budget_allows(&b, 100, 3));
     b.retries = 2;
-    assert_true(ngx_http_gateway_budget_allows(&b, 0, 3));
+    assert_true(ngx_gateway_budget_allows(&b, 0, 3));
     b.retries = 3;
-    assert_false(ngx_http_gateway_budget_allows(&b, 0, 3));
+    assert_false(ngx_gateway_budget_allows(&b, 0, 3));
     b.active = 0;
     b.retries = 0;
-    assert_false(ngx_http_gateway_budget_allows(&b, 20, 0));
+    assert_false(ngx_gateway_budget_allows(&b, 20, 0));
 
     /* no overflow of active * percent */
 
     b.active = (ngx_uint_t) -1;
     b.retries = 0;
-    assert_true(ngx_http_gateway_budget_allows(&b, 100, 3));
+    assert_true(ngx_gateway_budget_allows(&b, 100, 3));
 
     /* counters never below 0, whatever a caller got wrong */
 
     ngx_memzero(&b, sizeof(b));
-    ngx_http_gateway_budget_end(&b);
-    ngx_http_gateway_budget_retry_end(&b);
+    ngx_gateway_budget_end(&b);
+    ngx_gateway_budget_retry_end(&b);
     assert_int_equal(b.active, 0);
     assert_int_equal(b.retries, 0);
 }
@@ -440,12 +440,12 @@ test_budget_storm(void **state)
 {
     ngx_uint_t                 i, round, left[100], retrying[100], most;
     ngx_uint_t                 attempts;
-    ngx_http_gateway_budget_t  b;
+    ngx_gateway_budget_t       b;
 
     ngx_memzero(&b, sizeof(b));
 
     for (i = 0; i < 100; i++) {
-        ngx_http_gateway_budget_begin(&b);
+        ngx_gateway_budget_begin(&b);
         left[i] = 3;
         retrying[i] = 0;
     }
@@ -463,12 +463,12 @@ test_budget_storm(void **state)
         /* its attempt failed */
 
         if (retrying[i]) {
-            ngx_http_gateway_budget_retry_end(&b);
+            ngx_gateway_budget_retry_end(&b);
             retrying[i] = 0;
         }
 
         if (left[i]
-            && ngx_http_gateway_budget_retry_begin(&b, 20, 3) == NGX_OK)
+            && ngx_gateway_budget_retry_begin(&b, 20, 3) == NGX_OK)
         {
             left[i]--;
             retrying[i] = 1;
@@ -478,7 +478,7 @@ test_budget_storm(void **state)
 
             /* out of retries or of budget: the client gets the failure */
 
-            ngx_http_gateway_budget_end(&b);
+            ngx_gateway_budget_end(&b);
             left[i] = (ngx_uint_t) -1;
         }
 
@@ -504,20 +504,20 @@ test_budget_storm(void **state)
 static void
 test_throttle(void **state)
 {
-    ngx_http_gateway_throttle_t  t;
+    ngx_gateway_throttle_t       t;
 
     ngx_memzero(&t, sizeof(t));
 
 #define lose(max, ratio, allowed)                                             \
-    ngx_http_gateway_throttle_record(&t, max, ratio, 0);                      \
-    assert_int_equal(ngx_http_gateway_throttle_allows(&t, max), allowed)
+    ngx_gateway_throttle_record(&t, max, ratio, 0);                      \
+    assert_int_equal(ngx_gateway_throttle_allows(&t, max), allowed)
 
 #define succeed(max, ratio)                                                   \
-    ngx_http_gateway_throttle_record(&t, max, ratio, 1)
+    ngx_gateway_throttle_record(&t, max, ratio, 1)
 
     /* max 4, ratio 1.6: the threshold is 2 tokens */
 
-    assert_true(ngx_http_gateway_throttle_allows(&t, 4000));
+    assert_true(ngx_gateway_throttle_allows(&t, 4000));
 
     lose(4000, 1600, 1);            /* 3 */
     succeed(4000, 1600);            /* 4, not 4.6 */
@@ -573,45 +573,45 @@ test_methods(void **state)
         NGX_HTTP_UNKNOWN
     };
 
-    m = NGX_HTTP_GATEWAY_RETRY_METHODS;
+    m = NGX_GATEWAY_RETRY_METHODS;
 
     /* safe by default */
 
-    assert_true(ngx_http_gateway_retry_method(NGX_HTTP_GET, m, 1, 0));
-    assert_true(ngx_http_gateway_retry_method(NGX_HTTP_HEAD, m, 1, 0));
-    assert_true(ngx_http_gateway_retry_method(NGX_HTTP_OPTIONS, m, 1, 0));
+    assert_true(ngx_gateway_retry_method(NGX_HTTP_GET, m, 1, 0));
+    assert_true(ngx_gateway_retry_method(NGX_HTTP_HEAD, m, 1, 0));
+    assert_true(ngx_gateway_retry_method(NGX_HTTP_OPTIONS, m, 1, 0));
 
     for (i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
 
         /* sent: only with the idempotency key */
-        assert_false(ngx_http_gateway_retry_method(unsafe[i], m, 1, 0));
-        assert_true(ngx_http_gateway_retry_method(unsafe[i], m, 1, 1));
+        assert_false(ngx_gateway_retry_method(unsafe[i], m, 1, 0));
+        assert_true(ngx_gateway_retry_method(unsafe[i], m, 1, 1));
 
         /* a failed connect: the function saw nothing */
-        assert_true(ngx_http_gateway_retry_method(unsafe[i], m, 0, 0));
+        assert_true(ngx_gateway_retry_method(unsafe[i], m, 0, 0));
     }
 
     /* methods=GET: not even HEAD */
 
-    assert_true(ngx_http_gateway_retry_method(NGX_HTTP_GET, NGX_HTTP_GET, 1,
-                                              0));
-    assert_false(ngx_http_gateway_retry_method(NGX_HTTP_HEAD, NGX_HTTP_GET,
-                                               1, 0));
+    assert_true(ngx_gateway_retry_method(NGX_HTTP_GET, NGX_HTTP_GET, 1,
+                                         0));
+    assert_false(ngx_gateway_retry_method(NGX_HTTP_HEAD, NGX_HTTP_GET,
+                                          1, 0));
 
     /* methods=GET,PUT: PUT too */
 
-    assert_true(ngx_http_gateway_retry_method(NGX_HTTP_PUT,
-                                              NGX_HTTP_GET|NGX_HTTP_PUT, 1,
-                                              0));
-    assert_false(ngx_http_gateway_retry_method(NGX_HTTP_POST,
-                                               NGX_HTTP_GET|NGX_HTTP_PUT, 1,
-                                               0));
+    assert_true(ngx_gateway_retry_method(NGX_HTTP_PUT,
+                                         NGX_HTTP_GET|NGX_HTTP_PUT, 1,
+                                         0));
+    assert_false(ngx_gateway_retry_method(NGX_HTTP_POST,
+                                          NGX_HTTP_GET|NGX_HTTP_PUT, 1,
+                                          0));
 
     /* an empty mask: only the key, or a failed connect */
 
-    assert_false(ngx_http_gateway_retry_method(NGX_HTTP_GET, 0, 1, 0));
-    assert_true(ngx_http_gateway_retry_method(NGX_HTTP_GET, 0, 1, 1));
-    assert_true(ngx_http_gateway_retry_method(NGX_HTTP_GET, 0, 0, 0));
+    assert_false(ngx_gateway_retry_method(NGX_HTTP_GET, 0, 1, 0));
+    assert_true(ngx_gateway_retry_method(NGX_HTTP_GET, 0, 1, 1));
+    assert_true(ngx_gateway_retry_method(NGX_HTTP_GET, 0, 0, 0));
 }
 
 

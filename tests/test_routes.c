@@ -13,31 +13,31 @@
 typedef struct {
     ngx_pool_t                      *pool;
     ngx_array_t                     *routes;
-    ngx_http_gateway_route_table_t  *table;
-    ngx_http_gateway_route_t        *conflict[2];
+    ngx_gateway_route_table_t       *table;
+    ngx_gateway_route_t             *conflict[2];
 } routes_state_t;
 
 
-static ngx_http_gateway_route_t *
+static ngx_gateway_route_t *
 route_new(routes_state_t *st, const char *methods, const char *pattern,
     unsigned strip)
 {
     ngx_str_t                  p, m, err;
-    ngx_http_gateway_route_t  *route, **r;
+    ngx_gateway_route_t       *route, **r;
 
-    route = ngx_pcalloc(st->pool, sizeof(ngx_http_gateway_route_t));
+    route = ngx_pcalloc(st->pool, sizeof(ngx_gateway_route_t));
     assert_non_null(route);
 
     m = gateway_test_str(st->pool, methods);
-    assert_int_equal(ngx_http_gateway_parse_methods(&m, &route->methods,
-                                                    &err), NGX_OK);
+    assert_int_equal(ngx_gateway_parse_methods(&m, &route->methods,
+                                               &err), NGX_OK);
 
     p = gateway_test_str(st->pool, pattern);
     route->pattern = p;
     route->strip = strip;
     route->service = route;
 
-    assert_int_equal(ngx_http_gateway_route_parse(st->pool, &p, route, &err),
+    assert_int_equal(ngx_gateway_route_parse(st->pool, &p, route, &err),
                      NGX_OK);
 
     r = ngx_array_push(st->routes);
@@ -51,21 +51,21 @@ route_new(routes_state_t *st, const char *methods, const char *pattern,
 static void
 table_build(routes_state_t *st)
 {
-    st->table = ngx_http_gateway_route_table_create(st->pool, st->routes,
-                                                    st->conflict);
+    st->table = ngx_gateway_route_table_create(st->pool, st->routes,
+                                               st->conflict);
     assert_non_null(st->table);
 }
 
 
 static ngx_int_t
 match(routes_state_t *st, const char *path, ngx_uint_t method,
-    ngx_http_gateway_route_match_t *m)
+    ngx_gateway_route_match_t *m)
 {
     ngx_str_t  p;
 
     p = gateway_test_str(st->pool, path);
 
-    return ngx_http_gateway_route_match(st->table, &p, method, m);
+    return ngx_gateway_route_match(st->table, &p, method, m);
 }
 
 
@@ -75,7 +75,7 @@ static const char *
 winner(routes_state_t *st, const char *path, ngx_uint_t method)
 {
     static char                     buf[256];
-    ngx_http_gateway_route_match_t  m;
+    ngx_gateway_route_match_t       m;
 
     if (match(st, path, method, &m) != NGX_OK) {
         return m.allowed ? "405" : "404";
@@ -119,12 +119,12 @@ static ngx_int_t
 parse_error(routes_state_t *st, const char *pattern)
 {
     ngx_str_t                 p, err;
-    ngx_http_gateway_route_t  route;
+    ngx_gateway_route_t       route;
 
     ngx_memzero(&route, sizeof(route));
     p = gateway_test_str(st->pool, pattern);
 
-    return ngx_http_gateway_route_parse(st->pool, &p, &route, &err);
+    return ngx_gateway_route_parse(st->pool, &p, &route, &err);
 }
 
 
@@ -132,7 +132,7 @@ static void
 test_parse_valid(void **state)
 {
     routes_state_t            *st = *state;
-    ngx_http_gateway_route_t  *r;
+    ngx_gateway_route_t       *r;
 
     r = route_new(st, "*", "/", 0);
     assert_int_equal(r->nsegments, 0);
@@ -303,7 +303,7 @@ static void
 test_methods(void **state)
 {
     routes_state_t                  *st = *state;
-    ngx_http_gateway_route_match_t   m;
+    ngx_gateway_route_match_t        m;
 
     route_new(st, "GET", "/orders/", 0);
     route_new(st, "POST,PUT", "/orders/{id}", 0);
@@ -338,8 +338,8 @@ static void
 test_strip_and_params(void **state)
 {
     routes_state_t                  *st = *state;
-    ngx_http_gateway_route_t        *r;
-    ngx_http_gateway_route_match_t   m;
+    ngx_gateway_route_t             *r;
+    ngx_gateway_route_match_t        m;
 
     r = route_new(st, "*", "/fn/{name}/", 1);
     route_new(st, "*", "/", 1);
@@ -368,7 +368,7 @@ static void
 test_unnormalised_paths(void **state)
 {
     routes_state_t                  *st = *state;
-    ngx_http_gateway_route_match_t   m;
+    ngx_gateway_route_match_t        m;
 
     route_new(st, "*", "=/a/b", 0);
     route_new(st, "*", "/p/", 1);
@@ -435,7 +435,7 @@ static void
 test_parameter_names_do_not_split_nodes(void **state)
 {
     routes_state_t                  *st = *state;
-    ngx_http_gateway_route_match_t   m;
+    ngx_gateway_route_match_t        m;
 
     route_new(st, "GET", "=/u/{id}", 0);
     route_new(st, "POST", "=/u/{uid}", 0);
@@ -533,14 +533,14 @@ test_dot_semicolon_segments(void **state)
     for (i = 0; bad[i]; i++) {
         path.data = (u_char *) bad[i];
         path.len = strlen(bad[i]);
-        assert_int_equal(ngx_http_gateway_route_path_check(&path),
+        assert_int_equal(ngx_gateway_route_path_check(&path),
                          NGX_DECLINED);
     }
 
     for (i = 0; good[i]; i++) {
         path.data = (u_char *) good[i];
         path.len = strlen(good[i]);
-        assert_int_equal(ngx_http_gateway_route_path_check(&path), NGX_OK);
+        assert_int_equal(ngx_gateway_route_path_check(&path), NGX_OK);
     }
 }
 

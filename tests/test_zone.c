@@ -40,7 +40,7 @@ static void                  *circuit_gmcf;
 
 
 ngx_int_t
-ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
+ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf)
 {
     ngx_http_gateway_zone_t  *zone = shm_zone->data;
@@ -215,18 +215,18 @@ take(gen_t *g, const char *key, ngx_msec_t now)
     ngx_str_t                   k;
     ngx_uint_t                  created, remaining;
     ngx_msec_t                  reset, retry;
-    ngx_http_gateway_bucket_t  *b;
+    ngx_gateway_bucket_t       *b;
 
     k.data = (u_char *) key;
     k.len = strlen(key);
 
-    b = ngx_http_gateway_limit_lookup(g->zone->shpool, &g->zone->sh->limits,
-                                      &k, now, R10, &created);
+    b = ngx_gateway_limit_lookup(g->zone->shpool, &g->zone->sh->limits,
+                                 &k, now, R10, &created);
     assert_non_null(b);
 
     /* 10r/s, no burst */
-    return ngx_http_gateway_bucket_take(b, R10, 0, now, &remaining, &reset,
-                                        &retry);
+    return ngx_gateway_bucket_take(b, R10, 0, now, &remaining, &reset,
+                                   &retry);
 }
 
 

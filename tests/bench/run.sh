@@ -236,10 +236,10 @@ printf '  %-40s %10d   (ratio bare/gateway %s)\n' "gateway's cost" \
 
 echo "  of which, by phase (inclusive):"
 
-for fn in ngx_http_gateway_handler ngx_http_gateway_route_match \
+for fn in ngx_http_gateway_handler ngx_gateway_route_match \
           ngx_http_gateway_authenticate ngx_http_gateway_rate_limit_check \
-          ngx_http_gateway_circuit_admit ngx_http_gateway_retries_begin \
-          ngx_http_gateway_set_variables ngx_http_gateway_circuit_done
+          ngx_http_gateway_breaker_admit ngx_http_gateway_retries_begin \
+          ngx_http_gateway_set_variables ngx_http_gateway_breaker_done
 do
     ir=$(grep -E ":$fn( |$)" "$dir/callgrind-gw.txt" | head -1 \
          | awk '{ gsub(",", "", $1); print $1 }' || true)

@@ -5,7 +5,7 @@
 
 
 /*
- * libFuzzer harness of ngx_http_gateway_consumers_parse(): the input is
+ * libFuzzer harness of ngx_gateway_consumers_parse(): the input is
  * the text of a consumers file, copied to a buffer of its own size so
  * that ASan sees any read past it (the error locator scans the text).
  * A refused file must come with an error text; a loaded one must hold
@@ -69,8 +69,8 @@ fuzz_check_id(ngx_str_t *id)
 
 
 static void
-fuzz_check_consumer(ngx_http_gateway_consumers_t *cs,
-    ngx_http_gateway_consumer_t *c)
+fuzz_check_consumer(ngx_gateway_consumers_t *cs,
+    ngx_gateway_consumer_t *c)
 {
     u_char      *digest;
     ngx_int_t    hi, lo;
@@ -81,15 +81,15 @@ fuzz_check_consumer(ngx_http_gateway_consumers_t *cs,
 
     for (j = 0; j < c->nkeys; j++) {
         key = &c->keys[j];
-        digest = c->digests + j * NGX_HTTP_GATEWAY_DIGEST_LEN;
+        digest = c->digests + j * NGX_GATEWAY_DIGEST_LEN;
 
-        if (key->len != 7 + 2 * NGX_HTTP_GATEWAY_DIGEST_LEN
+        if (key->len != 7 + 2 * NGX_GATEWAY_DIGEST_LEN
             || ngx_strncmp(key->data, "sha256:", 7) != 0)
         {
             abort();
         }
 
-        for (i = 0; i < NGX_HTTP_GATEWAY_DIGEST_LEN; i++) {
+        for (i = 0; i < NGX_GATEWAY_DIGEST_LEN; i++) {
             hi = fuzz_hex(key->data[7 + 2 * i]);
             lo = fuzz_hex(key->data[8 + 2 * i]);
 
@@ -98,13 +98,13 @@ fuzz_check_consumer(ngx_http_gateway_consumers_t *cs,
             }
         }
 
-        if (ngx_http_gateway_consumers_by_key(cs, digest) != c) {
+        if (ngx_gateway_consumers_by_key(cs, digest) != c) {
             abort();
         }
     }
 
     if (c->jwt_subject.len
-        && ngx_http_gateway_consumers_by_subject(cs, &c->jwt_subject) != c)
+        && ngx_gateway_consumers_by_subject(cs, &c->jwt_subject) != c)
     {
         abort();
     }
@@ -137,8 +137,8 @@ fuzz_check_consumer(ngx_http_gateway_consumers_t *cs,
         return;
     }
 
-    if (ngx_http_gateway_parse_rate_limit(&c->rate_limit, &rate, &burst,
-                                          &err)
+    if (ngx_gateway_parse_rate_limit(&c->rate_limit, &rate, &burst,
+                                     &err)
         != NGX_OK
         || rate != c->rate || burst != c->burst || rate == 0)
     {
@@ -164,12 +164,12 @@ fuzz_same(json_t *value, ngx_str_t *str)
 
 static void
 fuzz_check_json(const uint8_t *data, size_t size,
-    ngx_http_gateway_consumers_t *cs)
+    ngx_gateway_consumers_t *cs)
 {
     size_t                        i;
     json_t                       *root, *list, *item, *v;
     const char                   *member;
-    ngx_http_gateway_consumer_t  *c;
+    ngx_gateway_consumer_t       *c;
 
     root = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
                       NULL);
@@ -236,8 +236,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_str_t                       err, subject;
     ngx_uint_t                      i, j, nkeys;
     ngx_pool_t                     *pool;
-    ngx_http_gateway_consumer_t    *c;
-    ngx_http_gateway_consumers_t    cs;
+    ngx_gateway_consumer_t         *c;
+    ngx_gateway_consumers_t         cs;
 
     pool = ngx_create_pool(4096, &nginx_stub_log);
     if (pool == NULL) {
@@ -254,7 +254,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err.len = 0;
     err.data = NULL;
 
-    rc = ngx_http_gateway_consumers_parse(pool, text, size, &cs, &err);
+    rc = ngx_gateway_consumers_parse(pool, text, size, &cs, &err);
 
     if (rc == NGX_DECLINED) {
         if (err.data == NULL || err.len == 0 || err.len > NGX_MAX_ERROR_STR)
@@ -308,12 +308,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     SHA256(data, size, digest);
 
-    c = ngx_http_gateway_consumers_by_key(&cs, digest);
+    c = ngx_gateway_consumers_by_key(&cs, digest);
 
     if (c != NULL) {
         for (j = 0; j < c->nkeys; j++) {
-            if (ngx_memcmp(c->digests + j * NGX_HTTP_GATEWAY_DIGEST_LEN,
-                           digest, NGX_HTTP_GATEWAY_DIGEST_LEN)
+            if (ngx_memcmp(c->digests + j * NGX_GATEWAY_DIGEST_LEN,
+                           digest, NGX_GATEWAY_DIGEST_LEN)
                 == 0)
             {
                 break;
@@ -328,7 +328,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     subject.data = digest;
     subject.len = sizeof(digest);
 
-    c = ngx_http_gateway_consumers_by_subject(&cs, &subject);
+    c = ngx_gateway_consumers_by_subject(&cs, &subject);
 
     if (c != NULL
         && (c->jwt_subject.len != subject.len

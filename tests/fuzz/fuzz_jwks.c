@@ -5,7 +5,7 @@
 
 
 /*
- * libFuzzer harness of ngx_http_gateway_jwks_parse(): the input is the
+ * libFuzzer harness of ngx_gateway_jwks_parse(): the input is the
  * JSON text of a JWK Set.  A loaded set must hold only well-formed keys,
  * a refused one a printable error; the published RFC 7515 tokens are then
  * verified against every set that loads, to reach key selection with
@@ -48,7 +48,7 @@ static ngx_uint_t
 fuzz_one_bit(ngx_uint_t alg)
 {
     return alg != 0 && (alg & (alg - 1)) == 0
-           && (alg & ~(ngx_uint_t) NGX_HTTP_GATEWAY_JWT_ALL_ALGS) == 0;
+           && (alg & ~(ngx_uint_t) NGX_GATEWAY_JWT_ALL_ALGS) == 0;
 }
 
 
@@ -59,18 +59,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_int_t                       rc;
     ngx_str_t                       err;
     ngx_pool_t                     *pool;
-    ngx_http_gateway_jwk_t         *key;
-    ngx_http_gateway_jwt_t          jwt;
-    ngx_http_gateway_jwks_t         jwks;
-    ngx_http_gateway_jwt_policy_t   policy;
+    ngx_gateway_jwk_t              *key;
+    ngx_gateway_jwt_t               jwt;
+    ngx_gateway_jwks_t              jwks;
+    ngx_gateway_jwt_policy_t        policy;
 
     pool = ngx_create_pool(1024, &nginx_stub_log);
     if (pool == NULL) {
         abort();
     }
 
-    rc = ngx_http_gateway_jwks_parse(pool, (u_char *) data, size, &jwks,
-                                     &err);
+    rc = ngx_gateway_jwks_parse(pool, (u_char *) data, size, &jwks,
+                                &err);
 
     if (rc == NGX_DECLINED) {
         if (err.len == 0 || jwks.nkeys != 0 || jwks.keys != NULL) {
@@ -94,7 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         key = &jwks.keys[i];
 
         if (!fuzz_one_bit(key->alg)
-            || key->kid.len > NGX_HTTP_GATEWAY_JWT_MAX_KID
+            || key->kid.len > NGX_GATEWAY_JWT_MAX_KID
             || (key->pkey == NULL) == (key->secret.len == 0))
         {
             abort();
@@ -108,8 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_memzero(&policy, sizeof(policy));
 
     for (i = 0; i < sizeof(fuzz_tokens) / sizeof(fuzz_tokens[0]); i++) {
-        (void) ngx_http_gateway_jwt_verify(pool, &fuzz_tokens[i], &jwks,
-                                           &policy, 1300819000, &jwt);
+        (void) ngx_gateway_jwt_verify(pool, &fuzz_tokens[i], &jwks,
+                                      &policy, 1300819000, &jwt);
     }
 
 done:

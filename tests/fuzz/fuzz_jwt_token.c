@@ -5,7 +5,7 @@
 
 
 /*
- * libFuzzer harness of ngx_http_gateway_jwt_verify().  The first byte of
+ * libFuzzer harness of ngx_gateway_jwt_verify().  The first byte of
  * an input chooses how the rest is used:
  *
  *   0  the rest is a token, verified against the published keys of
@@ -13,7 +13,7 @@
  *      EdDSA), at a time before the RFC tokens expire;
  *   1  the rest is "header JSON \0 payload JSON": the harness encodes and
  *      HMAC-signs it with the RFC 7515 A.1 key, so that header checks,
- *      claims and ngx_http_gateway_jwt_claim() are reached with a valid
+ *      claims and ngx_gateway_jwt_claim() are reached with a valid
  *      signature;
  *   2  as 1, preceded by 8 bytes of "now".
  *
@@ -68,7 +68,7 @@ static const char  fuzz_jwks_json[] =
 
 
 static ngx_pool_t               *fuzz_pool;
-static ngx_http_gateway_jwks_t   fuzz_jwks;
+static ngx_gateway_jwks_t   fuzz_jwks;
 static ngx_str_t                 fuzz_secret;
 static ngx_array_t              *fuzz_audiences;
 
@@ -90,9 +90,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
 
-    if (ngx_http_gateway_jwks_parse(fuzz_pool, (u_char *) fuzz_jwks_json,
-                                    sizeof(fuzz_jwks_json) - 1, &fuzz_jwks,
-                                    &err)
+    if (ngx_gateway_jwks_parse(fuzz_pool, (u_char *) fuzz_jwks_json,
+                               sizeof(fuzz_jwks_json) - 1, &fuzz_jwks,
+                               &err)
         != NGX_OK)
     {
         abort();
@@ -184,7 +184,7 @@ fuzz_sign(u_char *out, const uint8_t *data, size_t size)
 
 
 static void
-fuzz_check(ngx_http_gateway_jwt_status_e rc, ngx_http_gateway_jwt_t *jwt,
+fuzz_check(ngx_gateway_jwt_status_e rc, ngx_gateway_jwt_t *jwt,
     ngx_pool_t *pool)
 {
     size_t       i;
@@ -192,15 +192,15 @@ fuzz_check(ngx_http_gateway_jwt_status_e rc, ngx_http_gateway_jwt_t *jwt,
     ngx_str_t   *text, name, value;
     const char  *key;
 
-    text = ngx_http_gateway_jwt_status_text(rc);
+    text = ngx_gateway_jwt_status_text(rc);
 
     if (text == NULL || text->len == 0
-        || rc > NGX_HTTP_GATEWAY_JWT_ERROR)
+        || rc > NGX_GATEWAY_JWT_ERROR)
     {
         abort();
     }
 
-    if (rc != NGX_HTTP_GATEWAY_JWT_OK) {
+    if (rc != NGX_GATEWAY_JWT_OK) {
         if (jwt->payload != NULL || jwt->subject.len != 0) {
             abort();
         }
@@ -216,7 +216,7 @@ fuzz_check(ngx_http_gateway_jwt_status_e rc, ngx_http_gateway_jwt_t *jwt,
         name.data = (u_char *) key;
         name.len = strlen(key);
 
-        if (ngx_http_gateway_jwt_claim(jwt, &name, pool, &value) != NGX_OK) {
+        if (ngx_gateway_jwt_claim(jwt, &name, pool, &value) != NGX_OK) {
             continue;
         }
 
@@ -237,9 +237,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_str_t                       token;
     ngx_uint_t                      mode, flags;
     ngx_pool_t                     *pool;
-    ngx_http_gateway_jwt_t          jwt;
-    ngx_http_gateway_jwt_policy_t   policy;
-    ngx_http_gateway_jwt_status_e   rc;
+    ngx_gateway_jwt_t               jwt;
+    ngx_gateway_jwt_policy_t        policy;
+    ngx_gateway_jwt_status_e        rc;
 
     if (size < 2) {
         return 0;
@@ -284,7 +284,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         policy.leeway = (flags & 0x04) ? 60 : 0;
 
         if (flags & 0x08) {
-            policy.algorithms = NGX_HTTP_GATEWAY_JWT_RS256;
+            policy.algorithms = NGX_GATEWAY_JWT_RS256;
         }
 
         policy.max_size = (flags & 0x10) ? 64 : 0;
@@ -298,8 +298,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         token.len = fuzz_sign(buf, data, size);
     }
 
-    rc = ngx_http_gateway_jwt_verify(pool, &token, &fuzz_jwks, &policy, now,
-                                     &jwt);
+    rc = ngx_gateway_jwt_verify(pool, &token, &fuzz_jwks, &policy, now,
+                                &jwt);
 
     fuzz_check(rc, &jwt, pool);
 

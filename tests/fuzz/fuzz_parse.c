@@ -72,7 +72,7 @@ fuzz_number(u_char *p, size_t len)
 static void
 fuzz_methods(ngx_str_t *value)
 {
-    u_char      buf[NGX_HTTP_GATEWAY_METHODS_LEN], *last;
+    u_char      buf[NGX_GATEWAY_METHODS_LEN], *last;
     ngx_str_t   err, text;
     ngx_uint_t  methods, again;
 
@@ -80,7 +80,7 @@ fuzz_methods(ngx_str_t *value)
     err.data = NULL;
     err.len = 0;
 
-    if (ngx_http_gateway_parse_methods(value, &methods, &err) != NGX_OK) {
+    if (ngx_gateway_parse_methods(value, &methods, &err) != NGX_OK) {
         fuzz_refused(&err);
 
         /* the error is a text of its own, or the unknown name */
@@ -95,7 +95,7 @@ fuzz_methods(ngx_str_t *value)
         return;
     }
 
-    if (methods == NGX_HTTP_GATEWAY_ALL_METHODS) {
+    if (methods == NGX_GATEWAY_ALL_METHODS) {
         if (value->len != 1 || value->data[0] != '*') {
             abort();
         }
@@ -111,7 +111,7 @@ fuzz_methods(ngx_str_t *value)
 
     /* the text of a mask reads back as the same mask */
 
-    last = ngx_http_gateway_methods_text(buf, methods);
+    last = ngx_gateway_methods_text(buf, methods);
 
     if (last <= buf || last > buf + sizeof(buf)) {
         abort();
@@ -131,7 +131,7 @@ fuzz_methods(ngx_str_t *value)
 
     again = 0;
 
-    if (ngx_http_gateway_parse_methods(&text, &again, &err) != NGX_OK
+    if (ngx_gateway_parse_methods(&text, &again, &err) != NGX_OK
         || again != methods)
     {
         abort();
@@ -145,13 +145,13 @@ fuzz_endpoint(ngx_str_t *value)
     u_char                       *p;
     ngx_str_t                     err;
     ngx_int_t                     port;
-    ngx_http_gateway_endpoint_t   ep;
+    ngx_gateway_endpoint_t        ep;
 
     ngx_memzero(&ep, sizeof(ep));
     err.data = NULL;
     err.len = 0;
 
-    if (ngx_http_gateway_parse_endpoint(value, &ep, &err) != NGX_OK) {
+    if (ngx_gateway_parse_endpoint(value, &ep, &err) != NGX_OK) {
         fuzz_refused(&err);
         return;
     }
@@ -219,7 +219,7 @@ fuzz_name(ngx_str_t *value)
     err.data = NULL;
     err.len = 0;
 
-    if (ngx_http_gateway_parse_name(value, &err) == NGX_OK) {
+    if (ngx_gateway_parse_name(value, &err) == NGX_OK) {
         if (!valid) {
             abort();
         }
@@ -253,7 +253,7 @@ fuzz_rate(ngx_str_t *value)
         scale = (value->data[value->len - 1] == 's') ? 1 : 60;
         n = fuzz_number(value->data, value->len - 3);
 
-        if (n >= 1 && n <= NGX_HTTP_GATEWAY_RATE_MAX) {
+        if (n >= 1 && n <= NGX_GATEWAY_RATE_MAX) {
             expect = (ngx_uint_t) n * 1000 / scale;
         }
     }
@@ -262,7 +262,7 @@ fuzz_rate(ngx_str_t *value)
     err.data = NULL;
     err.len = 0;
 
-    if (ngx_http_gateway_parse_rate(value, &rate, &err) == NGX_OK) {
+    if (ngx_gateway_parse_rate(value, &rate, &err) == NGX_OK) {
         if (expect == 0 || rate != expect) {
             abort();
         }
@@ -289,15 +289,15 @@ fuzz_rate_limit(ngx_str_t *value)
     err.data = NULL;
     err.len = 0;
 
-    if (ngx_http_gateway_parse_rate_limit(value, &rate, &burst, &err)
+    if (ngx_gateway_parse_rate_limit(value, &rate, &burst, &err)
         != NGX_OK)
     {
         fuzz_refused(&err);
         return;
     }
 
-    if (rate == 0 || rate > NGX_HTTP_GATEWAY_RATE_MAX * 1000
-        || burst > NGX_HTTP_GATEWAY_RATE_MAX)
+    if (rate == 0 || rate > NGX_GATEWAY_RATE_MAX * 1000
+        || burst > NGX_GATEWAY_RATE_MAX)
     {
         abort();
     }
@@ -323,7 +323,7 @@ fuzz_rate_limit(ngx_str_t *value)
         word.len = p - word.data;
 
         if (words++ == 0) {
-            if (ngx_http_gateway_parse_rate(&word, &first, &err) != NGX_OK
+            if (ngx_gateway_parse_rate(&word, &first, &err) != NGX_OK
                 || first != rate)
             {
                 abort();

@@ -5,7 +5,7 @@
 
 
 /*
- * libFuzzer harness of ngx_http_gateway_parse_retry_after(), the parser
+ * libFuzzer harness of ngx_gateway_parse_retry_after(), the parser
  * of a function's Retry-After header.  The first byte chooses "now": odd,
  * the next 4 bytes are it (any time a 32-bit clock reaches); even, a
  * fixed time of 2011.  The rest is the field value, copied to a buffer of
@@ -65,7 +65,7 @@ fuzz_reference(u_char *p, size_t len, time_t now)
             }
 
             sec = ngx_min(sec * 10 + (*p - '0'),
-                          NGX_HTTP_GATEWAY_RETRY_AFTER_MAX + 1);
+                          NGX_GATEWAY_RETRY_AFTER_MAX + 1);
         }
 
     } else {
@@ -78,7 +78,7 @@ fuzz_reference(u_char *p, size_t len, time_t now)
         sec = (date > now) ? date - now : 0;
     }
 
-    return ngx_min(sec, NGX_HTTP_GATEWAY_RETRY_AFTER_MAX);
+    return ngx_min(sec, NGX_GATEWAY_RETRY_AFTER_MAX);
 }
 
 
@@ -120,12 +120,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_memcpy(value, data, size);
 
     delay = FUZZ_UNSET;
-    rc = ngx_http_gateway_parse_retry_after(value, size, now, &delay);
+    rc = ngx_gateway_parse_retry_after(value, size, now, &delay);
     expect = fuzz_reference(value, size, now);
 
     if (rc == NGX_OK) {
         if (expect < 0 || delay != (ngx_msec_t) expect * 1000
-            || delay > NGX_HTTP_GATEWAY_RETRY_AFTER_MAX * 1000)
+            || delay > NGX_GATEWAY_RETRY_AFTER_MAX * 1000)
         {
             abort();
         }

@@ -5,8 +5,8 @@
 
 
 /*
- * libFuzzer harness of the route table: ngx_http_gateway_route_parse(),
- * ngx_http_gateway_route_table_create() and ngx_http_gateway_route_match().
+ * libFuzzer harness of the route table: ngx_gateway_route_parse(),
+ * ngx_gateway_route_table_create() and ngx_gateway_route_match().
  * The input is lines; those before the first empty line are routes, the
  * others paths to look up.  The first byte of a route line sets its
  * methods (bits GET, POST, PUT, DELETE, PATCH; none of them: every
@@ -62,14 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
 fuzz_check_parsed(ngx_pool_t *pool, ngx_str_t *pattern,
-    ngx_http_gateway_route_t *route)
+    ngx_gateway_route_t *route)
 {
     u_char      *text, *p, c;
     size_t       i, j;
     ngx_uint_t   k, nparams;
     ngx_str_t   *seg, *name;
 
-    if (route->nsegments > NGX_HTTP_GATEWAY_MAX_SEGMENTS
+    if (route->nsegments > NGX_GATEWAY_MAX_SEGMENTS
         || route->nparams > route->nsegments)
     {
         abort();
@@ -186,7 +186,7 @@ fuzz_check_parsed(ngx_pool_t *pool, ngx_str_t *pattern,
 /* whether two routes match the same paths */
 
 static ngx_uint_t
-fuzz_same_paths(ngx_http_gateway_route_t *a, ngx_http_gateway_route_t *b)
+fuzz_same_paths(ngx_gateway_route_t *a, ngx_gateway_route_t *b)
 {
     ngx_uint_t  i;
 
@@ -211,7 +211,7 @@ fuzz_same_paths(ngx_http_gateway_route_t *a, ngx_http_gateway_route_t *b)
 
 
 static ngx_uint_t
-fuzz_conflict(ngx_http_gateway_route_t *a, ngx_http_gateway_route_t *b)
+fuzz_conflict(ngx_gateway_route_t *a, ngx_gateway_route_t *b)
 {
     return fuzz_same_paths(a, b) && (a->methods & b->methods);
 }
@@ -256,7 +256,7 @@ fuzz_split(ngx_pool_t *pool, ngx_str_t *path, fuzz_path_t *fp)
 
 
 static ngx_uint_t
-fuzz_matches(ngx_http_gateway_route_t *route, fuzz_path_t *fp)
+fuzz_matches(ngx_gateway_route_t *route, fuzz_path_t *fp)
 {
     ngx_uint_t  i;
 
@@ -293,8 +293,8 @@ fuzz_matches(ngx_http_gateway_route_t *route, fuzz_path_t *fp)
  */
 
 static ngx_uint_t
-fuzz_before(ngx_http_gateway_route_t *a, ngx_uint_t ia,
-    ngx_http_gateway_route_t *b, ngx_uint_t ib)
+fuzz_before(ngx_gateway_route_t *a, ngx_uint_t ia,
+    ngx_gateway_route_t *b, ngx_uint_t ib)
 {
     ngx_uint_t  i;
 
@@ -317,15 +317,15 @@ fuzz_before(ngx_http_gateway_route_t *a, ngx_uint_t ia,
 
 
 static void
-fuzz_lookup(ngx_pool_t *pool, ngx_http_gateway_route_table_t *table,
-    ngx_http_gateway_route_t **routes, ngx_uint_t nroutes, ngx_str_t *path,
+fuzz_lookup(ngx_pool_t *pool, ngx_gateway_route_table_t *table,
+    ngx_gateway_route_t **routes, ngx_uint_t nroutes, ngx_str_t *path,
     ngx_uint_t method)
 {
     ngx_int_t                        rc;
     ngx_uint_t                       i, n, best, allowed;
     fuzz_path_t                      fp;
-    ngx_http_gateway_route_t        *route;
-    ngx_http_gateway_route_match_t   m;
+    ngx_gateway_route_t             *route;
+    ngx_gateway_route_match_t        m;
 
     fuzz_split(pool, path, &fp);
 
@@ -347,7 +347,7 @@ fuzz_lookup(ngx_pool_t *pool, ngx_http_gateway_route_table_t *table,
         }
     }
 
-    rc = ngx_http_gateway_route_match(table, path, method, &m);
+    rc = ngx_gateway_route_match(table, path, method, &m);
 
     n = ngx_min(fp.nsegments, table->max_depth);
 
@@ -397,7 +397,7 @@ fuzz_lookup(ngx_pool_t *pool, ngx_http_gateway_route_table_t *table,
 /* the path of a route: its parameters as "v", its trailing slash */
 
 static void
-fuzz_own_path(ngx_pool_t *pool, ngx_http_gateway_route_t *route,
+fuzz_own_path(ngx_pool_t *pool, ngx_gateway_route_t *route,
     ngx_str_t *path)
 {
     u_char      *p;
@@ -465,8 +465,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_pool_t                      *pool;
     ngx_array_t                      list;
     const uint8_t                   *p, *last, *nl;
-    ngx_http_gateway_route_t        *route, **r, **routes, *conflict[2];
-    ngx_http_gateway_route_table_t  *table;
+    ngx_gateway_route_t             *route, **r, **routes, *conflict[2];
+    ngx_gateway_route_table_t       *table;
     struct {
         ngx_str_t                    path;
         ngx_uint_t                   method;
@@ -514,7 +514,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
 
         } else if (list.nelts < FUZZ_MAX_ROUTES) {
-            route = ngx_pcalloc(pool, sizeof(ngx_http_gateway_route_t));
+            route = ngx_pcalloc(pool, sizeof(ngx_gateway_route_t));
             if (route == NULL) {
                 abort();
             }
@@ -526,7 +526,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             err.len = 0;
             err.data = NULL;
 
-            switch (ngx_http_gateway_route_parse(pool, &line, route, &err)) {
+            switch (ngx_gateway_route_parse(pool, &line, route, &err)) {
 
             case NGX_OK:
                 fuzz_check_parsed(pool, &line, route);
@@ -571,7 +571,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     conflict[0] = NULL;
     conflict[1] = NULL;
 
-    table = ngx_http_gateway_route_table_create(pool, &list, conflict);
+    table = ngx_gateway_route_table_create(pool, &list, conflict);
     if (table == NULL) {
         abort();
     }
