@@ -38,7 +38,7 @@ typedef struct {
 /*
  * What a worker holds of the services' retry budgets, in the zone, so
  * that another worker can give back the share of one that died (see
- * ngx_http_gateway_retries.c); held[] is indexed by service index.
+ * ngx_http_gateway_retry.c); held[] is indexed by service index.
  */
 typedef struct {
     ngx_gateway_budget_t        *budget;
