@@ -222,6 +222,22 @@ struct ngx_http_gateway_retry_s {
 };
 
 
+#define NGX_HTTP_GATEWAY_HEADER_PREFIX  "x-gateway-"
+
+
+ngx_int_t ngx_http_gateway_route_request(ngx_http_request_t *r,
+    ngx_http_gateway_loc_conf_t *glcf, ngx_gateway_route_match_t *m,
+    ngx_http_gateway_ctx_t **ctxp);
+ngx_int_t ngx_http_gateway_set_target(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_gateway_route_match_t *m);
+char *ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_gateway_build_routes(ngx_conf_t *cf,
+    ngx_http_gateway_loc_conf_t *glcf);
+void ngx_http_gateway_check_proxy(ngx_conf_t *cf,
+    ngx_http_gateway_loc_conf_t *glcf, ngx_http_gateway_loc_conf_t *prev);
+
+ngx_int_t ngx_http_gateway_set_headers(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_uint_t ngx_http_gateway_request_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_table_elt_t **h);
 ngx_int_t ngx_http_gateway_header_init(ngx_pool_t *pool,
