@@ -217,7 +217,7 @@ $(BUILD)/fuzz/fuzz_jwks: module/ngx_gateway_jwt.c
 $(BUILD)/fuzz/fuzz_consumers: module/ngx_gateway_consumers.c \
                               module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_parse: module/ngx_gateway_parse.c
-$(BUILD)/fuzz/fuzz_routes: module/ngx_gateway_routes.c
+$(BUILD)/fuzz/fuzz_routes: module/ngx_gateway_routes.c module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_retry_after: module/ngx_gateway_retry.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/nginx_stubs.c \

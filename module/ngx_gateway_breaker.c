@@ -182,8 +182,6 @@ ngx_gateway_breaker_admit(ngx_gateway_breaker_t *b,
      * probe slot.
      */
 
-    b->refused++;
-
     return conf->dry_run ? NGX_DECLINED : NGX_BUSY;
 }
 
@@ -273,13 +271,6 @@ ngx_gateway_breaker_record(ngx_gateway_breaker_t *b,
     ngx_uint_t  slot, own;
 
     ngx_gateway_breaker_stay(b, tr);
-
-    if (outcome == NGX_GATEWAY_BREAKER_SUCCESS) {
-        b->successes++;
-
-    } else if (outcome == NGX_GATEWAY_BREAKER_FAILURE) {
-        b->failures++;
-    }
 
     if (ticket->generation != b->generation) {
         return NGX_DECLINED;
@@ -468,7 +459,6 @@ ngx_gateway_breaker_count(ngx_gateway_breaker_t *b,
     ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_uint_t outcome, ngx_gateway_breaker_transition_t *tr)
 {
-    uint64_t                            failures, total;
     ngx_gateway_breaker_bucket_t       *bucket;
 
     if (outcome != NGX_GATEWAY_BREAKER_SUCCESS
@@ -498,18 +488,16 @@ ngx_gateway_breaker_count(ngx_gateway_breaker_t *b,
         }
     }
 
-    ngx_gateway_breaker_sum(b, now, &failures, &total);
-
-    tr->failures = (ngx_uint_t) failures;
-    tr->total = (ngx_uint_t) total;
+    ngx_gateway_breaker_window(b, conf, now, &tr->failures, &tr->total);
 
     if (conf->consecutive && b->consecutive >= conf->consecutive) {
         ngx_gateway_breaker_trip(b, conf, now,
                                  NGX_GATEWAY_BREAKER_CONSECUTIVE,
                                  tr);
 
-    } else if (total >= conf->min_requests
-               && failures * 100 >= conf->failure_rate * total)
+    } else if (tr->total >= conf->min_requests
+               && (uint64_t) tr->failures * 100
+                  >= (uint64_t) conf->failure_rate * tr->total)
     {
         ngx_gateway_breaker_trip(b, conf, now,
                                  NGX_GATEWAY_BREAKER_RATE, tr);

@@ -118,11 +118,7 @@ typedef struct {
     ngx_msec_t                 bucket_time;    /* width; 0: window empty */
     ngx_msec_t                 leased_at[NGX_GATEWAY_BREAKER_PROBES_MAX];
 
-    /* for the status endpoint: they only grow */
-    uint64_t                   transitions;
-    uint64_t                   refused;        /* dry_run: would be */
-    uint64_t                   successes;
-    uint64_t                   failures;
+    uint64_t                   transitions;    /* for the status */
 
     uint32_t                   state;
     uint32_t                   generation;     /* bumped by a transition */
@@ -235,9 +231,8 @@ ngx_int_t ngx_gateway_breaker_record(ngx_gateway_breaker_t *b,
     ngx_gateway_breaker_transition_t *tr);
 
 /*
- * Failures and calls in the window at `now`, as a trip would count them
- * (0 and 0 unless closed), without changing the breaker: for the status
- * endpoint.  The window is 10 buckets of window / 10 ms (rounded down),
+ * Failures and calls in the window at `now`, as a trip counts them (0
+ * and 0 unless closed), without changing the breaker.  The window is 10 buckets of window / 10 ms (rounded down),
  * the first starting at the first outcome after a close or a change of
  * the window; an outcome stays in it from window - window / 10 to window
  * ms, by where it fell in its bucket.  A changed window starts empty.

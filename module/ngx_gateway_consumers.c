@@ -416,7 +416,7 @@ ngx_gateway_consumers_tables(ngx_gateway_consumers_ctx_t *ctx)
 
     /* ids: through a table of their own, as files of a million load */
 
-    for (size = 8; size < 2 * cs->nconsumers; size <<= 1) { /* void */ }
+    size = ngx_gateway_hash_size(cs->nconsumers);
 
     ids = ngx_pcalloc(ctx->pool, size * sizeof(ngx_gateway_consumer_t *));
     if (ids == NULL) {
@@ -443,7 +443,7 @@ ngx_gateway_consumers_tables(ngx_gateway_consumers_ctx_t *ctx)
 
     ngx_pfree(ctx->pool, ids);
 
-    for (size = 8; size < 2 * cs->nkeys; size <<= 1) { /* void */ }
+    size = ngx_gateway_hash_size(cs->nkeys);
 
     cs->keys = ngx_pcalloc(ctx->pool,
                            size * sizeof(ngx_gateway_key_slot_t));
@@ -453,7 +453,7 @@ ngx_gateway_consumers_tables(ngx_gateway_consumers_ctx_t *ctx)
 
     cs->keys_mask = size - 1;
 
-    for (size = 8; size < 2 * cs->nconsumers; size <<= 1) { /* void */ }
+    size = ngx_gateway_hash_size(cs->nconsumers);
 
     cs->subjects = ngx_pcalloc(ctx->pool,
                                size * sizeof(ngx_gateway_subject_slot_t));

@@ -385,3 +385,14 @@ ngx_gateway_parse_rate_limit(ngx_str_t *value, ngx_uint_t *rate,
 
     return NGX_OK;
 }
+
+
+ngx_uint_t
+ngx_gateway_hash_size(ngx_uint_t n)
+{
+    ngx_uint_t  size;
+
+    for (size = 8; size < 2 * n; size <<= 1) { /* void */ }
+
+    return size;
+}

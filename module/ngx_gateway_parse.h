@@ -48,5 +48,11 @@ ngx_int_t ngx_gateway_parse_rate(ngx_str_t *value, ngx_uint_t *rate,
 ngx_int_t ngx_gateway_parse_rate_limit(ngx_str_t *value,
     ngx_uint_t *rate, ngx_uint_t *burst, ngx_str_t *err);
 
+/*
+ * The slots of an open-addressing table for n entries: a power of 2, at
+ * least 8 and at least 2n, so that a probe finds an empty slot soon.
+ */
+ngx_uint_t ngx_gateway_hash_size(ngx_uint_t n);
+
 
 #endif /* _NGX_GATEWAY_PARSE_H_INCLUDED_ */

@@ -10,13 +10,6 @@
 #include "ngx_gateway_retry.h"
 
 
-#define NGX_GATEWAY_THROTTLE_COST  1000
-
-
-static void ngx_gateway_throttle_sync(ngx_gateway_throttle_t *t,
-    ngx_uint_t max);
-
-
 ngx_msec_t
 ngx_gateway_backoff(ngx_uint_t attempt, ngx_msec_t base, ngx_msec_t max,
     uint32_t random)
@@ -156,56 +149,6 @@ ngx_gateway_budget_retry_end(ngx_gateway_budget_t *b)
     if (b->retries) {
         b->retries--;
     }
-}
-
-
-void
-ngx_gateway_throttle_record(ngx_gateway_throttle_t *t,
-    ngx_uint_t max, ngx_uint_t ratio, ngx_uint_t success)
-{
-    ngx_gateway_throttle_sync(t, max);
-
-    if (success) {
-        t->tokens = (max - t->tokens > ratio) ? t->tokens + ratio : max;
-        return;
-    }
-
-    t->tokens = (t->tokens > NGX_GATEWAY_THROTTLE_COST)
-                ? t->tokens - NGX_GATEWAY_THROTTLE_COST : 0;
-}
-
-
-ngx_uint_t
-ngx_gateway_throttle_allows(ngx_gateway_throttle_t *t,
-    ngx_uint_t max)
-{
-    ngx_gateway_throttle_sync(t, max);
-
-    /* tokens > max / 2, without rounding max / 2 */
-
-    return 2 * (uint64_t) t->tokens > max;
-}
-
-
-/* the tokens as a share of max, for a fresh struct or a changed max */
-
-static void
-ngx_gateway_throttle_sync(ngx_gateway_throttle_t *t,
-    ngx_uint_t max)
-{
-    if (t->max == max) {
-        return;
-    }
-
-    if (t->max == 0) {
-        t->tokens = max;
-
-    } else {
-        t->tokens = (ngx_uint_t) ((uint64_t) ngx_min(t->tokens, t->max)
-                                  * max / t->max);
-    }
-
-    t->max = max;
 }
 
 

@@ -15,10 +15,9 @@
 
 /*
  * The arithmetic of retries: backoff with full jitter, Retry-After, the
- * retry budget and the retry throttle of a service (fixed-size structs in
- * the gateway zone, the caller holding the zone's mutex around each call)
- * and which requests may be sent again.  Pure: time and randomness are
- * arguments.
+ * retry budget of a service (a fixed-size struct in the gateway zone, the
+ * caller holding the zone's mutex around each call) and which requests
+ * may be sent again.  Pure: time and randomness are arguments.
  */
 
 
@@ -100,27 +99,6 @@ ngx_uint_t ngx_gateway_budget_allows(ngx_gateway_budget_t *b,
 ngx_int_t ngx_gateway_budget_retry_begin(ngx_gateway_budget_t *b,
     ngx_uint_t percent, ngx_uint_t floor);
 void ngx_gateway_budget_retry_end(ngx_gateway_budget_t *b);
-
-
-/*
- * gRPC's retry throttle (gRFC A6), in the zone, one per service, in
- * milli-tokens: max_tokens and token_ratio of the service config times
- * 1000 (4 and 1.6: 4000 and 1600).  A zeroed struct is a full bucket.
- * Every failed attempt spends 1000 (down to 0), every success returns
- * ratio (up to max); retries are allowed while the tokens are over
- * max / 2.  A changed max (a reload) keeps the share of tokens left, as
- * gRPC does when a service config replaces another.
- */
-typedef struct {
-    ngx_uint_t                 tokens;
-    ngx_uint_t                 max;            /* tokens are of; 0: full */
-} ngx_gateway_throttle_t;
-
-
-void ngx_gateway_throttle_record(ngx_gateway_throttle_t *t,
-    ngx_uint_t max, ngx_uint_t ratio, ngx_uint_t success);
-ngx_uint_t ngx_gateway_throttle_allows(ngx_gateway_throttle_t *t,
-    ngx_uint_t max);
 
 
 /*

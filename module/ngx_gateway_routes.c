@@ -6,6 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_gateway_parse.h"
 #include "ngx_gateway_routes.h"
 
 
@@ -251,7 +252,7 @@ ngx_gateway_route_table_create(ngx_pool_t *pool, ngx_array_t *routes,
 
     table->nnodes = 1;
 
-    for (size = 8; size < 2 * nsegments; size <<= 1) { /* void */ }
+    size = ngx_gateway_hash_size(nsegments);
 
     table->edges = ngx_pcalloc(pool,
                                size * sizeof(ngx_gateway_route_edge_t));

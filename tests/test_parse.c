@@ -207,6 +207,18 @@ test_names(void **state)
 }
 
 
+static void
+test_hash_size(void **state)
+{
+    assert_int_equal(ngx_gateway_hash_size(0), 8);
+    assert_int_equal(ngx_gateway_hash_size(4), 8);
+    assert_int_equal(ngx_gateway_hash_size(5), 16);
+    assert_int_equal(ngx_gateway_hash_size(8), 16);
+    assert_int_equal(ngx_gateway_hash_size(9), 32);
+    assert_int_equal(ngx_gateway_hash_size(100000), 262144);
+}
+
+
 int
 main(void)
 {
@@ -217,6 +229,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_invalid, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+        cmocka_unit_test(test_hash_size),
     };
 
     return cmocka_run_group_tests_name("parse", tests, NULL, NULL);

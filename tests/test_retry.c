@@ -498,66 +498,6 @@ test_budget_storm(void **state)
 }
 
 
-/* gRPC's retry throttle: the vectors of grpc's retry_throttle_test.cc */
-
-
-static void
-test_throttle(void **state)
-{
-    ngx_gateway_throttle_t       t;
-
-    ngx_memzero(&t, sizeof(t));
-
-#define lose(max, ratio, allowed)                                             \
-    ngx_gateway_throttle_record(&t, max, ratio, 0);                      \
-    assert_int_equal(ngx_gateway_throttle_allows(&t, max), allowed)
-
-#define succeed(max, ratio)                                                   \
-    ngx_gateway_throttle_record(&t, max, ratio, 1)
-
-    /* max 4, ratio 1.6: the threshold is 2 tokens */
-
-    assert_true(ngx_gateway_throttle_allows(&t, 4000));
-
-    lose(4000, 1600, 1);            /* 3 */
-    succeed(4000, 1600);            /* 4, not 4.6 */
-    assert_int_equal(t.tokens, 4000);
-    lose(4000, 1600, 1);            /* 3 */
-    lose(4000, 1600, 0);            /* 2: at the threshold, no retry */
-    lose(4000, 1600, 0);            /* 1 */
-    lose(4000, 1600, 0);            /* 0 */
-    lose(4000, 1600, 0);            /* 0, not below */
-    assert_int_equal(t.tokens, 0);
-    succeed(4000, 1600);            /* 1.6 */
-    succeed(4000, 1600);            /* 3.2 */
-    lose(4000, 1600, 1);            /* 2.2 */
-    lose(4000, 1600, 0);            /* 1.2 */
-    succeed(4000, 1600);            /* 2.8 */
-    lose(4000, 1600, 0);            /* 1.8 */
-    succeed(4000, 1600);            /* 3.4 */
-    lose(4000, 1600, 1);            /* 2.4 */
-    assert_int_equal(t.tokens, 2400);
-
-    /* a new max keeps the share: 3 of 4 is 7.5 of 10 */
-
-    ngx_memzero(&t, sizeof(t));
-
-    lose(4000, 1000, 1);            /* 3 */
-    lose(10000, 3000, 1);           /* 7.5, then 6.5 */
-    assert_int_equal(t.tokens, 6500);
-    lose(10000, 3000, 1);           /* 5.5 */
-    lose(10000, 3000, 0);           /* 4.5 */
-    lose(10000, 3000, 0);           /* 3.5 */
-    succeed(10000, 3000);           /* 6.5 */
-    lose(10000, 3000, 1);           /* 5.5 */
-    lose(10000, 3000, 0);           /* 4.5 */
-    assert_int_equal(t.tokens, 4500);
-
-#undef lose
-#undef succeed
-}
-
-
 /* which requests may be sent again */
 
 
@@ -627,7 +567,6 @@ main(void)
         cmocka_unit_test(test_retry_after_garbage),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_budget_storm),
-        cmocka_unit_test(test_throttle),
         cmocka_unit_test(test_methods),
     };
 
