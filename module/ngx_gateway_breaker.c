@@ -14,6 +14,8 @@ static void ngx_gateway_breaker_stay(ngx_gateway_breaker_t *b,
 static ngx_int_t ngx_gateway_breaker_probe(ngx_gateway_breaker_t *b,
     ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after);
+static ngx_uint_t ngx_gateway_breaker_free_slot(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now, ngx_msec_t *wait);
 static ngx_uint_t ngx_gateway_breaker_all_passed(
     ngx_gateway_breaker_t *b, ngx_gateway_breaker_conf_t *conf);
 static ngx_int_t ngx_gateway_breaker_count(ngx_gateway_breaker_t *b,
@@ -191,9 +193,7 @@ ngx_gateway_breaker_peek(ngx_gateway_breaker_t *b,
     ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_msec_t *retry_after)
 {
-    uint32_t    bit;
-    ngx_uint_t  i, probes;
-    ngx_msec_t  elapsed, wait;
+    ngx_msec_t  wait;
 
     *retry_after = 0;
 
@@ -213,29 +213,10 @@ ngx_gateway_breaker_peek(ngx_gateway_breaker_t *b,
             return NGX_OK;
         }
 
-        wait = NGX_GATEWAY_BREAKER_BUSY_RETRY;
-        probes = ngx_gateway_breaker_probes(conf);
-
-        for (i = 0; i < probes; i++) {
-            bit = (uint32_t) 1 << i;
-
-            if (b->passed & bit) {
-                continue;
-            }
-
-            if (!(b->leased & bit)) {
-                return NGX_OK;
-            }
-
-            elapsed = ngx_gateway_breaker_elapsed(now, b->leased_at[i]);
-
-            if (elapsed >= conf->probe_timeout) {
-                return NGX_OK;
-            }
-
-            if (conf->probe_timeout - elapsed < wait) {
-                wait = conf->probe_timeout - elapsed;
-            }
+        if (ngx_gateway_breaker_free_slot(b, conf, now, &wait)
+            != NGX_GATEWAY_BREAKER_NO_SLOT)
+        {
+            return NGX_OK;
         }
 
         *retry_after = wait;
@@ -395,11 +376,42 @@ ngx_gateway_breaker_probe(ngx_gateway_breaker_t *b,
     ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_gateway_breaker_ticket_t *ticket, ngx_msec_t *retry_after)
 {
+    ngx_uint_t  i;
+    ngx_msec_t  wait;
+
+    i = ngx_gateway_breaker_free_slot(b, conf, now, &wait);
+
+    if (i == NGX_GATEWAY_BREAKER_NO_SLOT) {
+        *retry_after = wait;
+        return NGX_BUSY;
+    }
+
+    b->leased |= (uint32_t) 1 << i;
+    b->leased_at[i] = now;
+    b->lease_id[i] = ++b->lease_seq;
+
+    ticket->slot = i;
+    ticket->lease = b->lease_id[i];
+
+    return NGX_OK;
+}
+
+
+/*
+ * The first probe slot neither passed nor leased, or whose lease ran out
+ * (its probe will not be waited for); or NO_SLOT, with *wait the ms until
+ * one may be free: the probes will have answered, or a lease run out.
+ */
+
+static ngx_uint_t
+ngx_gateway_breaker_free_slot(ngx_gateway_breaker_t *b,
+    ngx_gateway_breaker_conf_t *conf, ngx_msec_t now, ngx_msec_t *wait)
+{
     uint32_t    bit;
     ngx_uint_t  i, probes;
-    ngx_msec_t  elapsed, wait;
+    ngx_msec_t  elapsed;
 
-    wait = NGX_GATEWAY_BREAKER_BUSY_RETRY;
+    *wait = NGX_GATEWAY_BREAKER_BUSY_RETRY;
     probes = ngx_gateway_breaker_probes(conf);
 
     for (i = 0; i < probes; i++) {
@@ -409,34 +421,22 @@ ngx_gateway_breaker_probe(ngx_gateway_breaker_t *b,
             continue;
         }
 
-        if (b->leased & bit) {
-            elapsed = ngx_gateway_breaker_elapsed(now, b->leased_at[i]);
-
-            if (elapsed < conf->probe_timeout) {
-
-                if (conf->probe_timeout - elapsed < wait) {
-                    wait = conf->probe_timeout - elapsed;
-                }
-
-                continue;
-            }
-
-            /* the lease ran out: its probe will not be waited for */
+        if (!(b->leased & bit)) {
+            return i;
         }
 
-        b->leased |= bit;
-        b->leased_at[i] = now;
-        b->lease_id[i] = ++b->lease_seq;
+        elapsed = ngx_gateway_breaker_elapsed(now, b->leased_at[i]);
 
-        ticket->slot = i;
-        ticket->lease = b->lease_id[i];
+        if (elapsed >= conf->probe_timeout) {
+            return i;
+        }
 
-        return NGX_OK;
+        if (conf->probe_timeout - elapsed < *wait) {
+            *wait = conf->probe_timeout - elapsed;
+        }
     }
 
-    *retry_after = wait;
-
-    return NGX_BUSY;
+    return NGX_GATEWAY_BREAKER_NO_SLOT;
 }
 
 

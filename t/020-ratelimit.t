@@ -102,6 +102,26 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
+# the configuration with a location /three whose one request reaches
+# path three times, as mirrors: three calls in one block, one connection
+sub three {
+    my ($path) = @_;
+
+    return $::Config . <<_EOC_;
+    location = /three {
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_RAND_PORT_1/;
+    }
+
+    location = /m {
+        internal;
+        proxy_pass http://127.0.0.1:\$server_port$path;
+    }
+_EOC_
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -314,19 +334,7 @@ qr{\[emerg\] .*more than 8 "rate_limit" lines in gateway service "orders" in \S+
 === TEST 17: each refusal is logged once, at info, with a fixed text
 Three mirrors of one request reach the limited service (60r/m burst=1).
 --- config eval
-$::Config . <<'_EOC_'
-    location = /three {
-        mirror /m;
-        mirror /m;
-        mirror /m;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-    }
-
-    location = /m {
-        internal;
-        proxy_pass http://127.0.0.1:$server_port/byip/x;
-    }
-_EOC_
+main::three("/byip/x")
 --- request
 GET /three
 --- grep_error_log eval
@@ -340,19 +348,7 @@ qr/\A[^\n]*gateway: rate limit exceeded for service "byip"\n\z/
 
 === TEST 18: dry_run logs what it would have refused
 --- config eval
-$::Config . <<'_EOC_'
-    location = /three {
-        mirror /m;
-        mirror /m;
-        mirror /m;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-    }
-
-    location = /m {
-        internal;
-        proxy_pass http://127.0.0.1:$server_port/dry/x;
-    }
-_EOC_
+main::three("/dry/x")
 --- request
 GET /three
 --- grep_error_log eval
@@ -369,19 +365,7 @@ gateway: rate limit exceeded for service "dry", dry run: not refused
 Three mirrors of one request with alice's key: the per-consumer line is a
 dry run, the per-service one (2 at once) refuses the third.
 --- config eval
-$::Config . <<'_EOC_'
-    location = /three {
-        mirror /m;
-        mirror /m;
-        mirror /m;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-    }
-
-    location = /m {
-        internal;
-        proxy_pass http://127.0.0.1:$server_port/drylines/x;
-    }
-_EOC_
+main::three("/drylines/x")
 --- request
 GET /three
 --- more_headers
@@ -400,19 +384,7 @@ gateway: rate limit exceeded for service "drylines"
 === TEST 20: a consumer's own limit keeps the dry_run of the line it replaces
 bob's own 1r/m replaces dryown's per-consumer line, and is a dry run too.
 --- config eval
-$::Config . <<'_EOC_'
-    location = /three {
-        mirror /m;
-        mirror /m;
-        mirror /m;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-    }
-
-    location = /m {
-        internal;
-        proxy_pass http://127.0.0.1:$server_port/dryown/x;
-    }
-_EOC_
+main::three("/dryown/x")
 --- request
 GET /three
 --- more_headers
