@@ -232,10 +232,11 @@ ngx_int_t ngx_gateway_breaker_record(ngx_gateway_breaker_t *b,
 
 /*
  * Failures and calls in the window at `now`, as a trip counts them (0
- * and 0 unless closed), without changing the breaker.  The window is 10 buckets of window / 10 ms (rounded down),
- * the first starting at the first outcome after a close or a change of
- * the window; an outcome stays in it from window - window / 10 to window
- * ms, by where it fell in its bucket.  A changed window starts empty.
+ * and 0 unless closed), without changing the breaker.  The window is 10
+ * buckets of window / 10 ms (rounded down), the first starting at the
+ * first outcome after a close or a change of the window; an outcome stays
+ * in it from window - window / 10 to window ms, by where it fell in its
+ * bucket.  A changed window starts empty.
  */
 void ngx_gateway_breaker_window(ngx_gateway_breaker_t *b,
     ngx_gateway_breaker_conf_t *conf, ngx_msec_t now,
