@@ -25,20 +25,28 @@ DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
                 zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl
 
 # Debian's nginx, with the module built against its nginx-dev headers;
-# or an nginx built from NGINX_SRC with the module beside it.
+# or an nginx built from NGINX_SRC with the module beside it.  All that
+# is built from an NGINX_SRC tree goes to a directory of its own
+# (VARIANT), so that builds against different nginx never mix.
 
 ifeq ($(NGINX_SRC),)
 NGINX_BUILD  := $(BUILD)/nginx-dev
 NGINX_OBJS   := $(NGINX_BUILD)/objs
 NGINX_BIN    := /usr/sbin/nginx
+VARIANT      := $(BUILD)
 else
 NGINX_BUILD  := $(abspath $(NGINX_SRC))
-NGINX_OBJS   := $(BUILD)/nginx-src
+VARIANT      := $(BUILD)/src-$(notdir $(NGINX_BUILD))
+NGINX_OBJS   := $(VARIANT)/nginx
 NGINX_BIN    := $(NGINX_OBJS)/nginx
 endif
 
 MODULE_SO    := $(NGINX_OBJS)/ngx_http_gateway_module.so
 MODULE_SRCS  := $(wildcard $(CURDIR)/module/*.[ch]) $(CURDIR)/config
+
+# in an nginx tree: a release tarball has ./configure, a checkout of
+# nginx's repository auto/configure (both run from the tree's top)
+CONFIGURE    := $$([ -f configure ] && echo ./configure || echo auto/configure)
 
 # unit tests link real nginx core objects, from NGINX_SRC or from
 # Debian's nginx source package
@@ -49,7 +57,7 @@ else
 CORE_SRC     := $(NGINX_BUILD)
 endif
 
-CORE_OBJS_DIR := $(BUILD)/core
+CORE_OBJS_DIR := $(VARIANT)/core
 CORE_OBJS    := $(addprefix $(CORE_OBJS_DIR)/src/, \
                   core/ngx_palloc.o core/ngx_string.o core/ngx_array.o \
                   core/ngx_list.o core/ngx_hash.o core/ngx_slab.o \
@@ -64,7 +72,7 @@ SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer
 CORE_CC_OPT  := -g -O1 -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
 TEST_CFLAGS  := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter \
                 -Werror -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
-UNIT_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%, \
+UNIT_TESTS   := $(patsubst tests/%.c,$(VARIANT)/tests/%, \
                   $(wildcard tests/test_*.c))
 # tests/test_X.c tests module/ngx_http_gateway_X.c, with these
 UNIT_COMMON  := module/ngx_http_gateway_parse.c tests/gateway_test_stubs.c
@@ -123,6 +131,7 @@ ifeq ($(NGINX_SRC),)
 
 $(NGINX_BUILD)/.configured: config | deps
 	rm -rf $(NGINX_BUILD)
+	mkdir -p $(BUILD)
 	cp -a /usr/share/nginx/src $(NGINX_BUILD)
 	cd $(NGINX_BUILD) && . ./conf_flags \
 	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
@@ -137,11 +146,12 @@ else
 
 $(NGINX_OBJS)/.configured: config | deps
 	mkdir -p $(NGINX_OBJS)
-	cd $(NGINX_BUILD) && ./configure --builddir=$(NGINX_OBJS) \
+	cd $(NGINX_BUILD) && $(CONFIGURE) \
+	    --builddir=$(NGINX_OBJS) \
 	    --with-compat --with-debug --with-http_ssl_module \
 	    --with-http_realip_module \
-	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
-	    || { cat $(BUILD)/configure.log; exit 1; }
+	    --add-dynamic-module=$(CURDIR) > $(VARIANT)/configure.log 2>&1 \
+	    || { cat $(VARIANT)/configure.log; exit 1; }
 	touch $@
 
 $(MODULE_SO): $(NGINX_OBJS)/.configured $(MODULE_SRCS)
@@ -177,19 +187,20 @@ else
 $(CORE_OBJS_DIR)/.configured: | deps
 endif
 	mkdir -p $(CORE_OBJS_DIR)
-	cd $(CORE_SRC) && ./configure --builddir=$(CORE_OBJS_DIR) --with-debug \
-	    --with-http_ssl_module --with-cc-opt='$(CORE_CC_OPT)' \
-	    --with-ld-opt='$(SANITIZE)' > $(BUILD)/core-configure.log 2>&1 \
-	    || { cat $(BUILD)/core-configure.log; exit 1; }
+	cd $(CORE_SRC) && $(CONFIGURE) \
+	    --builddir=$(CORE_OBJS_DIR) --with-debug --with-http_ssl_module \
+	    --with-cc-opt='$(CORE_CC_OPT)' \
+	    --with-ld-opt='$(SANITIZE)' > $(VARIANT)/core-configure.log 2>&1 \
+	    || { cat $(VARIANT)/core-configure.log; exit 1; }
 	touch $@
 
 $(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
 	$(MAKE) -C $(CORE_SRC) -f $(CORE_OBJS_DIR)/Makefile $@
 
-$(BUILD)/tests/test_%: tests/test_%.c module/ngx_http_gateway_%.c \
+$(VARIANT)/tests/test_%: tests/test_%.c module/ngx_http_gateway_%.c \
                        $(UNIT_COMMON) tests/gateway_test.h \
                        $(wildcard module/*.h) $(CORE_OBJS)
-	mkdir -p $(BUILD)/tests
+	mkdir -p $(VARIANT)/tests
 	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
 	    $(sort module/ngx_http_gateway_$*.c $(UNIT_COMMON)) $(CORE_OBJS) \
 	    $(UNIT_LIBS)
@@ -276,18 +287,19 @@ check-reload: build
 # nginx from the unit tests' source tree and the module, with nginx's own
 # ASan flags plus UBSan; reports go to files, as workers' stderr is their
 # error log.  ODR: nginx defines ngx_module_names in every dynamic module.
-ASAN_BUILD   := $(BUILD)/asan
+ASAN_BUILD   := $(VARIANT)/asan
 ASAN_OPTS    := detect_leaks=0:detect_odr_violation=0
 ASAN_OPTS    := $(ASAN_OPTS):log_path=$(ASAN_BUILD)/logs/report
 
 $(ASAN_BUILD)/.built: $(CORE_OBJS_DIR)/.configured $(MODULE_SRCS)
 	mkdir -p $(ASAN_BUILD)
-	cd $(CORE_SRC) && ./configure --builddir=$(ASAN_BUILD) --with-compat \
+	cd $(CORE_SRC) && $(CONFIGURE) \
+	    --builddir=$(ASAN_BUILD) --with-compat \
 	    --with-debug --with-http_ssl_module --with-http_realip_module \
 	    --add-dynamic-module=$(CURDIR) \
 	    --with-cc-opt='-g -O1 -DNGX_DEBUG_PALLOC=1 $(SANITIZE)' \
-	    --with-ld-opt='$(SANITIZE)' > $(BUILD)/asan-configure.log 2>&1 \
-	    || { cat $(BUILD)/asan-configure.log; exit 1; }
+	    --with-ld-opt='$(SANITIZE)' > $(VARIANT)/asan-configure.log 2>&1 \
+	    || { cat $(VARIANT)/asan-configure.log; exit 1; }
 	$(MAKE) -C $(CORE_SRC) -f $(ASAN_BUILD)/Makefile binary modules
 	touch $@
 
