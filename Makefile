@@ -22,7 +22,7 @@ NGINX_SRC    ?=
 PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
-                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl
+                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl
 
 # Debian's nginx, with the module built against its nginx-dev headers;
 # or an nginx built from NGINX_SRC with the module beside it.  All that
@@ -362,6 +362,8 @@ run: build
 	printf 'load_module %s;\ninclude %s;\n' $(MODULE_SO) \
 	    $(CURDIR)/examples/gateway.conf > $(BUILD)/run/nginx.conf
 	cp examples/consumers.json examples/jwks.json $(BUILD)/run/
+	perl examples/demo-token.pl examples/jwks.json \
+	    > $(BUILD)/run/demo-token.jwt
 	$(NGINX_BIN) -t -q -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf
 	@cat examples/try.txt
 	exec $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf \
