@@ -101,16 +101,16 @@ PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 
 .PHONY: all build deps run stop test unit integration lint fuzz bench-jwt \
-        bench check-reload check-asan check-valgrind clean
+        bench check-reload check-asan check-valgrind deb check-deb clean
 
 all: build
 
 build: $(MODULE_SO)
 
 
-deps:
-	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+# the Debian packages of the list $(1) that are missing, installed (as root)
+install_missing = missing=""; \
+	for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -125,6 +125,9 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	        --no-install-recommends $$missing >/dev/null; \
 	fi
+
+deps:
+	@$(call install_missing,$(DEB_PACKAGES))
 
 
 ifeq ($(NGINX_SRC),)
@@ -373,6 +376,38 @@ stop:
 	if [ -s $(BUILD)/run/logs/nginx.pid ]; then \
 	    $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf -s quit; \
 	fi
+
+
+# libnginx-mod-http-gateway, built as Debian builds nginx modules: dh with
+# the dh_nginx addon of nginx-dev (Debian's nginx configure flags, the .so
+# in /usr/lib/nginx/modules/, mod-http-gateway.conf enabled through
+# /etc/nginx/modules-enabled/, a dependency on the exact nginx ABI).  The
+# packaging, examples/debian/, is laid over a copy of the sources in
+# build/deb/.  dh_auto_configure runs configure in /usr/share/nginx/src,
+# which leaves a Makefile there: removed unless it was there before.
+DEB_DIR      := $(BUILD)/deb
+DEB_SRC      := $(DEB_DIR)/libnginx-mod-http-gateway
+DEB_TOOLS    := debhelper dpkg-dev
+
+deb: | deps
+	@$(call install_missing,$(DEB_TOOLS))
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	cp -a module config LICENSE README.md $(DEB_SRC)/
+	cp -a examples/debian $(DEB_SRC)/debian
+	sed -n '/^Redistribution/,$$ { s/^$$/./; s/^/ /; p }' LICENSE \
+	    >> $(DEB_SRC)/debian/copyright
+	mf=/usr/share/nginx/src/Makefile; had=; [ ! -e $$mf ] || had=1; \
+	rc=0; (cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc) \
+	    > $(DEB_DIR)/build.log 2>&1 || rc=$$?; \
+	[ -n "$$had" ] || rm -f $$mf; \
+	[ $$rc = 0 ] || { cat $(DEB_DIR)/build.log; exit $$rc; }
+	@ls $(DEB_DIR)/*.deb
+
+# the package installed into the system nginx, a gateway started with it
+# and asked, then the package purged: the system as it was found
+check-deb: deb
+	bash tests/deb/check.sh $(DEB_DIR)/libnginx-mod-http-gateway_*.deb
 
 
 clean:
