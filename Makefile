@@ -9,8 +9,12 @@
 #   make check-reload   the Test::Nginx suite with a reload between blocks
 #   make check-asan     the suite on nginx and module built with ASan+UBSan
 #   make check-valgrind the suite under valgrind memcheck (leaks, bad access)
+#   make deb        the Debian package libnginx-mod-http-gateway (build/deb/)
+#   make check-deb  that package installed into the system nginx, tried,
+#                   and purged again
 #
-#   NGINX_SRC=DIR   build against (and test with) an nginx source tree
+#   NGINX_SRC=DIR   build against (and test with) an nginx source tree: a
+#                   release tarball or a checkout of nginx's repository
 #
 # On Debian 12 every target installs the packages it misses (as root).
 
