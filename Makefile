@@ -67,7 +67,11 @@ CORE_OBJS    := $(addprefix $(CORE_OBJS_DIR)/src/, \
                   core/ngx_list.o core/ngx_hash.o core/ngx_slab.o \
                   core/ngx_rbtree.o core/ngx_queue.o core/ngx_crc32.o \
                   core/ngx_parse_time.o os/unix/ngx_alloc.o)
-CORE_INCS    := -I $(CORE_SRC)/src/core -I $(CORE_SRC)/src/event \
+# nginx's headers want _GNU_SOURCE (ngx_linux_config.h defines it, too
+# late when a test includes system headers first: mainline needs it for
+# struct in6_pktinfo)
+CORE_INCS    := -D_GNU_SOURCE \
+                -I $(CORE_SRC)/src/core -I $(CORE_SRC)/src/event \
                 -I $(CORE_SRC)/src/event/modules -I $(CORE_SRC)/src/os/unix \
                 -I $(CORE_OBJS_DIR) -I $(CORE_SRC)/src/http \
                 -I $(CORE_SRC)/src/http/modules -I $(CURDIR)/module
