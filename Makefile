@@ -395,7 +395,7 @@ stop:
 # which leaves a Makefile there: removed unless it was there before.
 DEB_DIR      := $(BUILD)/deb
 DEB_SRC      := $(DEB_DIR)/libnginx-mod-http-gateway
-DEB_TOOLS    := debhelper dpkg-dev
+DEB_TOOLS    := build-essential debhelper dpkg-dev
 
 deb: | deps
 	@$(call install_missing,$(DEB_TOOLS))
