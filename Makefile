@@ -9,6 +9,7 @@
 #   make check-reload   the Test::Nginx suite with a reload between blocks
 #   make check-asan     the suite on nginx and module built with ASan+UBSan
 #   make check-valgrind the suite under valgrind memcheck (leaks, bad access)
+#   make check-soak     minutes of clients against a misbehaving function
 #   make deb        the Debian package libnginx-mod-http-gateway (build/deb/)
 #   make check-deb  that package installed into the system nginx, tried,
 #                   and purged again
@@ -348,6 +349,26 @@ check-valgrind: build
 	@if [ -n "$$(find $(VG_LOGS) -type f -size +0)" ]; then \
 	    find $(VG_LOGS) -type f -size +0 -exec cat {} +; \
 	    echo "valgrind reports above"; exit 1; \
+	fi
+
+
+# not part of make test: SOAK_TIME seconds of 200 keep-alive clients
+# against a randomly misbehaving chaos function, through two workers with
+# retries and a breaker; on Debian's nginx, then on the ASan build.
+# t/soak.pl fails on a request without exactly one response and one
+# access-log line, a CLOSE-WAIT, a retry left in flight or an [alert].
+SOAK_TIME    ?= 60
+
+.PHONY: check-soak
+check-soak: build $(ASAN_BUILD)/.built
+	perl t/soak.pl --nginx $(NGINX_BIN) --module $(MODULE_SO) \
+	    --dir $(BUILD)/soak --time $(SOAK_TIME)
+	rm -rf $(ASAN_BUILD)/logs && mkdir -p $(ASAN_BUILD)/logs
+	ASAN_OPTIONS=$(ASAN_OPTS) perl t/soak.pl --nginx $(ASAN_BUILD)/nginx \
+	    --module $(ASAN_BUILD)/ngx_http_gateway_module.so \
+	    --dir $(BUILD)/soak-asan --time $(SOAK_TIME)
+	@if ls $(ASAN_BUILD)/logs/* >/dev/null 2>&1; then \
+	    cat $(ASAN_BUILD)/logs/*; echo "sanitizer reports above"; exit 1; \
 	fi
 
 

@@ -15,16 +15,31 @@
 
 #define NGX_HTTP_GATEWAY_JWT_LEEWAY_MAX    300
 
+/* a subject or issuer longer than this names no caller */
+#define NGX_HTTP_GATEWAY_IDENTITY_MAX      1024
+
 #define ngx_http_gateway_auth_is(auth, m)                                     \
     ((auth)->modes & NGX_HTTP_GATEWAY_AUTH_##m)
+
+
+/* the RFC 6750 error of the Bearer challenge: none if no token was sent */
+#define NGX_HTTP_GATEWAY_BEARER_NO_ERROR         0
+#define NGX_HTTP_GATEWAY_BEARER_INVALID_REQUEST  1
+#define NGX_HTTP_GATEWAY_BEARER_INVALID_TOKEN    2
+
+
+/* the problem's detail for services with both schemes, API keys, tokens */
+#define NGX_HTTP_GATEWAY_AUTH_BOTH               0
+#define NGX_HTTP_GATEWAY_AUTH_APIKEY_ONLY        1
+#define NGX_HTTP_GATEWAY_AUTH_JWT_ONLY           2
 
 
 /* why a request was refused: for the log, the problem and the header */
 
 typedef struct {
     ngx_str_t                   log;        /* a fixed text to grep for */
-    ngx_str_t                   detail;
-    unsigned                    invalid_token:1;
+    ngx_str_t                   detail[3];  /* len 0: as for both */
+    ngx_uint_t                  error;
 } ngx_http_gateway_auth_failure_t;
 
 
@@ -33,7 +48,7 @@ typedef enum {
     NGX_HTTP_GATEWAY_AUTH_AMBIGUOUS,
     NGX_HTTP_GATEWAY_AUTH_UNKNOWN_KEY,
     NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME,
-    NGX_HTTP_GATEWAY_AUTH_BAD_TOKEN,
+    NGX_HTTP_GATEWAY_AUTH_NO_TOKEN,
     NGX_HTTP_GATEWAY_AUTH_BAD_SUBJECT
 } ngx_http_gateway_auth_failure_e;
 
@@ -46,13 +61,16 @@ static ngx_int_t ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
     ngx_str_t *authorization);
 static ngx_int_t ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, ngx_str_t *subject);
+    ngx_str_t *token);
 static ngx_int_t ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, time_t expires, ngx_str_t *subject);
+    ngx_str_t *token, time_t expires);
 static ngx_int_t ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len,
-    ngx_str_t *subject);
+    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len);
+static ngx_str_t *ngx_http_gateway_auth_cached(ngx_http_gateway_ctx_t *ctx,
+    ngx_uint_t i);
+static void ngx_http_gateway_auth_identified(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 static ngx_int_t ngx_http_gateway_auth_admit(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_consumer_t *consumer);
 static ngx_int_t ngx_http_gateway_auth_find_key(ngx_http_request_t *r,
@@ -61,7 +79,7 @@ static ngx_int_t ngx_http_gateway_auth_query_key(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *key);
 static ngx_int_t ngx_http_gateway_auth_reject(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_str_t *log, ngx_str_t *detail,
-    ngx_uint_t invalid_token);
+    ngx_uint_t error);
 static ngx_int_t ngx_http_gateway_auth_fail(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_auth_failure_e failure);
 static ngx_int_t ngx_http_gateway_auth_challenge(ngx_http_request_t *r,
@@ -72,6 +90,9 @@ static ngx_int_t ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s);
 static ngx_int_t ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf);
+static void ngx_http_gateway_auth_unknown_service(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_consumer_t *c,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_gateway_auth_drop(ngx_conf_t *cf,
     ngx_http_gateway_auth_t *auth, ngx_str_t *name);
 static ngx_uint_t ngx_http_gateway_header_value_ok(ngx_str_t *value);
@@ -83,41 +104,71 @@ static void ngx_http_gateway_auth_free_md(void *data);
 static ngx_http_gateway_auth_failure_t  ngx_http_gateway_auth_failures[] = {
 
     { ngx_string("no credentials"),
-      ngx_string("This service needs credentials: an API key or a bearer "
-                 "token, as the WWW-Authenticate header says."), 0 },
+      { ngx_string("This service needs credentials: an API key or a bearer "
+                   "token, as the WWW-Authenticate header says."),
+        ngx_string("This service needs an API key, sent as the "
+                   "WWW-Authenticate header says."),
+        ngx_string("This service needs a bearer token in the "
+                   "Authorization header.") },
+      NGX_HTTP_GATEWAY_BEARER_NO_ERROR },
 
     { ngx_string("more than one credential"),
-      ngx_string("The request carries more than one API key or token; "
-                 "send exactly one."), 1 },
+      { ngx_string("The request carries more than one API key or token; "
+                   "send exactly one."),
+        ngx_string("The request carries more than one API key; send "
+                   "exactly one."),
+        ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_INVALID_REQUEST },
 
     { ngx_string("unknown API key"),
-      ngx_string("The API key is not valid."), 0 },
+      { ngx_string("The API key is not valid."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_NO_ERROR },
 
     { ngx_string("not a bearer token"),
-      ngx_string("The Authorization header does not hold a bearer "
-                 "token."), 1 },
+      { ngx_string("The Authorization header does not hold a bearer "
+                   "token."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_NO_ERROR },
 
-    { ngx_string("invalid token"),
-      ngx_string("The bearer token is not valid."), 1 },
+    { ngx_string("empty bearer token"),
+      { ngx_string("The Authorization header holds no token after "
+                   "\"Bearer\"."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_INVALID_REQUEST },
 
-    { ngx_string("unusable token subject"),
-      ngx_string("The bearer token's subject cannot name a caller."), 1 }
+    { ngx_string("unusable token subject or issuer"),
+      { ngx_string("The bearer token's subject or issuer cannot name a "
+                   "caller."),
+        ngx_null_string, ngx_null_string },
+      NGX_HTTP_GATEWAY_BEARER_INVALID_TOKEN }
+};
+
+
+static ngx_str_t  ngx_http_gateway_method_overrides[] = {
+    ngx_string("X-HTTP-Method-Override"),
+    ngx_string("X-HTTP-Method"),
+    ngx_string("X-Method-Override")
 };
 
 
 static ngx_str_t  ngx_http_gateway_auth_off = ngx_string("off");
 static ngx_str_t  ngx_http_gateway_auth_apikey_name = ngx_string("apikey");
 static ngx_str_t  ngx_http_gateway_auth_jwt_name = ngx_string("jwt");
-static ngx_str_t  ngx_http_gateway_bearer =
-    ngx_string("Bearer realm=\"gateway\"");
-static ngx_str_t  ngx_http_gateway_bearer_invalid =
-    ngx_string("Bearer realm=\"gateway\", error=\"invalid_token\"");
+
+/* indexed by the Bearer error */
+static ngx_str_t  ngx_http_gateway_bearer[] = {
+    ngx_string("Bearer realm=\"gateway\""),
+    ngx_string("Bearer realm=\"gateway\", error=\"invalid_request\""),
+    ngx_string("Bearer realm=\"gateway\", error=\"invalid_token\"")
+};
 
 
 /*
- * Decides who calls: sets ctx->auth, ctx->consumer and ctx->claims and
- * returns NGX_OK, or answers 401/403 itself and returns NGX_DONE.  Other
- * values are errors for the phase engine.
+ * Decides who calls: sets ctx->auth, ctx->consumer (and consumer_entry)
+ * for a consumer of the file, ctx->subject and ctx->issuer for a token,
+ * and ctx->claims; returns NGX_OK, or answers 401/403 itself and returns
+ * NGX_DONE.  Other values are errors for the phase engine.
  */
 
 ngx_int_t
@@ -133,6 +184,7 @@ ngx_http_gateway_authenticate(ngx_http_request_t *r,
 
     if (auth->modes == NGX_HTTP_GATEWAY_AUTH_OFF) {
         ctx->auth = ngx_http_gateway_auth_off;
+        ngx_http_gateway_auth_identified(r, ctx);
         return NGX_OK;
     }
 
@@ -191,7 +243,7 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
 {
     u_char                       *p, *last;
     ngx_int_t                     rc;
-    ngx_str_t                     token, subject;
+    ngx_str_t                     token;
     ngx_http_gateway_consumer_t  *consumer;
 
     /* credentials = auth-scheme 1*SP token68; the scheme is caseless */
@@ -199,24 +251,25 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
     p = authorization->data;
     last = p + authorization->len;
 
-    if (authorization->len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(p, (u_char *) "Bearer ", 7) != 0)
+    if (authorization->len < sizeof("Bearer") - 1
+        || ngx_strncasecmp(p, (u_char *) "Bearer", 6) != 0
+        || (authorization->len > 6 && p[6] != ' '))
     {
         return ngx_http_gateway_auth_fail(r, ctx,
                                           NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME);
     }
 
-    for (p += 7; p < last && *p == ' '; p++) { /* void */ }
+    for (p += 6; p < last && *p == ' '; p++) { /* void */ }
 
     token.data = p;
     token.len = last - p;
 
     if (token.len == 0) {
         return ngx_http_gateway_auth_fail(r, ctx,
-                                          NGX_HTTP_GATEWAY_AUTH_BAD_SCHEME);
+                                          NGX_HTTP_GATEWAY_AUTH_NO_TOKEN);
     }
 
-    rc = ngx_http_gateway_auth_verify(r, gmcf, ctx, &token, &subject);
+    rc = ngx_http_gateway_auth_verify(r, gmcf, ctx, &token);
 
     if (rc != NGX_OK) {
         return rc;
@@ -224,18 +277,29 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
 
     ctx->auth = ngx_http_gateway_auth_jwt_name;
 
-    /* a subject listed in the consumers file is that consumer */
+    /*
+     * A subject that is a consumer's "jwt_subject" is that consumer; any
+     * other is a caller of its own, never the consumer of the same id.
+     */
 
-    consumer = gmcf->consumers
+    consumer = (gmcf->consumers && ctx->subject.len)
                ? ngx_http_gateway_consumers_by_subject(gmcf->consumers,
-                                                       &subject)
+                                                       &ctx->subject)
                : NULL;
 
-    if (consumer) {
+    /* with several identity providers, the consumer's own issuer only */
+
+    if (consumer
+        && (consumer->jwt_issuer.len == 0
+            || (consumer->jwt_issuer.len == ctx->issuer.len
+                && ngx_strncmp(consumer->jwt_issuer.data, ctx->issuer.data,
+                               ctx->issuer.len)
+                   == 0)))
+    {
         return ngx_http_gateway_auth_admit(r, ctx, consumer);
     }
 
-    ctx->consumer = subject;
+    ngx_http_gateway_auth_identified(r, ctx);
 
     return NGX_OK;
 }
@@ -250,7 +314,7 @@ ngx_http_gateway_auth_jwt(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, ngx_str_t *subject)
+    ngx_str_t *token)
 {
     u_char                          *data;
     size_t                           len;
@@ -274,8 +338,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "gateway jwt cache hit");
 
-            return ngx_http_gateway_auth_cache_get(r, ctx, data, len,
-                                                   subject);
+            return ngx_http_gateway_auth_cache_get(r, ctx, data, len);
         }
     }
 
@@ -298,12 +361,20 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
 
         ngx_sprintf(detail.data, "The bearer token is not valid: %V.", text);
 
-        return ngx_http_gateway_auth_reject(r, ctx, text, &detail, 1);
+        return ngx_http_gateway_auth_reject(r, ctx, text, &detail,
+                   NGX_HTTP_GATEWAY_BEARER_INVALID_TOKEN);
     }
 
-    *subject = jwt.subject;
+    /* both name the caller in headers and variables: no control bytes */
 
-    if (!ngx_http_gateway_header_value_ok(subject)) {
+    ctx->subject = jwt.subject;
+    ctx->issuer = jwt.issuer;
+
+    if (ctx->subject.len > NGX_HTTP_GATEWAY_IDENTITY_MAX
+        || ctx->issuer.len > NGX_HTTP_GATEWAY_IDENTITY_MAX
+        || !ngx_http_gateway_header_value_ok(&ctx->subject)
+        || !ngx_http_gateway_header_value_ok(&ctx->issuer))
+    {
         return ngx_http_gateway_auth_fail(r, ctx,
                                           NGX_HTTP_GATEWAY_AUTH_BAD_SUBJECT);
     }
@@ -328,8 +399,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     }
 
     if (cached
-        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, token, jwt.expires,
-                                           subject)
+        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, token, jwt.expires)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -340,34 +410,32 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
 
 
 /*
- * A cached verification: the subject and the claim header values, each
- * as a length (2 bytes) and its bytes; 0xffff marks an absent claim.
+ * A cached verification: the subject, the issuer and the claim header
+ * values, each as a length (2 bytes) and its bytes; 0xffff marks an
+ * absent value.
  */
 
 static ngx_int_t
 ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, time_t expires, ngx_str_t *subject)
+    ngx_str_t *token, time_t expires)
 {
     u_char      *data, *p;
     size_t       len;
     ngx_str_t   *v;
     ngx_uint_t   i, n;
 
-    n = ctx->claims ? ctx->service->auth.claim_headers->nelts : 0;
-
-    len = 2 + subject->len;
+    n = 2 + (ctx->claims ? ctx->service->auth.claim_headers->nelts : 0);
+    len = 0;
 
     for (i = 0; i < n; i++) {
-        len += 2 + ctx->claims[i].len;
+        v = ngx_http_gateway_auth_cached(ctx, i);
 
-        if (ctx->claims[i].len >= 0xffff) {
+        if (v->len >= 0xffff) {
             return NGX_OK;
         }
-    }
 
-    if (subject->len >= 0xffff) {
-        return NGX_OK;
+        len += 2 + v->len;
     }
 
     data = ngx_pnalloc(r->pool, len);
@@ -377,10 +445,10 @@ ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
 
     p = data;
 
-    for (i = 0; i <= n; i++) {
-        v = (i == 0) ? subject : &ctx->claims[i - 1];
+    for (i = 0; i < n; i++) {
+        v = ngx_http_gateway_auth_cached(ctx, i);
 
-        if (i > 0 && v->data == NULL) {
+        if (v->data == NULL) {
             *p++ = 0xff;
             *p++ = 0xff;
             continue;
@@ -399,8 +467,7 @@ ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len,
-    ngx_str_t *subject)
+    ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len)
 {
     u_char      *p, *last;
     size_t       n;
@@ -427,8 +494,8 @@ ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
     ngx_memcpy(p, data, len);
     last = p + len;
 
-    for (i = 0; i <= nclaims && p + 2 <= last; i++) {
-        v = (i == 0) ? subject : &ctx->claims[i - 1];
+    for (i = 0; i < 2 + nclaims && p + 2 <= last; i++) {
+        v = ngx_http_gateway_auth_cached(ctx, i);
         n = (size_t) p[0] << 8 | p[1];
         p += 2;
 
@@ -445,6 +512,53 @@ ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
 }
 
 
+/* the i-th value of a cache entry */
+
+static ngx_str_t *
+ngx_http_gateway_auth_cached(ngx_http_gateway_ctx_t *ctx, ngx_uint_t i)
+{
+    switch (i) {
+    case 0:
+        return &ctx->subject;
+    case 1:
+        return &ctx->issuer;
+    default:
+        return &ctx->claims[i - 2];
+    }
+}
+
+
+/*
+ * $gateway_auth, $gateway_consumer (a consumer of the consumers file
+ * only), $gateway_subject and $gateway_issuer, as soon as they are known:
+ * before a refusal (403, 429, 503) is sent, whose headers may name them.
+ */
+
+static void
+ngx_http_gateway_auth_identified(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
+
+    ngx_http_gateway_set_variable(r, gmcf->auth_index, &ctx->auth);
+
+    if (ctx->consumer.len) {
+        ngx_http_gateway_set_variable(r, gmcf->consumer_index,
+                                      &ctx->consumer);
+    }
+
+    if (ctx->subject.len) {
+        ngx_http_gateway_set_variable(r, gmcf->subject_index, &ctx->subject);
+    }
+
+    if (ctx->issuer.len) {
+        ngx_http_gateway_set_variable(r, gmcf->issuer_index, &ctx->issuer);
+    }
+}
+
+
 /* the consumer is known: may it call this service? */
 
 static ngx_int_t
@@ -457,6 +571,8 @@ ngx_http_gateway_auth_admit(ngx_http_request_t *r,
 
     ctx->consumer = consumer->id;
     ctx->consumer_entry = consumer;
+
+    ngx_http_gateway_auth_identified(r, ctx);
 
     allowed = consumer->allowed;
     index = ctx->service->index;
@@ -601,12 +717,24 @@ static ngx_int_t
 ngx_http_gateway_auth_fail(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_auth_failure_e failure)
 {
+    ngx_uint_t                        modes, which;
     ngx_http_gateway_auth_failure_t  *f;
 
     f = &ngx_http_gateway_auth_failures[failure];
+    modes = ctx->service->auth.modes;
 
-    return ngx_http_gateway_auth_reject(r, ctx, &f->log, &f->detail,
-                                        f->invalid_token);
+    which = (modes == NGX_HTTP_GATEWAY_AUTH_APIKEY)
+            ? NGX_HTTP_GATEWAY_AUTH_APIKEY_ONLY
+            : (modes == NGX_HTTP_GATEWAY_AUTH_JWT)
+              ? NGX_HTTP_GATEWAY_AUTH_JWT_ONLY
+              : NGX_HTTP_GATEWAY_AUTH_BOTH;
+
+    if (f->detail[which].len == 0) {
+        which = NGX_HTTP_GATEWAY_AUTH_BOTH;
+    }
+
+    return ngx_http_gateway_auth_reject(r, ctx, &f->log, &f->detail[which],
+                                        f->error);
 }
 
 
@@ -618,9 +746,8 @@ ngx_http_gateway_auth_fail(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gateway_auth_reject(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_str_t *log, ngx_str_t *detail,
-    ngx_uint_t invalid_token)
+    ngx_uint_t error)
 {
-    ngx_str_t                 challenge;
     ngx_http_gateway_auth_t  *auth;
 
     auth = &ctx->service->auth;
@@ -631,13 +758,11 @@ ngx_http_gateway_auth_reject(ngx_http_request_t *r,
                   "gateway: authentication failed for service \"%V\": %V",
                   &ctx->service->name, log);
 
-    if (ngx_http_gateway_auth_is(auth, JWT)) {
-        challenge = invalid_token ? ngx_http_gateway_bearer_invalid
-                                  : ngx_http_gateway_bearer;
-
-        if (ngx_http_gateway_auth_challenge(r, &challenge) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (ngx_http_gateway_auth_is(auth, JWT)
+        && ngx_http_gateway_auth_challenge(r, &ngx_http_gateway_bearer[error])
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_gateway_auth_is(auth, APIKEY)) {
@@ -674,7 +799,12 @@ ngx_http_gateway_auth_challenge(ngx_http_request_t *r, ngx_str_t *value)
 }
 
 
-/* the headers the function receives: X-Gateway-Consumer and claims */
+/*
+ * The headers the function receives: how the caller was identified
+ * (X-Gateway-Auth), the consumer of the consumers file it is, if any
+ * (X-Gateway-Consumer, which no token can claim), the token's subject
+ * and issuer, and the claim headers.
+ */
 
 ngx_int_t
 ngx_http_gateway_auth_headers(ngx_http_request_t *r,
@@ -683,9 +813,36 @@ ngx_http_gateway_auth_headers(ngx_http_request_t *r,
     ngx_uint_t                        i;
     ngx_http_gateway_claim_header_t  *ch;
 
-    if (ctx->consumer.len
+    if (ctx->auth.data == ngx_http_gateway_auth_off.data) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_gateway_add_request_header(r, &gmcf->auth_header,
+                                            &ctx->auth)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->consumer_entry
         && ngx_http_gateway_add_request_header(r, &gmcf->consumer_header,
                                                &ctx->consumer)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->subject.len
+        && ngx_http_gateway_add_request_header(r, &gmcf->subject_header,
+                                               &ctx->subject)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->issuer.len
+        && ngx_http_gateway_add_request_header(r, &gmcf->issuer_header,
+                                               &ctx->issuer)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -822,6 +979,11 @@ ngx_http_gateway_auth_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *file = value[1];
+
+    if (file == &gmcf->consumers_file) {
+        gmcf->consumers_conf_file = cf->conf_file->file.name.data;
+        gmcf->consumers_conf_line = cf->conf_file->line;
+    }
 
     if (ngx_http_gateway_auth_load(cf, file, &content) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -1086,6 +1248,7 @@ ngx_http_gateway_auth_create(ngx_http_gateway_auth_t *auth)
     auth->jwt.leeway = NGX_CONF_UNSET;
     auth->jwt.max_size = NGX_CONF_UNSET_SIZE;
     auth->jwt_forward_token = NGX_CONF_UNSET;
+    auth->method_override = NGX_CONF_UNSET;
 }
 
 
@@ -1116,6 +1279,30 @@ ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
         return NGX_ERROR;
     }
 
+    ngx_str_set(&name, "X-Gateway-Auth");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->auth_header, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "X-Gateway-Subject");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->subject_header, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "X-Gateway-Issuer");
+
+    if (ngx_http_gateway_header_init(cf->pool, &gmcf->issuer_header, &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     s = gmcf->services.elts;
 
     for (i = 0; i < gmcf->services.nelts; i++) {
@@ -1137,7 +1324,7 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s)
 {
     ngx_str_t                         name;
-    ngx_uint_t                        i;
+    ngx_uint_t                        i, n;
     const char                       *unused;
     ngx_http_gateway_auth_t          *auth;
     ngx_http_gateway_claim_header_t  *ch;
@@ -1224,6 +1411,22 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (ngx_http_gateway_auth_is(auth, JWT) && auth->jwt.algorithms) {
+        for (i = 0; i < gmcf->jwks->nkeys; i++) {
+            if (gmcf->jwks->keys[i].alg & auth->jwt.algorithms) {
+                break;
+            }
+        }
+
+        if (i == gmcf->jwks->nkeys) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "no key of \"%V\" serves the \"jwt_algorithms\" "
+                          "of gateway service \"%V\" in %s:%ui: every token "
+                          "will be refused", &gmcf->jwks_file, &s->name,
+                          s->file, s->line);
+        }
+    }
+
     ngx_conf_init_value(auth->jwt.leeway, 0);
     ngx_conf_init_size_value(auth->jwt.max_size,
                              NGX_HTTP_GATEWAY_JWT_MAX_SIZE);
@@ -1284,6 +1487,20 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         }
     }
 
+    /* a GET route must not become a DELETE in the function's framework */
+
+    ngx_conf_init_value(auth->method_override, 0);
+
+    n = sizeof(ngx_http_gateway_method_overrides) / sizeof(ngx_str_t);
+
+    for (i = 0; !auth->method_override && i < n; i++) {
+        name = ngx_http_gateway_method_overrides[i];
+
+        if (ngx_http_gateway_auth_drop(cf, auth, &name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     return NGX_OK;
 }
 
@@ -1292,6 +1509,8 @@ static ngx_int_t
 ngx_http_gateway_auth_drop(ngx_conf_t *cf, ngx_http_gateway_auth_t *auth,
     ngx_str_t *name)
 {
+    u_char      c;
+    size_t      i;
     ngx_str_t  *lc;
 
     lc = ngx_array_push(&auth->drop);
@@ -1305,7 +1524,12 @@ ngx_http_gateway_auth_drop(ngx_conf_t *cf, ngx_http_gateway_auth_t *auth,
         return NGX_ERROR;
     }
 
-    ngx_strlow(lc->data, name->data, name->len);
+    /* compared as the gateway compares names: "_" is "-" */
+
+    for (i = 0; i < name->len; i++) {
+        c = ngx_tolower(name->data[i]);
+        lc->data[i] = (c == '_') ? '-' : c;
+    }
 
     return NGX_OK;
 }
@@ -1340,10 +1564,8 @@ ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
             s = ngx_http_gateway_service_find(gmcf, &c->services[j]);
 
             if (s == NULL) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "consumer \"%V\" in \"%V\" names unknown "
-                              "gateway service \"%V\"", &c->id,
-                              &gmcf->consumers_file, &c->services[j]);
+                ngx_http_gateway_auth_unknown_service(cf, gmcf, c,
+                                                      &c->services[j]);
                 return NGX_ERROR;
             }
 
@@ -1352,6 +1574,39 @@ ngx_http_gateway_auth_init_consumers(ngx_conf_t *cf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The file, line and column of the name in the consumers file, and the
+ * line of nginx.conf that loads the file.
+ */
+
+static void
+ngx_http_gateway_auth_unknown_service(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_consumer_t *c,
+    ngx_str_t *name)
+{
+    ngx_uint_t  line, column;
+
+    if (ngx_http_gateway_consumers_where(gmcf->consumers, c, name, &line,
+                                         &column)
+        == NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "consumer \"%V\" in \"%V\" at line %ui, column %ui "
+                      "names unknown gateway service \"%V\", in the file "
+                      "of \"gateway_consumers\" in %s:%ui", &c->id,
+                      &gmcf->consumers_file, line, column, name,
+                      gmcf->consumers_conf_file, gmcf->consumers_conf_line);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "consumer \"%V\" in \"%V\" names unknown gateway service "
+                  "\"%V\", in the file of \"gateway_consumers\" in %s:%ui",
+                  &c->id, &gmcf->consumers_file, name,
+                  gmcf->consumers_conf_file, gmcf->consumers_conf_line);
 }
 
 

@@ -189,6 +189,81 @@ ngx_http_gateway_breaker_admit(ngx_http_gateway_breaker_t *b,
 
 
 ngx_int_t
+ngx_http_gateway_breaker_peek(ngx_http_gateway_breaker_t *b,
+    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_msec_t *retry_after)
+{
+    uint32_t    bit;
+    ngx_uint_t  i, probes;
+    ngx_msec_t  elapsed, wait;
+
+    *retry_after = 0;
+
+    switch (ngx_http_gateway_breaker_state_now(b, now)) {
+
+    case NGX_HTTP_GATEWAY_BREAKER_OPEN:
+        *retry_after = b->open_time
+                       - ngx_http_gateway_breaker_elapsed(now, b->since);
+        return NGX_BUSY;
+
+    case NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN:
+
+        if (b->state == NGX_HTTP_GATEWAY_BREAKER_OPEN
+            || ngx_http_gateway_breaker_all_passed(b, conf))
+        {
+            /* admit() will turn it half-open with every slot free */
+            return NGX_OK;
+        }
+
+        wait = NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY;
+        probes = ngx_http_gateway_breaker_probes(conf);
+
+        for (i = 0; i < probes; i++) {
+            bit = (uint32_t) 1 << i;
+
+            if (b->passed & bit) {
+                continue;
+            }
+
+            if (!(b->leased & bit)) {
+                return NGX_OK;
+            }
+
+            elapsed = ngx_http_gateway_breaker_elapsed(now, b->leased_at[i]);
+
+            if (elapsed >= conf->probe_timeout) {
+                return NGX_OK;
+            }
+
+            if (conf->probe_timeout - elapsed < wait) {
+                wait = conf->probe_timeout - elapsed;
+            }
+        }
+
+        *retry_after = wait;
+        return NGX_BUSY;
+
+    default: /* NGX_HTTP_GATEWAY_BREAKER_CLOSED */
+        return NGX_OK;
+    }
+}
+
+
+ngx_uint_t
+ngx_http_gateway_breaker_state_now(ngx_http_gateway_breaker_t *b,
+    ngx_msec_t now)
+{
+    if (b->state == NGX_HTTP_GATEWAY_BREAKER_OPEN
+        && ngx_http_gateway_breaker_elapsed(now, b->since) >= b->open_time)
+    {
+        return NGX_HTTP_GATEWAY_BREAKER_HALF_OPEN;
+    }
+
+    return b->state;
+}
+
+
+ngx_int_t
 ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_t *b,
     ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
     ngx_http_gateway_breaker_ticket_t *ticket, ngx_uint_t outcome,

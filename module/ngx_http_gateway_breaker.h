@@ -195,6 +195,19 @@ ngx_int_t ngx_http_gateway_breaker_admit(ngx_http_gateway_breaker_t *b,
     ngx_http_gateway_breaker_transition_t *tr);
 
 /*
+ * What admit() would answer now, changing nothing: NGX_OK or NGX_BUSY
+ * with *retry_after as admit() would set it (dry_run aside).  For the
+ * checks that must not lease a probe to a call that may yet be refused.
+ */
+ngx_int_t ngx_http_gateway_breaker_peek(ngx_http_gateway_breaker_t *b,
+    ngx_http_gateway_breaker_conf_t *conf, ngx_msec_t now,
+    ngx_msec_t *retry_after);
+
+/* the state a call would find now: an open one past its time is half-open */
+ngx_uint_t ngx_http_gateway_breaker_state_now(ngx_http_gateway_breaker_t *b,
+    ngx_msec_t now);
+
+/*
  * After a call admitted with the ticket, with its outcome: once per
  * ticket.  NGX_OK: the outcome counted in the state machine;
  * NGX_DECLINED: it did not (a ticket of an older generation or of a

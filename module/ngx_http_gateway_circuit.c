@@ -28,15 +28,21 @@ typedef struct {
 } ngx_http_gateway_circuit_node_t;
 
 
-typedef struct {
+struct ngx_http_gateway_circuit_call_s {
     ngx_http_request_t                 *request;
     ngx_http_gateway_service_t         *service;
     ngx_http_gateway_main_conf_t       *gmcf;
     ngx_http_gateway_breaker_ticket_t   ticket;
-} ngx_http_gateway_circuit_call_t;
+    ngx_uint_t                          recorded;   /* upstream states */
+    ngx_uint_t                          attempts;   /* recorded ones */
+};
 
 
+static ngx_int_t ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_service_t *s, ngx_msec_t retry, char *what);
 static void ngx_http_gateway_circuit_done(void *data);
+static void ngx_http_gateway_circuit_record(
+    ngx_http_gateway_circuit_call_t *call);
 static void ngx_http_gateway_circuit_count(ngx_http_gateway_service_t *s,
     ngx_http_upstream_state_t *state);
 static ngx_uint_t ngx_http_gateway_circuit_outcome(
@@ -67,7 +73,7 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
     ngx_int_t                               rc;
-    ngx_str_t                               detail, state;
+    ngx_str_t                               state;
     ngx_msec_t                              retry;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
@@ -87,6 +93,11 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     call->request = r;
     call->service = s;
     call->gmcf = gmcf;
+    call->recorded = 0;
+    call->attempts = 0;
+    call->ticket.slot = NGX_HTTP_GATEWAY_BREAKER_NO_SLOT;
+
+    ctx->call = call;
 
     if (s->circuit == NULL) {
         cln->handler = ngx_http_gateway_circuit_done;
@@ -124,11 +135,111 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
 
     /* refused: nothing to record; the function receives nothing */
 
+    return ngx_http_gateway_circuit_refuse(r, s, retry, "refused");
+}
+
+
+/*
+ * Before the rate limit: a call the breaker would refuse now is refused
+ * before it spends quota, and no probe is leased to a call that the
+ * limit may still refuse: circuit_admit() leases it after the limit.
+ */
+
+ngx_int_t
+ngx_http_gateway_circuit_check(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    state;
+    ngx_msec_t                   retry;
+    ngx_http_gateway_zone_t     *zone;
+    ngx_http_gateway_service_t  *s;
+
+    s = ctx->service;
+
+    if (s->circuit == NULL || s->breaker.dry_run) {
+        return NGX_OK;
+    }
+
+    zone = gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    rc = ngx_http_gateway_breaker_peek(s->circuit, &s->breaker,
+                                       ngx_current_msec, &retry);
+
+    state.data = (u_char *) ngx_http_gateway_breaker_state_name(
+                     ngx_http_gateway_breaker_state_now(s->circuit,
+                                                        ngx_current_msec));
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    state.len = ngx_strlen(state.data);
+    ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
+
+    return ngx_http_gateway_circuit_refuse(r, s, retry, "refused");
+}
+
+
+/*
+ * A retry whose backoff is over, on a breaker that is no longer closed
+ * (other calls opened it meanwhile): it is not made, and the client gets
+ * what a call the breaker refuses gets.  NGX_DECLINED: the breaker is
+ * closed, or only a dry run; NGX_DONE: refused.
+ */
+
+ngx_int_t
+ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_uint_t                   state;
+    ngx_msec_t                   elapsed, open_time;
+    ngx_http_gateway_zone_t     *zone;
+    ngx_http_gateway_service_t  *s;
+
+    s = ctx->service;
+
+    if (s->circuit == NULL || s->breaker.dry_run) {
+        return NGX_DECLINED;
+    }
+
+    zone = ctx->call->gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    state = s->circuit->state;
+    open_time = s->circuit->open_time;
+    elapsed = ngx_http_gateway_breaker_elapsed(ngx_current_msec,
+                                               s->circuit->since);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (state == NGX_HTTP_GATEWAY_BREAKER_CLOSED) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_gateway_circuit_refuse(r, s,
+               (state == NGX_HTTP_GATEWAY_BREAKER_OPEN && open_time > elapsed)
+               ? open_time - elapsed : NGX_HTTP_GATEWAY_BREAKER_BUSY_RETRY,
+               "retry not made");
+}
+
+
+static ngx_int_t
+ngx_http_gateway_circuit_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_service_t *s, ngx_msec_t retry, char *what)
+{
+    ngx_str_t  detail;
+
     ngx_http_gateway_count(s, refused);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "gateway: breaker of service \"%V\" is open: refused",
-                  &s->name);
+                  "gateway: breaker of service \"%V\" is open: %s",
+                  &s->name, what);
 
     if (ngx_http_gateway_retry_after(r, retry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -145,9 +256,9 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
 
 
 /*
- * The request is over, whatever ended it: each attempt of the proxy is
- * an outcome; a request that never reached the function frees its probe
- * lease without counting.
+ * The request is over, whatever ended it: each attempt of the proxy not
+ * recorded yet is an outcome; a request that never reached the function
+ * frees its probe lease without counting.
  */
 
 static void
@@ -155,7 +266,70 @@ ngx_http_gateway_circuit_done(void *data)
 {
     ngx_http_gateway_circuit_call_t *call = data;
 
-    ngx_uint_t                              i, n, outcome, attempts;
+    ngx_http_gateway_zone_t                *zone;
+    ngx_http_gateway_service_t             *s;
+    ngx_http_gateway_breaker_transition_t   tr;
+
+    ngx_http_gateway_circuit_record(call);
+
+    s = call->service;
+
+    if (s->circuit == NULL || call->attempts) {
+        return;
+    }
+
+    zone = call->gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
+                                           ngx_current_msec, &call->ticket,
+                                           NGX_HTTP_GATEWAY_BREAKER_IGNORED,
+                                           &tr);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    ngx_http_gateway_circuit_log(call->request->connection->log, s, &tr);
+}
+
+
+/*
+ * An attempt ended (a retry is being decided): its outcome reaches the
+ * counters and the breaker now, not when the request ends.
+ */
+
+void
+ngx_http_gateway_circuit_attempt(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    if (ctx->call) {
+        ngx_http_gateway_circuit_record(ctx->call);
+    }
+}
+
+
+/* a half-open breaker's probe is one call: it is not retried */
+
+ngx_uint_t
+ngx_http_gateway_circuit_probe(ngx_http_gateway_ctx_t *ctx)
+{
+    return ctx->call
+           && ctx->call->ticket.slot != NGX_HTTP_GATEWAY_BREAKER_NO_SLOT;
+}
+
+
+/*
+ * The attempts of the proxy that ended since the last call: an internal
+ * redirect (a retry) leaves a state with no peer; an attempt that has
+ * neither a response nor an error of its own was cut short by the
+ * client going away (or by the gateway): it says nothing of the
+ * function, and is neither counted nor given to the breaker.
+ */
+
+static void
+ngx_http_gateway_circuit_record(ngx_http_gateway_circuit_call_t *call)
+{
+    ngx_uint_t                              i, n, outcome;
     ngx_http_request_t                     *r;
     ngx_http_gateway_zone_t                *zone;
     ngx_http_upstream_state_t              *state;
@@ -165,47 +339,39 @@ ngx_http_gateway_circuit_done(void *data)
     r = call->request;
     s = call->service;
 
-    state = NULL;
-    n = 0;
-
-    if (r->upstream_states && r->upstream_states->nelts) {
-        state = r->upstream_states->elts;
-        n = r->upstream_states->nelts;
-    }
-
-    /* an internal redirect (a retry) leaves a state with no peer */
-
-    attempts = 0;
-
-    for (i = 0; i < n; i++) {
-        if (state[i].peer) {
-            ngx_http_gateway_circuit_count(s, &state[i]);
-            attempts++;
-        }
-    }
-
-    if (s->circuit == NULL) {
+    if (r->upstream_states == NULL
+        || r->upstream_states->nelts <= call->recorded)
+    {
         return;
     }
 
-    zone = call->gmcf->shm_zone->data;
+    state = r->upstream_states->elts;
+    n = r->upstream_states->nelts;
+    i = call->recorded;
+    call->recorded = n;
 
     tr[0].from = tr[0].to = 0;
     tr[1].from = tr[1].to = 0;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    zone = call->gmcf->shm_zone->data;
 
-    if (attempts == 0) {
-        (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
-                                               ngx_current_msec,
-                                               &call->ticket,
-                                               NGX_HTTP_GATEWAY_BREAKER_IGNORED,
-                                               &tr[0]);
+    if (s->circuit) {
+        ngx_shmtx_lock(&zone->shpool->mutex);
     }
 
-    for (i = 0; i < n; i++) {
+    for ( /* void */ ; i < n; i++) {
 
-        if (state[i].peer == NULL) {
+        if (state[i].peer == NULL
+            || (state[i].status == 0
+                && state[i].header_time == (ngx_msec_t) -1))
+        {
+            continue;
+        }
+
+        ngx_http_gateway_circuit_count(s, &state[i]);
+        call->attempts++;
+
+        if (s->circuit == NULL) {
             continue;
         }
 
@@ -216,6 +382,10 @@ ngx_http_gateway_circuit_done(void *data)
         (void) ngx_http_gateway_breaker_record(s->circuit, &s->breaker,
                    ngx_current_msec, &call->ticket, outcome,
                    (tr[0].from == tr[0].to) ? &tr[0] : &tr[1]);
+    }
+
+    if (s->circuit == NULL) {
+        return;
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -531,12 +701,30 @@ ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     err = ngx_http_gateway_breaker_conf_check(bc);
 
-    if (err) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid breaker: %s", err);
-        return NGX_CONF_ERROR;
+    if (err == NULL) {
+        return NGX_CONF_OK;
     }
 
-    return NGX_CONF_OK;
+    /* the message starts with the setting's name: quote what was written */
+
+    name.data = (u_char *) err;
+    eq = ngx_strlchr(name.data, name.data + ngx_strlen(err), ' ');
+    name.len = eq ? (size_t) (eq - name.data) : 0;
+
+    for (i = 1; name.len && i < cf->args->nelts; i++) {
+        if (value[i].len > name.len && value[i].data[name.len] == '='
+            && ngx_strncmp(value[i].data, name.data, name.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid breaker parameter \"%V\": %s",
+                               &value[i], err);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid breaker: %s", err);
+
+    return NGX_CONF_ERROR;
 
 invalid:
 

@@ -63,6 +63,9 @@ ngx_http_gateway_consumers_parse(ngx_pool_t *pool, u_char *data, size_t len,
 
     ngx_memzero(consumers, sizeof(ngx_http_gateway_consumers_t));
 
+    consumers->text.data = data;
+    consumers->text.len = len;
+
     ctx.pool = pool;
     ctx.data = data;
     ctx.len = len;
@@ -187,6 +190,10 @@ ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
             rc = ngx_http_gateway_consumer_string(ctx, value, member,
                                                   &c->jwt_subject);
 
+        } else if (ngx_strcmp(member, "jwt_issuer") == 0) {
+            rc = ngx_http_gateway_consumer_string(ctx, value, member,
+                                                  &c->jwt_issuer);
+
         } else if (ngx_strcmp(member, "rate_limit") == 0) {
             rc = ngx_http_gateway_consumer_string(ctx, value, member,
                                                   &c->rate_limit);
@@ -223,6 +230,13 @@ ngx_http_gateway_consumer_parse(ngx_http_gateway_consumers_ctx_t *ctx,
         return ngx_http_gateway_consumers_error(ctx, "id", &c->id, 1,
                    "consumer \"%V\" has no \"services\" list (use [\"*\"] "
                    "for every service)", &c->id);
+    }
+
+    if (c->jwt_issuer.len && c->jwt_subject.len == 0) {
+        return ngx_http_gateway_consumers_error(ctx, "jwt_issuer",
+                   &c->jwt_issuer, 1,
+                   "\"jwt_issuer\" of consumer \"%V\" has no \"jwt_subject\"",
+                   &c->id);
     }
 
     return NGX_OK;
@@ -393,30 +407,41 @@ ngx_http_gateway_consumers_tables(ngx_http_gateway_consumers_ctx_t *ctx)
 {
     u_char                           *digest;
     ngx_uint_t                        i, j, slot, size;
-    ngx_http_gateway_consumer_t      *c;
+    ngx_http_gateway_consumer_t      *c, **ids;
     ngx_http_gateway_key_slot_t      *ks;
     ngx_http_gateway_consumers_t     *cs;
     ngx_http_gateway_subject_slot_t  *ss;
 
     cs = ctx->consumers;
 
-    /* ids: the list is small and loaded once, a pairwise check will do */
+    /* ids: through a table of their own, as files of a million load */
+
+    for (size = 8; size < 2 * cs->nconsumers; size <<= 1) { /* void */ }
+
+    ids = ngx_pcalloc(ctx->pool, size * sizeof(ngx_http_gateway_consumer_t *));
+    if (ids == NULL) {
+        return NGX_ERROR;
+    }
 
     for (i = 0; i < cs->nconsumers; i++) {
-        for (j = 0; j < i; j++) {
-            if (cs->consumers[i].id.len == cs->consumers[j].id.len
-                && ngx_memcmp(cs->consumers[i].id.data,
-                              cs->consumers[j].id.data,
-                              cs->consumers[i].id.len)
-                   == 0)
+        c = &cs->consumers[i];
+        slot = ngx_crc32_short(c->id.data, c->id.len) & (size - 1);
+
+        while (ids[slot]) {
+            if (ids[slot]->id.len == c->id.len
+                && ngx_memcmp(ids[slot]->id.data, c->id.data, c->id.len) == 0)
             {
-                return ngx_http_gateway_consumers_error(ctx, "id",
-                           &cs->consumers[i].id, 2,
-                           "duplicate consumer id \"%V\"",
-                           &cs->consumers[i].id);
+                return ngx_http_gateway_consumers_error(ctx, "id", &c->id, 2,
+                           "duplicate consumer id \"%V\"", &c->id);
             }
+
+            slot = (slot + 1) & (size - 1);
         }
+
+        ids[slot] = c;
     }
+
+    ngx_pfree(ctx->pool, ids);
 
     for (size = 8; size < 2 * cs->nkeys; size <<= 1) { /* void */ }
 
@@ -686,6 +711,73 @@ ngx_http_gateway_consumers_locate(ngx_http_gateway_consumers_ctx_t *ctx,
     }
 
     return NULL;
+}
+
+
+ngx_int_t
+ngx_http_gateway_consumers_where(ngx_http_gateway_consumers_t *cs,
+    ngx_http_gateway_consumer_t *c, ngx_str_t *service, ngx_uint_t *line,
+    ngx_uint_t *column)
+{
+    u_char                            *p, *q, *start, *last;
+    ngx_http_gateway_consumers_ctx_t   ctx;
+
+    ctx.data = cs->text.data;
+    ctx.len = cs->text.len;
+
+    start = ngx_http_gateway_consumers_locate(&ctx, "id", &c->id, 1);
+
+    if (start == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* from the consumer's "{": no member of a consumer is an object */
+
+    while (start > ctx.data && *start != '{') {
+        start--;
+    }
+
+    last = ctx.data + ctx.len;
+
+    for (p = start; p + service->len + 2 <= last && *p != '}'; p++) {
+
+        if (p[0] != '"' || p[service->len + 1] != '"'
+            || ngx_memcmp(p + 1, service->data, service->len) != 0)
+        {
+            continue;
+        }
+
+        /* an element of an array, not a member's value */
+
+        for (q = p - 1; q > start && (*q == ' ' || *q == '\t' || *q == '\r'
+                                      || *q == '\n'); q--)
+        {
+            /* void */
+        }
+
+        if (*q == '[' || *q == ',') {
+            break;
+        }
+    }
+
+    if (p + service->len + 2 > last || *p == '}') {
+        return NGX_DECLINED;
+    }
+
+    *line = 1;
+    *column = 1;
+
+    for (q = ctx.data; q < p; q++) {
+        if (*q == '\n') {
+            (*line)++;
+            *column = 1;
+
+        } else {
+            (*column)++;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

@@ -28,6 +28,7 @@ typedef struct {
     u_char                        *digests;      /* their bytes */
     ngx_uint_t                     nkeys;
     ngx_str_t                      jwt_subject;  /* len 0: none */
+    ngx_str_t                      jwt_issuer;   /* len 0: any issuer */
     ngx_str_t                     *services;     /* names, as written */
     ngx_uint_t                     nservices;
     ngx_str_t                      rate_limit;   /* len 0: none */
@@ -58,6 +59,7 @@ typedef struct {
     ngx_uint_t                         nkeys;
     ngx_http_gateway_subject_slot_t   *subjects;
     ngx_uint_t                         subjects_mask;
+    ngx_str_t                          text;     /* as parsed */
 } ngx_http_gateway_consumers_t;
 
 
@@ -76,6 +78,15 @@ ngx_http_gateway_consumer_t *ngx_http_gateway_consumers_by_key(
 /* the consumer with this "jwt_subject", or NULL */
 ngx_http_gateway_consumer_t *ngx_http_gateway_consumers_by_subject(
     ngx_http_gateway_consumers_t *consumers, ngx_str_t *subject);
+
+/*
+ * The line and column where consumer c names a service in its
+ * "services" list, in the text it was parsed from (which must still be
+ * there); NGX_DECLINED when the text writes it otherwise (escapes).
+ */
+ngx_int_t ngx_http_gateway_consumers_where(ngx_http_gateway_consumers_t *cs,
+    ngx_http_gateway_consumer_t *c, ngx_str_t *service, ngx_uint_t *line,
+    ngx_uint_t *column);
 
 
 #endif /* _NGX_HTTP_GATEWAY_CONSUMERS_H_INCLUDED_ */

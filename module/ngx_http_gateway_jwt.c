@@ -178,6 +178,7 @@ static ngx_str_t  ngx_http_gateway_jwt_status_texts[] = {
     ngx_string("bad claims"),
     ngx_string("bad issuer"),
     ngx_string("bad audience"),
+    ngx_string("header parameter not allowed"),
     ngx_string("internal error")
 };
 
@@ -1462,7 +1463,7 @@ ngx_http_gateway_jwt_header(json_t *header,
 
     for (name = ngx_http_gateway_jwt_refused; *name; name++) {
         if (json_object_get(header, *name) != NULL) {
-            return NGX_HTTP_GATEWAY_JWT_BAD_ALG;
+            return NGX_HTTP_GATEWAY_JWT_BAD_HEADER;
         }
     }
 
@@ -1775,7 +1776,7 @@ ngx_http_gateway_jwt_claims(json_t *claims,
     ngx_http_gateway_jwt_policy_t *policy, time_t now,
     ngx_http_gateway_jwt_t *jwt)
 {
-    json_t      *v, *sub;
+    json_t      *v, *sub, *iss;
     time_t       exp, nbf, iat, leeway;
     ngx_uint_t   has_nbf, has_iat;
 
@@ -1849,6 +1850,14 @@ ngx_http_gateway_jwt_claims(json_t *claims,
         }
     }
 
+    /* StringOrURI (RFC 7519 4.1.1): it names the caller with "sub" */
+
+    iss = json_object_get(claims, "iss");
+
+    if (iss != NULL && !json_is_string(iss)) {
+        return NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS;
+    }
+
     if (policy->audiences != NULL) {
         v = json_object_get(claims, "aud");
 
@@ -1860,6 +1869,11 @@ ngx_http_gateway_jwt_claims(json_t *claims,
     if (sub != NULL) {
         jwt->subject.data = (u_char *) json_string_value(sub);
         jwt->subject.len = json_string_length(sub);
+    }
+
+    if (iss != NULL) {
+        jwt->issuer.data = (u_char *) json_string_value(iss);
+        jwt->issuer.len = json_string_length(iss);
     }
 
     jwt->expires = exp;

@@ -83,12 +83,14 @@ typedef enum {
     NGX_HTTP_GATEWAY_JWT_BAD_CLAIMS,
     NGX_HTTP_GATEWAY_JWT_BAD_ISSUER,
     NGX_HTTP_GATEWAY_JWT_BAD_AUDIENCE,
+    NGX_HTTP_GATEWAY_JWT_BAD_HEADER,
     NGX_HTTP_GATEWAY_JWT_ERROR
 } ngx_http_gateway_jwt_status_e;
 
 
 typedef struct {
     ngx_str_t                        subject;   /* "sub"; len 0: absent */
+    ngx_str_t                        issuer;    /* "iss"; len 0: absent */
     time_t                           expires;   /* "exp" */
     void                            *payload;   /* json_t *, released by
                                                    a cleanup of the pool */

@@ -224,7 +224,9 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
         {
             ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
 
-            if (ngx_http_gateway_limit_node_size(ln->len) == chunk) {
+            if (!ln->pinned
+                && ngx_http_gateway_limit_node_size(ln->len) == chunk)
+            {
                 ngx_http_gateway_limit_delete(shpool, sh, ln);
                 node = ngx_slab_alloc_locked(shpool, size);
                 break;
@@ -234,12 +236,20 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
 
     for (n = 0; node == NULL && n < NGX_HTTP_GATEWAY_LIMIT_EVICT; n++) {
 
-        if (ngx_queue_empty(&sh->lru)) {
-            break;
+        for (q = ngx_queue_last(&sh->lru);
+             q != ngx_queue_sentinel(&sh->lru);
+             q = ngx_queue_prev(q))
+        {
+            ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+
+            if (!ln->pinned) {
+                break;
+            }
         }
 
-        q = ngx_queue_last(&sh->lru);
-        ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
+        if (q == ngx_queue_sentinel(&sh->lru)) {
+            break;
+        }
 
         ngx_http_gateway_limit_delete(shpool, sh, ln);
 
@@ -255,6 +265,7 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
     ln = ngx_http_gateway_limit_node(node);
 
     ln->len = (u_short) key->len;
+    ln->pinned = 0;
     ln->rate = (uint32_t) rate;
     ln->bucket.last = 0;
     ln->bucket.excess = 0;
@@ -276,6 +287,19 @@ ngx_http_gateway_limit_lookup(ngx_slab_pool_t *shpool,
     *created = 1;
 
     return &ln->bucket;
+}
+
+
+void
+ngx_http_gateway_limit_pin(ngx_http_gateway_bucket_t *bucket,
+    ngx_uint_t pinned)
+{
+    ngx_http_gateway_limit_node_t  *ln;
+
+    ln = (ngx_http_gateway_limit_node_t *)
+             ((u_char *) bucket - offsetof(ngx_http_gateway_limit_node_t,
+                                           bucket));
+    ln->pinned = pinned ? 1 : 0;
 }
 
 
@@ -364,9 +388,10 @@ ngx_http_gateway_limit_expire(ngx_slab_pool_t *shpool,
         q = ngx_queue_last(&sh->lru);
         ln = ngx_queue_data(q, ngx_http_gateway_limit_node_t, queue);
 
-        if (ngx_http_gateway_bucket_level(&ln->bucket, ln->rate,
-                (ngx_msec_int_t) (now - ln->bucket.last))
-            != 0)
+        if (ln->pinned
+            || ngx_http_gateway_bucket_level(&ln->bucket, ln->rate,
+                   (ngx_msec_int_t) (now - ln->bucket.last))
+               != 0)
         {
             return;
         }

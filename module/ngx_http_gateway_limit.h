@@ -80,7 +80,7 @@ typedef struct {
  */
 typedef struct {
     u_char                     color;
-    u_char                     dummy;
+    u_char                     pinned;    /* never dropped nor evicted */
     u_short                    len;       /* of data */
     uint32_t                   rate;      /* of the last lookup */
     ngx_queue_t                queue;     /* in lru */
@@ -114,10 +114,16 @@ void ngx_http_gateway_limit_init(ngx_http_gateway_limit_sh_t *sh);
  *
  * The bucket returned is valid while the caller holds the lock and until
  * its next lookup in this store (which may evict it): take, then unlock.
+ * A pinned entry is never dropped nor evicted, so that one decision can
+ * look up several buckets and keep them all.
  */
 ngx_http_gateway_bucket_t *ngx_http_gateway_limit_lookup(
     ngx_slab_pool_t *shpool, ngx_http_gateway_limit_sh_t *sh, ngx_str_t *key,
     ngx_msec_t now, ngx_uint_t rate, ngx_uint_t *created);
+
+/* pins (1) or unpins (0) the entry of a bucket; unpin before unlocking */
+void ngx_http_gateway_limit_pin(ngx_http_gateway_bucket_t *bucket,
+    ngx_uint_t pinned);
 
 /*
  * Bytes of slab memory one tracked key of this length costs (node and

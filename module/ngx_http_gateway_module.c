@@ -34,6 +34,11 @@ static ngx_int_t ngx_http_gateway_route_reachable(ngx_conf_t *cf,
 static char *ngx_http_gateway_build_routes(ngx_conf_t *cf,
     ngx_http_gateway_loc_conf_t *glcf);
 
+static void ngx_http_gateway_check_proxy(ngx_conf_t *cf,
+    ngx_http_gateway_loc_conf_t *glcf, ngx_http_gateway_loc_conf_t *prev);
+static ngx_uint_t ngx_http_gateway_sets_header(ngx_http_gateway_service_t *s,
+    ngx_str_t *name);
+
 static ngx_int_t ngx_http_gateway_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gateway_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_gateway_create_main_conf(ngx_conf_t *cf);
@@ -44,7 +49,7 @@ static char *ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 
 static ngx_conf_num_bounds_t  ngx_http_gateway_jwt_cache_bounds = {
-    ngx_conf_check_num_bounds, 0, 1000000
+    ngx_http_gateway_conf_bounds, 0, 1000000
 };
 
 
@@ -151,6 +156,7 @@ static ngx_int_t
 ngx_http_gateway_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
+    ngx_str_t                        detail;
     ngx_uint_t                       i;
     ngx_http_gateway_ctx_t          *ctx;
     ngx_http_gateway_route_t        *route;
@@ -170,6 +176,20 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
         return NGX_DECLINED;
+    }
+
+    if (ngx_http_gateway_route_path_check(&r->uri) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: a \".;\" or \"..;\" segment in the request "
+                      "path");
+
+        ngx_str_set(&detail, "The request path has a segment that starts "
+                             "with \".;\" or \"..;\", which servers of "
+                             "functions may read as a dot segment.");
+
+        return ngx_http_gateway_send_problem(r,
+                                             NGX_HTTP_GATEWAY_PROBLEM_BAD_PATH,
+                                             &detail);
     }
 
     if (ngx_http_gateway_route_match(glcf->table, &r->uri, r->method, &m)
@@ -210,16 +230,15 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
                                   &ctx->service->name);
     ngx_http_gateway_set_variable(r, gmcf->route_index, &route->pattern);
 
+    /* the pipeline: each step answers a refusal itself (NGX_DONE) */
+
     rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
 
     if (rc == NGX_OK) {
-        ngx_http_gateway_set_variable(r, gmcf->auth_index, &ctx->auth);
+        rc = ngx_http_gateway_circuit_check(r, gmcf, ctx);
+    }
 
-        if (ctx->consumer.len) {
-            ngx_http_gateway_set_variable(r, gmcf->consumer_index,
-                                          &ctx->consumer);
-        }
-
+    if (rc == NGX_OK) {
         rc = ngx_http_gateway_rate_limit_check(r, gmcf, ctx);
     }
 
@@ -588,36 +607,94 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
 
 /*
  * Headers the function must not get from the client: any X-Gateway-*
- * and the service's credentials and claim headers (lower case names).
+ * and the service's credentials, claim and method-override headers.
+ * "_" and "-" are one: CGI, WSGI, Rack and PHP map both to "_", and a
+ * client's "X_Gateway_Consumer" would reach them as the gateway's own.
  */
 
 static ngx_uint_t
 ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_array_t *drop)
 {
-    size_t      len;
-    ngx_str_t  *name;
+    ngx_str_t   name, *d;
     ngx_uint_t  i;
 
-    len = sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1;
+    name.data = h->lowcase_key;
+    name.len = h->key.len;
 
-    if (h->key.len > len
-        && ngx_strncmp(h->lowcase_key, NGX_HTTP_GATEWAY_HEADER_PREFIX, len)
-           == 0)
+    if (name.len > sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1
+        && ngx_http_gateway_header_name_is(&name,
+               (u_char *) NGX_HTTP_GATEWAY_HEADER_PREFIX,
+               sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1))
     {
         return 1;
     }
 
-    name = drop->elts;
+    d = drop->elts;
 
     for (i = 0; i < drop->nelts; i++) {
-        if (name[i].len == h->key.len
-            && ngx_strncmp(name[i].data, h->lowcase_key, h->key.len) == 0)
+        if (d[i].len == name.len
+            && ngx_http_gateway_header_name_is(&name, d[i].data, d[i].len))
         {
             return 1;
         }
     }
 
     return 0;
+}
+
+
+/*
+ * Whether a lower case header name starts with another lower case name,
+ * taking "_" and "-" as the same.
+ */
+
+ngx_uint_t
+ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase, size_t len)
+{
+    u_char  c, d;
+    size_t  i;
+
+    if (name->len < len) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = name->data[i];
+        d = lowcase[i];
+
+        if ((c == '_' ? '-' : c) != (d == '_' ? '-' : d)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * As ngx_conf_check_num_bounds(), but the message names the directive
+ * and quotes the value, as every other configuration error does.
+ */
+
+char *
+ngx_http_gateway_conf_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    ngx_str_t  *value;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"%V\" value \"%V\": from %i to %i",
+                       &value[0], &value[1], bounds->low, bounds->high);
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -650,9 +727,16 @@ ngx_http_gateway_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_http_gateway_parse_methods(&value[1], &route->methods, &err)
             != NGX_OK)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid method \"%V\" in \"%V\"",
-                               &err, &value[1]);
+            if (err.len == value[1].len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid method \"%V\"", &err);
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid method \"%V\" in \"%V\"",
+                                   &err, &value[1]);
+            }
+
             return NGX_CONF_ERROR;
         }
 
@@ -976,12 +1060,161 @@ ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->routes == NULL) {
         conf->routes = prev->routes;
         conf->table = prev->table;
-        return NGX_CONF_OK;
+
+    } else if (conf->table == NULL
+               && ngx_http_gateway_build_routes(cf, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
-    if (conf->table == NULL) {
-        return ngx_http_gateway_build_routes(cf, conf);
+    if (conf->routes) {
+        ngx_http_gateway_check_proxy(cf, conf, prev);
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Warnings for a location with routes, its own or inherited, whose proxy
+ * would not do what the routes mean: no proxy_pass, a proxy_pass of a
+ * fixed URL rather than $gateway_target, or a proxy_set_header that
+ * replaces a header the gateway sets (once for headers a location
+ * inherits together with its routes).  The proxy module keeps its
+ * configuration to itself: its directives are found by name, and of its
+ * location configuration only the first member is read, which has been
+ * ngx_http_upstream_conf_t in every nginx version, and the array that
+ * proxy_set_header fills through ngx_conf_set_keyval_slot, at the offset
+ * its directive declares.
+ */
+
+static void
+ngx_http_gateway_check_proxy(ngx_conf_t *cf, ngx_http_gateway_loc_conf_t *glcf,
+    ngx_http_gateway_loc_conf_t *prev)
+{
+    void                       *plcf;
+    ngx_str_t                   name;
+    ngx_uint_t                  i, j;
+    ngx_array_t                *headers;
+    ngx_module_t               *proxy;
+    ngx_keyval_t               *kv;
+    ngx_command_t              *cmd;
+    ngx_http_conf_ctx_t        *ctx;
+    ngx_http_gateway_route_t  **route;
+    ngx_http_core_loc_conf_t   *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    route = glcf->routes->elts;
+
+    if (clcf->name.len == 0) {
+        return;     /* routes of a server{}: its locations proxy */
+    }
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (ngx_strcmp(cf->cycle->modules[i]->name, "ngx_http_proxy_module")
+            == 0)
+        {
+            break;
+        }
+    }
+
+    proxy = cf->cycle->modules[i];
+    ctx = cf->ctx;
+    plcf = proxy ? ctx->loc_conf[proxy->ctx_index] : NULL;
+
+    if (clcf->handler == NULL
+        || (plcf && ((ngx_http_upstream_conf_t *) plcf)->upstream))
+    {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "location \"%V\" with gateway routes (%s:%ui) has no "
+                      "\"proxy_pass $gateway_target\": routed requests do "
+                      "not reach their functions", &clcf->name,
+                      route[0]->file, route[0]->line);
+    }
+
+    if (plcf == NULL) {
+        return;
+    }
+
+    for (cmd = proxy->commands; cmd->name.len; cmd++) {
+        if (ngx_strcmp(cmd->name.data, "proxy_set_header") == 0) {
+            break;
+        }
+    }
+
+    if (cmd->name.len == 0 || cmd->set != ngx_conf_set_keyval_slot) {
+        return;
+    }
+
+    headers = *(ngx_array_t **) ((char *) plcf + cmd->offset);
+
+    if (headers == NULL || headers == NGX_CONF_UNSET_PTR
+        || (headers == prev->proxy_headers && glcf->routes == prev->routes))
+    {
+        glcf->proxy_headers = headers;
+        return;
+    }
+
+    glcf->proxy_headers = headers;
+
+    kv = headers->elts;
+
+    for (i = 0; i < headers->nelts; i++) {
+        name.len = kv[i].key.len;
+        name.data = ngx_pnalloc(cf->temp_pool, name.len);
+        if (name.data == NULL) {
+            return;
+        }
+
+        ngx_strlow(name.data, kv[i].key.data, name.len);
+
+        for (j = 0; j < glcf->routes->nelts; j++) {
+            if (ngx_http_gateway_sets_header(route[j]->service, &name)) {
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "\"proxy_set_header %V\" in location \"%V\" "
+                              "replaces the header the gateway sets for "
+                              "service \"%V\" of the route in %s:%ui",
+                              &kv[i].key, &clcf->name,
+                              &((ngx_http_gateway_service_t *)
+                                route[j]->service)->name,
+                              route[j]->file, route[j]->line);
+                break;
+            }
+        }
+    }
+}
+
+
+/* whether the gateway sets this request header (lower case) for s */
+
+static ngx_uint_t
+ngx_http_gateway_sets_header(ngx_http_gateway_service_t *s, ngx_str_t *name)
+{
+    ngx_uint_t                        i;
+    ngx_http_gateway_claim_header_t  *ch;
+
+    if (name->len > sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1
+        && ngx_http_gateway_header_name_is(name,
+               (u_char *) NGX_HTTP_GATEWAY_HEADER_PREFIX,
+               sizeof(NGX_HTTP_GATEWAY_HEADER_PREFIX) - 1))
+    {
+        return 1;
+    }
+
+    if (s->auth.claim_headers == NULL) {
+        return 0;
+    }
+
+    ch = s->auth.claim_headers->elts;
+
+    for (i = 0; i < s->auth.claim_headers->nelts; i++) {
+        if (ch[i].header.lowcase.len == name->len
+            && ngx_http_gateway_header_name_is(name, ch[i].header.lowcase.data,
+                                               name->len))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }

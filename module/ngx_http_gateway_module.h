@@ -52,6 +52,7 @@ typedef struct {
     ngx_http_gateway_jwt_policy_t    jwt;
     ngx_array_t                     *claim_headers;
     ngx_flag_t                       jwt_forward_token;
+    ngx_flag_t                       method_override;
 
     /* request headers removed before proxying: lower case names */
     ngx_array_t                      drop;
@@ -63,8 +64,12 @@ typedef struct {
 #define NGX_HTTP_GATEWAY_LIMIT_PER_SERVICE   2
 
 
+/* "rate_limit" lines a service may have */
+#define NGX_HTTP_GATEWAY_LIMITS_MAX          8
+
+
 typedef struct {
-    ngx_uint_t                       rate;      /* 0: no limit */
+    ngx_uint_t                       rate;
     ngx_uint_t                       burst;
     ngx_uint_t                       per;
     ngx_uint_t                       status;
@@ -111,7 +116,7 @@ typedef struct {
     ngx_http_gateway_endpoint_t      endpoint;
     ngx_http_upstream_srv_conf_t    *upstream;
     ngx_http_gateway_auth_t          auth;
-    ngx_http_gateway_limit_conf_t    limit;
+    ngx_array_t                      limits;    /* of limit_conf_t */
 
     ngx_http_gateway_breaker_conf_t  breaker;
     ngx_uint_t                       breaker_on;
@@ -138,6 +143,8 @@ typedef struct {
     ngx_uint_t                       default_auth;
     ngx_http_gateway_consumers_t    *consumers;
     ngx_str_t                        consumers_file;
+    u_char                          *consumers_conf_file;  /* nginx.conf */
+    ngx_uint_t                       consumers_conf_line;
     ngx_http_gateway_jwks_t         *jwks;
     ngx_str_t                        jwks_file;
     ngx_uint_t                       jwt_cache_size;
@@ -147,24 +154,34 @@ typedef struct {
 
     ngx_http_gateway_header_t        service_header;
     ngx_http_gateway_header_t        consumer_header;
+    ngx_http_gateway_header_t        auth_header;
+    ngx_http_gateway_header_t        subject_header;
+    ngx_http_gateway_header_t        issuer_header;
 
     ngx_int_t                        service_index;   /* variables */
     ngx_int_t                        route_index;
     ngx_int_t                        target_index;
     ngx_int_t                        consumer_index;
     ngx_int_t                        auth_index;
+    ngx_int_t                        subject_index;
+    ngx_int_t                        issuer_index;
     ngx_int_t                        remaining_index;
     ngx_int_t                        breaker_index;
+    ngx_int_t                        retries_index;
 } ngx_http_gateway_main_conf_t;
 
 
 typedef struct {
     ngx_array_t                     *routes;    /* of route pointers */
     ngx_http_gateway_route_table_t  *table;
+    ngx_array_t                     *proxy_headers;  /* checked, at
+                                                        configuration */
 } ngx_http_gateway_loc_conf_t;
 
 
 typedef struct ngx_http_gateway_retry_s  ngx_http_gateway_retry_t;
+typedef struct ngx_http_gateway_circuit_call_s
+    ngx_http_gateway_circuit_call_t;
 
 
 typedef struct {
@@ -174,12 +191,15 @@ typedef struct {
     ngx_str_t                        target;
 
     ngx_str_t                        auth;      /* "off", "apikey", "jwt" */
-    ngx_str_t                        consumer;  /* id, or token subject */
-    ngx_http_gateway_consumer_t     *consumer_entry;
+    ngx_str_t                        consumer;  /* id; len 0: not listed */
+    ngx_http_gateway_consumer_t     *consumer_entry;  /* NULL: not listed */
+    ngx_str_t                        subject;   /* of a token */
+    ngx_str_t                        issuer;
     ngx_str_t                       *claims;    /* as auth.claim_headers */
     ngx_str_t                        drop_arg;  /* query key to remove */
 
     ngx_http_gateway_retry_t        *retry;
+    ngx_http_gateway_circuit_call_t *call;      /* of the breaker */
 } ngx_http_gateway_ctx_t;
 
 
@@ -189,8 +209,13 @@ struct ngx_http_gateway_retry_s {
     ngx_http_gateway_ctx_t          *ctx;       /* of the first attempt */
     ngx_http_gateway_main_conf_t    *gmcf;
     ngx_event_t                      timer;     /* the backoff */
+    ngx_str_t                        uri;       /* what error_page may */
+    ngx_str_t                        args;      /* change, as the client */
+    ngx_str_t                        method_name;   /* sent them */
+    ngx_uint_t                       method;
     ngx_uint_t                       attempt;   /* retries so far */
-    ngx_uint_t                       budget;    /* budget slots held */
+    ngx_uint_t                       decided;   /* upstream states seen */
+    unsigned                         budget:1;  /* a budget slot held */
     unsigned                         swallow:1; /* this response is not
                                                    the client's */
     unsigned                         resuming:1;
@@ -203,6 +228,10 @@ ngx_int_t ngx_http_gateway_header_init(ngx_pool_t *pool,
     ngx_http_gateway_header_t *h, ngx_str_t *name);
 ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
     ngx_http_gateway_header_t *name, ngx_str_t *value);
+ngx_uint_t ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase,
+    size_t len);
+
+char *ngx_http_gateway_conf_bounds(ngx_conf_t *cf, void *post, void *data);
 
 char *ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -232,7 +261,6 @@ ngx_int_t ngx_http_gateway_auth_headers(ngx_http_request_t *r,
 
 char *ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-void ngx_http_gateway_rate_limit_create(ngx_http_gateway_limit_conf_t *lc);
 ngx_int_t ngx_http_gateway_rate_limit_init(ngx_conf_t *cf,
     ngx_http_gateway_service_t *s);
 ngx_int_t ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
@@ -246,8 +274,15 @@ char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
 #define NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT   2
 
 ngx_uint_t ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state);
+ngx_int_t ngx_http_gateway_circuit_check(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+void ngx_http_gateway_circuit_attempt(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+ngx_uint_t ngx_http_gateway_circuit_probe(ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_circuit_retry(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_circuit_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
 

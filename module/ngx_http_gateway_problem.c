@@ -38,7 +38,16 @@ static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
       ngx_string("Rate Limit Exceeded") },
     { NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_string("tag:ngx-http-gateway,2026:breaker-open"),
-      ngx_string("Service Unavailable") }
+      ngx_string("Service Unavailable") },
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("tag:ngx-http-gateway,2026:bad-path"),
+      ngx_string("Bad Request") },
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("tag:ngx-http-gateway,2026:bad-query"),
+      ngx_string("Bad Request") },
+    { NGX_HTTP_NOT_FOUND,
+      ngx_string("tag:ngx-http-gateway,2026:unknown-service"),
+      ngx_string("Not Found") }
 };
 
 

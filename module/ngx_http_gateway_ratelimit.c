@@ -14,18 +14,33 @@
 #define NGX_HTTP_GATEWAY_LIMIT_ALERT_EVERY  10000
 
 
+/* a request's decision on one "rate_limit" line */
+
+typedef struct {
+    ngx_http_gateway_limit_conf_t  *lc;
+    ngx_uint_t                      number;    /* 1-based, names it */
+    ngx_str_t                       key;
+    ngx_http_gateway_bucket_t      *bucket;
+    ngx_http_gateway_bucket_t       taken;     /* the bucket after */
+    ngx_int_t                       rc;
+    ngx_uint_t                      remaining;
+    ngx_msec_t                      reset;
+    ngx_msec_t                      retry;
+} ngx_http_gateway_limit_check_t;
+
+
 static ngx_int_t ngx_http_gateway_limit_key(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_uint_t per, ngx_str_t *key);
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limit_check_t *lk);
 static ngx_int_t ngx_http_gateway_limit_headers(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_uint_t rate, ngx_uint_t remaining,
-    ngx_msec_t reset);
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limit_check_t *lk);
 static ngx_int_t ngx_http_gateway_limit_field(ngx_http_request_t *r,
-    char *name, ngx_str_t *service, u_char a, ngx_uint_t a_value, u_char b,
-    ngx_uint_t b_value);
+    char *name, ngx_str_t *service, ngx_uint_t number, u_char a,
+    ngx_uint_t a_value, u_char b, ngx_uint_t b_value);
 static ngx_int_t ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_msec_t retry);
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limit_check_t *lk);
 static ngx_int_t ngx_http_gateway_limit_full(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limit_check_t *lk);
 
 
 static ngx_str_t  ngx_http_gateway_limit_per[] = {
@@ -36,74 +51,161 @@ static ngx_str_t  ngx_http_gateway_limit_per[] = {
 
 
 /*
- * Charges the request to its bucket: NGX_OK when admitted (RateLimit
- * headers set), NGX_DONE when refused and answered.  Requests refused
- * earlier (routing, authentication) never get here, so never count.
+ * Charges the request to the bucket of each "rate_limit" line of its
+ * service: NGX_OK when all admit it (RateLimit headers set), NGX_DONE
+ * when one refuses and the refusal is answered.  A refused request is
+ * charged to no bucket, and requests refused earlier (routing,
+ * authentication, an open breaker) never get here.  One lock hold.
  */
 
 ngx_int_t
 ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    ngx_int_t                       rc;
-    ngx_str_t                       key, value;
-    ngx_uint_t                      rate, burst, per, created, remaining;
-    ngx_msec_t                      reset, retry;
-    ngx_http_gateway_zone_t        *zone;
-    ngx_http_gateway_bucket_t      *bucket;
-    ngx_http_gateway_consumer_t    *consumer;
-    ngx_http_gateway_limit_conf_t  *lc;
+    ngx_int_t                        rc;
+    ngx_str_t                        value;
+    ngx_uint_t                       i, n, created, refused, full,
+                                     closest, own_number;
+    ngx_http_gateway_zone_t         *zone;
+    ngx_http_gateway_service_t      *s;
+    ngx_http_gateway_consumer_t     *consumer;
+    ngx_http_gateway_limit_conf_t   *lc, own;
+    ngx_http_gateway_limit_check_t   lk[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
 
-    lc = &ctx->service->limit;
+    s = ctx->service;
+    lc = s->limits.elts;
     consumer = ctx->consumer_entry;
+    n = 0;
 
-    /* a consumer's own limit replaces the service's, per consumer */
+    /*
+     * A consumer's own limit replaces the service's per=consumer lines,
+     * as one line with the number, status and dry_run of the first it
+     * replaces.
+     */
+
+    own.rate = 0;
+    own_number = s->limits.nelts + 1;
 
     if (consumer && consumer->rate) {
-        rate = consumer->rate;
-        burst = consumer->burst;
-        per = NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER;
+        own.rate = consumer->rate;
+        own.burst = consumer->burst;
+        own.per = NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER;
+        own.status = NGX_HTTP_TOO_MANY_REQUESTS;
+        own.dry_run = 0;
 
-    } else if (lc->rate) {
-        rate = lc->rate;
-        burst = lc->burst;
-        per = lc->per;
+        for (i = s->limits.nelts; i; i--) {
+            if (lc[i - 1].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
+                own.status = lc[i - 1].status;
+                own.dry_run = lc[i - 1].dry_run;
+                own_number = i;
+            }
+        }
+    }
 
-    } else {
+    for (i = 0; i < s->limits.nelts; i++) {
+        if (own.rate && lc[i].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
+            continue;
+        }
+
+        lk[n].lc = &lc[i];
+        lk[n].number = i + 1;
+        n++;
+    }
+
+    if (own.rate) {
+        lk[n].lc = &own;
+        lk[n].number = own_number;
+        n++;
+    }
+
+    if (n == 0) {
         return NGX_OK;
     }
 
-    rc = ngx_http_gateway_limit_key(r, ctx, per, &key);
+    for (i = 0; i < n; i++) {
+        rc = ngx_http_gateway_limit_key(r, ctx, &lk[i]);
 
-    if (rc != NGX_OK) {
-        return rc;
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     zone = gmcf->shm_zone->data;
+    refused = n;
+    full = n;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    bucket = ngx_http_gateway_limit_lookup(zone->shpool, &zone->sh->limits,
-                                           &key, ngx_current_msec, rate,
-                                           &created);
-    if (bucket == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return ngx_http_gateway_limit_full(r, gmcf, ctx);
+    /* each entry is pinned, so that a later line's lookup keeps it */
+
+    for (i = 0; i < n; i++) {
+        lk[i].bucket = ngx_http_gateway_limit_lookup(zone->shpool,
+                                                     &zone->sh->limits,
+                                                     &lk[i].key,
+                                                     ngx_current_msec,
+                                                     lk[i].lc->rate,
+                                                     &created);
+        if (lk[i].bucket == NULL) {
+            full = i;
+            break;
+        }
+
+        ngx_http_gateway_limit_pin(lk[i].bucket, 1);
+
+        /* decided on a copy: a refusal by a later line charges none */
+
+        lk[i].taken = *lk[i].bucket;
+        lk[i].rc = ngx_http_gateway_bucket_take(&lk[i].taken, lk[i].lc->rate,
+                                                lk[i].lc->burst,
+                                                ngx_current_msec,
+                                                &lk[i].remaining,
+                                                &lk[i].reset, &lk[i].retry);
+
+        ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "gateway rate limit %ui of \"%V\" per %V: %s, "
+                       "remaining %ui", lk[i].number, &s->name,
+                       &ngx_http_gateway_limit_per[lk[i].lc->per],
+                       lk[i].rc == NGX_OK ? "admitted" : "refused",
+                       lk[i].remaining);
+
+        if (lk[i].rc != NGX_OK && !lk[i].lc->dry_run) {
+            refused = i;
+            i++;
+            break;
+        }
     }
 
-    rc = ngx_http_gateway_bucket_take(bucket, rate, burst, ngx_current_msec,
-                                      &remaining, &reset, &retry);
+    /* i entries are pinned: all admitted, or one refused, or one missing */
+
+    while (i--) {
+        if (full == n && refused == n && lk[i].rc == NGX_OK) {
+            *lk[i].bucket = lk[i].taken;
+        }
+
+        ngx_http_gateway_limit_pin(lk[i].bucket, 0);
+    }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "gateway rate limit \"%V\": %s, remaining %ui, new %ui",
-                   &key, rc == NGX_OK ? "admitted" : "refused", remaining,
-                   created);
+    if (full != n) {
+        return ngx_http_gateway_limit_full(r, gmcf, ctx, &lk[full]);
+    }
 
-    if (ngx_http_gateway_limit_headers(r, ctx, rate, remaining, reset)
-        != NGX_OK)
-    {
+    /* the headers report the line closest to refusing, or the refusal */
+
+    closest = refused;
+
+    if (closest == n) {
+        closest = 0;
+
+        for (i = 1; i < n; i++) {
+            if (lk[i].remaining < lk[closest].remaining) {
+                closest = i;
+            }
+        }
+    }
+
+    if (ngx_http_gateway_limit_headers(r, ctx, &lk[closest]) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -114,48 +216,72 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    value.len = ngx_http_gateway_uint(value.data, remaining) - value.data;
+    value.len = ngx_http_gateway_uint(value.data, lk[closest].remaining)
+                - value.data;
     ngx_http_gateway_set_variable(r, gmcf->remaining_index, &value);
 
-    if (rc == NGX_OK) {
+    for (i = 0; i < n && i <= refused; i++) {
+        if (lk[i].rc != NGX_OK && lk[i].lc->dry_run) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gateway: rate limit exceeded for service \"%V\", "
+                          "dry run: not refused", &s->name);
+        }
+    }
+
+    if (refused == n) {
         return NGX_OK;
     }
 
-    if (lc->dry_run) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "gateway: rate limit exceeded for service \"%V\", "
-                      "dry run: not refused", &ctx->service->name);
-        return NGX_OK;
-    }
-
-    return ngx_http_gateway_limit_refuse(r, ctx, retry);
+    return ngx_http_gateway_limit_refuse(r, ctx, &lk[refused]);
 }
 
 
 /*
  * The bucket's key: the service (never shared between services, even
- * with equal settings), then the consumer, the client address or nothing.
+ * with equal settings), the line, then whom it counts: a consumer of the
+ * consumers file by its id ("c"), a token's caller by issuer and subject
+ * ("j": never the same bucket as a consumer of that name), the client
+ * address ("i": also for per=consumer when a token has no subject), or
+ * nobody ("s").  Never logged: it holds the caller's identity.
  */
 
 static ngx_int_t
 ngx_http_gateway_limit_key(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_uint_t per, ngx_str_t *key)
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limit_check_t *lk)
 {
     u_char               *p;
     size_t                len;
-    ngx_str_t             id;
+    ngx_str_t             id, id2;
+    ngx_uint_t            kind;
     struct sockaddr_in   *sin;
 #if (NGX_HAVE_INET6)
     struct sockaddr_in6  *sin6;
 #endif
 
-    switch (per) {
+    ngx_str_null(&id);
+    ngx_str_null(&id2);
+    kind = 's';
 
-    case NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER:
-        id = ctx->consumer;
-        break;
+    if (lk->lc->per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
 
-    case NGX_HTTP_GATEWAY_LIMIT_PER_IP:
+        if (ctx->consumer_entry) {
+            id = ctx->consumer_entry->id;
+            kind = 'c';
+
+        } else if (ctx->subject.len) {
+            id = ctx->issuer;
+            id2 = ctx->subject;
+            kind = 'j';
+
+        } else {
+            kind = 'i';
+        }
+
+    } else if (lk->lc->per == NGX_HTTP_GATEWAY_LIMIT_PER_IP) {
+        kind = 'i';
+    }
+
+    if (kind == 'i') {
 
         switch (r->connection->sockaddr->sa_family) {
 
@@ -177,18 +303,16 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
             id = r->connection->addr_text;
             break;
         }
-
-        break;
-
-    default: /* NGX_HTTP_GATEWAY_LIMIT_PER_SERVICE */
-        ngx_str_null(&id);
-        break;
     }
 
-    len = NGX_INT_T_LEN + sizeof(":c:") - 1 + id.len;
+    /* "\n" cannot be in an issuer or a subject: they have no controls */
 
-    if (len > 65535) {
-        return NGX_HTTP_BAD_REQUEST;
+    /* at most 2 * 1024 bytes of identity: authentication saw to it */
+
+    len = 2 * NGX_INT_T_LEN + sizeof("::c::") - 1 + id.len + id2.len;
+
+    if (len > NGX_HTTP_GATEWAY_LIMIT_KEY_MAX) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     p = ngx_pnalloc(r->pool, len);
@@ -196,13 +320,21 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    key->data = p;
+    lk->key.data = p;
     p = ngx_http_gateway_uint(p, ctx->service->index);
     *p++ = ':';
-    *p++ = ngx_http_gateway_limit_per[per].data[0];
+    p = ngx_http_gateway_uint(p, lk->number);
+    *p++ = ':';
+    *p++ = (u_char) kind;
     *p++ = ':';
     p = ngx_cpymem(p, id.data, id.len);
-    key->len = p - key->data;
+
+    if (kind == 'j') {
+        *p++ = '\n';
+        p = ngx_cpymem(p, id2.data, id2.len);
+    }
+
+    lk->key.len = p - lk->key.data;
 
     return NGX_OK;
 }
@@ -210,15 +342,19 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
 
 /*
  * draft-ietf-httpapi-ratelimit-headers-11: the policy in the configured
- * unit (q requests per w seconds) and what is left of it now.
+ * unit and what is left of it now.  q counts what a caller may send in
+ * w seconds from a full allowance: the rate's share of w and the burst,
+ * so that r never exceeds q.  A policy is named by its service, and by
+ * "-N" for the N-th "rate_limit" line from the second on.
  */
 
 static ngx_int_t
 ngx_http_gateway_limit_headers(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_uint_t rate, ngx_uint_t remaining,
-    ngx_msec_t reset)
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limit_check_t *lk)
 {
-    ngx_uint_t  quota, window;
+    ngx_uint_t  rate, quota, window;
+
+    rate = lk->lc->rate;
 
     /* 1 r/s is 1000; a rate that is no whole number a second is a minute's */
 
@@ -232,32 +368,32 @@ ngx_http_gateway_limit_headers(ngx_http_request_t *r,
     }
 
     if (ngx_http_gateway_limit_field(r, "RateLimit-Policy",
-                                     &ctx->service->name, 'q', quota,
-                                     'w', window)
+                                     &ctx->service->name, lk->number,
+                                     'q', quota + lk->lc->burst, 'w', window)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     return ngx_http_gateway_limit_field(r, "RateLimit", &ctx->service->name,
-                                        'r', remaining,
-                                        't', (reset + 999) / 1000);
+                                        lk->number, 'r', lk->remaining,
+                                        't', (lk->reset + 999) / 1000);
 }
 
 
-/* name: "service";a=1;b=2 */
+/* name: "service[-N]";a=1;b=2 */
 
 static ngx_int_t
 ngx_http_gateway_limit_field(ngx_http_request_t *r, char *name,
-    ngx_str_t *service, u_char a, ngx_uint_t a_value, u_char b,
-    ngx_uint_t b_value)
+    ngx_str_t *service, ngx_uint_t number, u_char a, ngx_uint_t a_value,
+    u_char b, ngx_uint_t b_value)
 {
     u_char           *p;
     ngx_table_elt_t  *h;
 
-    h = ngx_http_gateway_add_header(r, name, sizeof("\"\";a=;b=") - 1
+    h = ngx_http_gateway_add_header(r, name, sizeof("\"-\";a=;b=") - 1
                                              + service->len
-                                             + 2 * NGX_INT_T_LEN);
+                                             + 3 * NGX_INT_T_LEN);
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -265,6 +401,12 @@ ngx_http_gateway_limit_field(ngx_http_request_t *r, char *name,
     p = h->value.data;
     *p++ = '"';
     p = ngx_cpymem(p, service->data, service->len);
+
+    if (number > 1) {
+        *p++ = '-';
+        p = ngx_http_gateway_uint(p, number);
+    }
+
     *p++ = '"';
     *p++ = ';';
     *p++ = a;
@@ -282,7 +424,7 @@ ngx_http_gateway_limit_field(ngx_http_request_t *r, char *name,
 
 static ngx_int_t
 ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
-    ngx_http_gateway_ctx_t *ctx, ngx_msec_t retry)
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limit_check_t *lk)
 {
     ngx_str_t  detail;
 
@@ -292,7 +434,7 @@ ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
                   "gateway: rate limit exceeded for service \"%V\"",
                   &ctx->service->name);
 
-    if (ngx_http_gateway_retry_after(r, retry) != NGX_OK) {
+    if (ngx_http_gateway_retry_after(r, lk->retry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -300,8 +442,8 @@ ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
                          "retry after the time the Retry-After header says.");
 
     return ngx_http_gateway_send_problem_status(r,
-               NGX_HTTP_GATEWAY_PROBLEM_RATE_LIMITED,
-               ctx->service->limit.status, &detail);
+               NGX_HTTP_GATEWAY_PROBLEM_RATE_LIMITED, lk->lc->status,
+               &detail);
 }
 
 
@@ -312,7 +454,8 @@ ngx_http_gateway_limit_refuse(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gateway_limit_full(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limit_check_t *lk)
 {
     ngx_str_t  detail;
 
@@ -333,8 +476,8 @@ ngx_http_gateway_limit_full(ngx_http_request_t *r,
     ngx_str_set(&detail, "The gateway cannot track this rate limit now.");
 
     return ngx_http_gateway_send_problem_status(r,
-               NGX_HTTP_GATEWAY_PROBLEM_RATE_LIMITED,
-               ctx->service->limit.status, &detail);
+               NGX_HTTP_GATEWAY_PROBLEM_RATE_LIMITED, lk->lc->status,
+               &detail);
 }
 
 
@@ -343,18 +486,29 @@ ngx_http_gateway_limit_full(ngx_http_request_t *r,
 char *
 ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char  *p = conf;
+    ngx_http_gateway_service_t *service = conf;
 
     ngx_int_t                       n;
     ngx_str_t                      *value, err, s;
     ngx_uint_t                      i, j;
     ngx_http_gateway_limit_conf_t  *lc;
 
-    lc = (ngx_http_gateway_limit_conf_t *) (p + cmd->offset);
-
-    if (lc->rate) {
-        return "is duplicate";
+    if (service->limits.nelts == NGX_HTTP_GATEWAY_LIMITS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "more than %d \"rate_limit\" lines in gateway "
+                           "service \"%V\"", NGX_HTTP_GATEWAY_LIMITS_MAX,
+                           &service->name);
+        return NGX_CONF_ERROR;
     }
+
+    lc = ngx_array_push(&service->limits);
+    if (lc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(lc, sizeof(ngx_http_gateway_limit_conf_t));
+    lc->per = NGX_CONF_UNSET_UINT;
+    lc->status = NGX_CONF_UNSET_UINT;
 
     value = cf->args->elts;
 
@@ -433,41 +587,36 @@ ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-void
-ngx_http_gateway_rate_limit_create(ngx_http_gateway_limit_conf_t *lc)
-{
-    lc->per = NGX_CONF_UNSET_UINT;
-    lc->status = NGX_CONF_UNSET_UINT;
-}
-
-
 /* after "auth" is settled: per=consumer needs callers with names */
 
 ngx_int_t
 ngx_http_gateway_rate_limit_init(ngx_conf_t *cf,
     ngx_http_gateway_service_t *s)
 {
+    ngx_uint_t                      i;
     ngx_http_gateway_limit_conf_t  *lc;
 
-    lc = &s->limit;
+    lc = s->limits.elts;
 
-    ngx_conf_init_uint_value(lc->status, NGX_HTTP_TOO_MANY_REQUESTS);
+    for (i = 0; i < s->limits.nelts; i++) {
+        ngx_conf_init_uint_value(lc[i].status, NGX_HTTP_TOO_MANY_REQUESTS);
 
-    if (lc->per == NGX_CONF_UNSET_UINT) {
-        lc->per = (s->auth.modes == NGX_HTTP_GATEWAY_AUTH_OFF)
-                  ? NGX_HTTP_GATEWAY_LIMIT_PER_IP
-                  : NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER;
-    }
+        if (lc[i].per == NGX_CONF_UNSET_UINT) {
+            lc[i].per = (s->auth.modes == NGX_HTTP_GATEWAY_AUTH_OFF)
+                        ? NGX_HTTP_GATEWAY_LIMIT_PER_IP
+                        : NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER;
+        }
 
-    if (lc->rate && lc->per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER
-        && s->auth.modes == NGX_HTTP_GATEWAY_AUTH_OFF)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"rate_limit ... per=consumer\" of gateway service "
-                      "\"%V\" in %s:%ui needs authentication, but the "
-                      "service has \"auth off\"", &s->name, s->file,
-                      s->line);
-        return NGX_ERROR;
+        if (lc[i].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER
+            && s->auth.modes == NGX_HTTP_GATEWAY_AUTH_OFF)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"rate_limit ... per=consumer\" of gateway "
+                          "service \"%V\" in %s:%ui needs authentication, "
+                          "but the service has \"auth off\"", &s->name,
+                          s->file, s->line);
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;

@@ -11,13 +11,18 @@
 
 
 /*
- * Retries with backoff, under "proxy_pass $gateway_target": a failed
- * attempt's response is caught by a header filter before any byte of it
- * reaches the client, its body is swallowed, and after the backoff a
- * timer redirects the request internally to the same URI, where the
- * proxy sends the (buffered) request again.  The request's gateway
- * context is carried over, so that routing, authentication and the rate
- * limit are not done again.
+ * Retries with backoff, under "proxy_pass $gateway_target".  An attempt
+ * ends when the function's response header comes (or nginx's own error
+ * response for a failed connection, or an error_page redirect for it):
+ * its outcome goes to the service's counters and breaker then, and the
+ * budget slot its retry held is given back.  A failed attempt to be
+ * retried never reaches the client: its connection to the function is
+ * closed at once (nothing of its body is read), or nginx's error page
+ * for it is swallowed.  After the backoff a timer redirects the request
+ * internally to the same URI, where the proxy sends the request (kept
+ * in memory or in its temp file) again.  The request's gateway context
+ * is carried over, so that routing, authentication and the rate limit
+ * are not done again.
  */
 
 
@@ -30,12 +35,18 @@
 
 
 static ngx_int_t ngx_http_gateway_retry_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_retry_redirected(ngx_http_request_t *r);
+static ngx_http_gateway_retry_t *ngx_http_gateway_retry_state(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_retry_decide(ngx_http_request_t *r,
+    ngx_http_gateway_retry_t *st, ngx_uint_t status);
+static void ngx_http_gateway_retry_release(ngx_http_gateway_retry_t *st);
 static ngx_int_t ngx_http_gateway_retry_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_uint_t ngx_http_gateway_retry_class(ngx_http_request_t *r,
-    ngx_uint_t *sent);
+    ngx_uint_t status, ngx_uint_t *sent);
 static ngx_int_t ngx_http_gateway_retry_delay(ngx_http_request_t *r,
-    ngx_http_gateway_retry_t *st, ngx_msec_t *delay);
+    ngx_http_gateway_retry_t *st, ngx_uint_t status, ngx_msec_t *delay);
 static void ngx_http_gateway_retry_handler(ngx_event_t *ev);
 static void ngx_http_gateway_retry_cleanup(void *data);
 static void ngx_http_gateway_retry_clean_header(ngx_http_request_t *r);
@@ -49,6 +60,14 @@ static void ngx_http_gateway_retries_release(ngx_http_gateway_zone_t *zone,
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* $gateway_retries once a retry is decided: retries are at most 9 */
+static ngx_str_t  ngx_http_gateway_retry_numbers[] = {
+    ngx_string("0"), ngx_string("1"), ngx_string("2"), ngx_string("3"),
+    ngx_string("4"), ngx_string("5"), ngx_string("6"), ngx_string("7"),
+    ngx_string("8"), ngx_string("9")
+};
 
 
 typedef struct {
@@ -71,6 +90,30 @@ static ngx_http_gateway_retry_on_t  ngx_http_gateway_retry_on[] = {
 ngx_int_t
 ngx_http_gateway_retries_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    static ngx_uint_t  phases[] = { NGX_HTTP_SERVER_REWRITE_PHASE,
+                                    NGX_HTTP_REWRITE_PHASE };
+
+    /*
+     * The first phase an internal redirect (an error_page's) runs, and
+     * the first a named location's runs: a failed attempt to be retried
+     * does not go to the error page.
+     */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    for (i = 0; i < 2; i++) {
+        h = ngx_array_push(&cmcf->phases[phases[i]].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_gateway_retry_redirected;
+    }
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_gateway_retry_header_filter;
 
@@ -110,6 +153,10 @@ ngx_http_gateway_retries_begin(ngx_http_request_t *r,
     st->request = r;
     st->ctx = ctx;
     st->gmcf = gmcf;
+    st->uri = r->uri;
+    st->args = r->args;
+    st->method = r->method;
+    st->method_name = r->method_name;
     st->timer.handler = ngx_http_gateway_retry_handler;
     st->timer.data = st;
     st->timer.log = r->connection->log;
@@ -120,6 +167,12 @@ ngx_http_gateway_retries_begin(ngx_http_request_t *r,
      * a cancelable timer it would exit at once and drop the connection.
      */
     st->timer.cancelable = 0;
+
+    /*
+     * The request body's temp file stays open for the attempts after
+     * the first: the proxy closes it once a response header is sent.
+     */
+    r->preserve_body = 1;
 
     zone = gmcf->shm_zone->data;
 
@@ -149,49 +202,54 @@ ngx_http_gateway_retries_begin(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_gateway_retries_resume(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t        *cln;
     ngx_http_gateway_retry_t  *st;
 
-    /* a retry always comes back through an internal redirect */
+    st = ngx_http_gateway_retry_state(r);
 
-    if (r != r->main || !r->internal) {
+    if (st == NULL || !st->resuming) {
         return NGX_DECLINED;
     }
 
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+    st->resuming = 0;
+    ngx_http_set_ctx(r, st->ctx, ngx_http_gateway_module);
 
-        if (cln->handler != ngx_http_gateway_retry_cleanup) {
-            continue;
-        }
-
-        st = cln->data;
-
-        if (!st->resuming) {
-            return NGX_DECLINED;
-        }
-
-        st->resuming = 0;
-        ngx_http_set_ctx(r, st->ctx, ngx_http_gateway_module);
-
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
+
+/* the retry state of a main request after an internal redirect */
+
+static ngx_http_gateway_retry_t *
+ngx_http_gateway_retry_state(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (r != r->main || !r->internal) {
+        return NULL;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_gateway_retry_cleanup) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A response header: of the function, or nginx's error response for an
+ * attempt that failed to connect or timed out.  Either way the attempt
+ * is over.
+ */
 
 static ngx_int_t
 ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
 {
-    ngx_uint_t                        kind, sent, key;
-    ngx_msec_t                        delay;
-    ngx_table_elt_t                  *h;
-    ngx_http_gateway_ctx_t           *ctx;
-    ngx_http_gateway_hold_t          *hold;
-    ngx_http_gateway_zone_t          *zone;
-    ngx_http_gateway_retry_t         *st;
-    ngx_http_gateway_service_t       *s;
-    ngx_http_gateway_retries_conf_t  *rc;
+    ngx_http_upstream_t       *u;
+    ngx_http_gateway_ctx_t    *ctx;
+    ngx_http_gateway_retry_t  *st;
 
     if (r != r->main) {
         return ngx_http_next_header_filter(r);
@@ -199,99 +257,44 @@ ngx_http_gateway_retry_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
 
-    if (ctx == NULL || ctx->retry == NULL) {
+    if (ctx == NULL || ctx->retry == NULL || r->upstream == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
     st = ctx->retry;
-    s = ctx->service;
-    rc = &s->retries;
+    u = r->upstream;
 
-    if (st->attempt >= rc->max) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    kind = ngx_http_gateway_retry_class(r, &sent);
-
-    if (!(kind & rc->on)) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    key = rc->idempotency_header.len
-          && ngx_http_gateway_request_header(r, &rc->idempotency_header, &h)
-          && h->value.len;
-
-    if (!ngx_http_gateway_retry_method(r->method, rc->methods, sent, key)) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    /* nothing is retried while the breaker is open */
-
-    if (s->circuit && s->circuit->state == NGX_HTTP_GATEWAY_BREAKER_OPEN) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    if (ngx_http_gateway_retry_delay(r, st, &delay) != NGX_OK) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    zone = st->gmcf->shm_zone->data;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    /*
-     * What a dead worker held may be what fills the budget: looked for
-     * once a second at most, not on every refusal of a retry storm
-     */
-
-    if (!ngx_http_gateway_budget_allows(s->budget, rc->budget,
-                                        NGX_HTTP_GATEWAY_BUDGET_FLOOR)
-        && ngx_current_msec - zone->reclaimed >= 1000)
-    {
-        zone->reclaimed = ngx_current_msec;
-        ngx_http_gateway_retries_reclaim(zone);
-    }
-
-    if (ngx_http_gateway_budget_retry_begin(s->budget, rc->budget,
-                                            NGX_HTTP_GATEWAY_BUDGET_FLOOR)
+    if (ngx_http_gateway_retry_decide(r, st, r->headers_out.status)
         != NGX_OK)
     {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        ngx_http_gateway_count(s, retries_refused);
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "gateway: retry budget of service \"%V\" exhausted",
-                      &s->name);
-
         return ngx_http_next_header_filter(r);
     }
-
-    hold = ngx_http_gateway_retries_hold(zone, st->gmcf, s);
-    if (hold) {
-        hold->retries++;
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    st->budget++;
-    st->attempt++;
-    st->swallow = 1;
-
-    ngx_http_gateway_count(s, retries);
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "gateway: retrying service \"%V\" after %ui, attempt %ui "
-                  "in %Mms", &s->name, r->headers_out.status,
-                  st->attempt + 1, delay);
-
-    /* the request outlives this attempt's finalization */
-
-    r->main->count++;
 
     ngx_http_gateway_retry_clean_header(r);
 
-    ngx_add_timer(&st->timer, delay);
+    if (u->cleanup) {
+
+        /*
+         * The function's response: the attempt is finalized here, its
+         * connection closed with whatever of the body is still to come.
+         * Two references for the two finalizations that follow (this one
+         * and the proxy's, on NGX_ERROR); the request stays for the
+         * backoff on the one it had.
+         */
+
+        r->main->count += 2;
+
+        (*u->cleanup)(r);
+
+        r->write_event_handler = ngx_http_request_empty_handler;
+
+        return NGX_ERROR;
+    }
+
+    /* nginx's error page: swallowed; the request outlives it */
+
+    r->main->count++;
+    st->swallow = 1;
 
     return NGX_OK;
 }
@@ -324,13 +327,200 @@ ngx_http_gateway_retry_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 /*
+ * An internal redirect of a request with retries, not one of its own: an
+ * error_page (or a proxy_intercept_errors) for the attempt that just
+ * failed.  A retry goes first; the error page is for the last attempt.
+ * The redirect is undone: its URI, the method it changed to GET and its
+ * error status; the retry does not count against the redirect limit.
+ */
+
+static ngx_int_t
+ngx_http_gateway_retry_redirected(ngx_http_request_t *r)
+{
+    ngx_http_gateway_retry_t  *st;
+
+    st = ngx_http_gateway_retry_state(r);
+
+    if (st == NULL || st->resuming || st->swallow || st->timer.timer_set
+        || r->upstream == NULL || r->upstream->cleanup
+        || r->upstream->state == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_gateway_retry_decide(r, st, r->upstream->state->status)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    r->uri_changes++;
+    r->error_page = 0;
+    r->err_status = 0;
+    r->method = st->method;
+    r->method_name = st->method_name;
+
+    ngx_http_gateway_retry_clean_header(r);
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    /* the redirect's reference is dropped by its caller: one is left */
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The attempt is over: its outcome goes to the breaker, the slot the
+ * retry held goes back to the budget, and then whether to retry.
+ * NGX_OK: retry, the backoff started.
+ */
+
+static ngx_int_t
+ngx_http_gateway_retry_decide(ngx_http_request_t *r,
+    ngx_http_gateway_retry_t *st, ngx_uint_t status)
+{
+    ngx_uint_t                        kind, sent, key, n;
+    ngx_msec_t                        delay;
+    ngx_table_elt_t                  *h;
+    ngx_http_gateway_ctx_t           *ctx;
+    ngx_http_gateway_hold_t          *hold;
+    ngx_http_gateway_zone_t          *zone;
+    ngx_http_gateway_service_t       *s;
+    ngx_http_gateway_retries_conf_t  *rc;
+
+    n = r->upstream_states ? r->upstream_states->nelts : 0;
+
+    /* once per attempt */
+
+    if (st->swallow || st->decided >= n) {
+        return NGX_DECLINED;
+    }
+
+    st->decided = n;
+
+    ctx = st->ctx;
+    s = ctx->service;
+    rc = &s->retries;
+
+    ngx_http_gateway_circuit_attempt(r, ctx);
+    ngx_http_gateway_retry_release(st);
+
+    if (st->attempt >= rc->max || r->connection->error) {
+        return NGX_DECLINED;
+    }
+
+    kind = ngx_http_gateway_retry_class(r, status, &sent);
+
+    if (!(kind & rc->on)) {
+        return NGX_DECLINED;
+    }
+
+    key = rc->idempotency_header.len
+          && ngx_http_gateway_request_header(r, &rc->idempotency_header, &h)
+          && h->value.len;
+
+    if (!ngx_http_gateway_retry_method(st->method, rc->methods, sent, key)) {
+        return NGX_DECLINED;
+    }
+
+    /* a body streamed (proxy_request_buffering off) is not kept to resend */
+
+    if (r->request_body_no_buffering
+        && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* a probe is one call; nothing is retried unless the breaker is closed */
+
+    if (ngx_http_gateway_circuit_probe(ctx)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: a probe of service \"%V\" is not retried",
+                      &s->name);
+        return NGX_DECLINED;
+    }
+
+    if (s->circuit && s->circuit->state != NGX_HTTP_GATEWAY_BREAKER_CLOSED
+        && !s->breaker.dry_run)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: breaker of service \"%V\" is open: "
+                      "not retried", &s->name);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_gateway_retry_delay(r, st, status, &delay) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    zone = st->gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /*
+     * What a dead worker held may be what fills the budget: looked for
+     * once a second at most, not on every refusal of a retry storm
+     */
+
+    if (!ngx_http_gateway_budget_allows(s->budget, rc->budget,
+                                        NGX_HTTP_GATEWAY_BUDGET_FLOOR)
+        && ngx_current_msec - zone->reclaimed >= 1000)
+    {
+        zone->reclaimed = ngx_current_msec;
+        ngx_http_gateway_retries_reclaim(zone);
+    }
+
+    if (ngx_http_gateway_budget_retry_begin(s->budget, rc->budget,
+                                            NGX_HTTP_GATEWAY_BUDGET_FLOOR)
+        != NGX_OK)
+    {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_http_gateway_count(s, retries_refused);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gateway: retry budget of service \"%V\" exhausted",
+                      &s->name);
+
+        return NGX_DECLINED;
+    }
+
+    hold = ngx_http_gateway_retries_hold(zone, st->gmcf, s);
+    if (hold) {
+        hold->retries++;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    st->budget = 1;
+    st->attempt++;
+
+    ngx_http_gateway_set_variable(r, st->gmcf->retries_index,
+                                  &ngx_http_gateway_retry_numbers[st->attempt]);
+
+    ngx_http_gateway_count(s, retries);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gateway: retrying service \"%V\" after %ui, attempt %ui "
+                  "in %Mms", &s->name, status, st->attempt + 1, delay);
+
+    ngx_add_timer(&st->timer, delay);
+
+    return NGX_OK;
+}
+
+
+/*
  * What failed: a connection error or timeout (no response header from
  * the function), or the function's status.  *sent is 0 only when no
  * byte of the request reached the function.
  */
 
 static ngx_uint_t
-ngx_http_gateway_retry_class(ngx_http_request_t *r, ngx_uint_t *sent)
+ngx_http_gateway_retry_class(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_uint_t *sent)
 {
     ngx_http_upstream_state_t  *state;
 
@@ -343,6 +533,10 @@ ngx_http_gateway_retry_class(ngx_http_request_t *r, ngx_uint_t *sent)
     state = r->upstream_states->elts;
     state = &state[r->upstream_states->nelts - 1];
 
+    if (state->peer == NULL) {
+        return 0;
+    }
+
     switch (ngx_http_gateway_attempt_failure(state)) {
 
     case NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT:
@@ -350,11 +544,17 @@ ngx_http_gateway_retry_class(ngx_http_request_t *r, ngx_uint_t *sent)
         return NGX_HTTP_GATEWAY_RETRY_TIMEOUT;
 
     case NGX_HTTP_GATEWAY_ATTEMPT_ERROR:
+
+        /* cut short by the client, not failed */
+        if (state->status == 0) {
+            return 0;
+        }
+
         *sent = (state->bytes_sent != 0);
         return NGX_HTTP_GATEWAY_RETRY_ERROR;
     }
 
-    switch (r->headers_out.status) {
+    switch (status) {
 
     case NGX_HTTP_BAD_GATEWAY:
         return NGX_HTTP_GATEWAY_RETRY_502;
@@ -380,7 +580,7 @@ ngx_http_gateway_retry_class(ngx_http_request_t *r, ngx_uint_t *sent)
 
 static ngx_int_t
 ngx_http_gateway_retry_delay(ngx_http_request_t *r,
-    ngx_http_gateway_retry_t *st, ngx_msec_t *delay)
+    ngx_http_gateway_retry_t *st, ngx_uint_t status, ngx_msec_t *delay)
 {
     ngx_uint_t                        i;
     ngx_list_part_t                  *part;
@@ -392,11 +592,13 @@ ngx_http_gateway_retry_delay(ngx_http_request_t *r,
     *delay = ngx_http_gateway_backoff(st->attempt, rc->base, rc->cap,
                                       (uint32_t) ngx_random());
 
-    if (r->headers_out.status != NGX_HTTP_TOO_MANY_REQUESTS
-        && r->headers_out.status != NGX_HTTP_SERVICE_UNAVAILABLE)
+    if (status != NGX_HTTP_TOO_MANY_REQUESTS
+        && status != NGX_HTTP_SERVICE_UNAVAILABLE)
     {
         return NGX_OK;
     }
+
+    /* the function's headers: a redirect for an error page has none */
 
     for (part = &r->headers_out.headers.part; part; part = part->next) {
         h = part->elts;
@@ -425,7 +627,10 @@ ngx_http_gateway_retry_delay(ngx_http_request_t *r,
 }
 
 
-/* the backoff is over: the same URI again, as error_page would do */
+/*
+ * The backoff is over: the same URI again, as error_page would do; or
+ * the end, with 499, when the client went away meanwhile.
+ */
 
 static void
 ngx_http_gateway_retry_handler(ngx_event_t *ev)
@@ -439,18 +644,75 @@ ngx_http_gateway_retry_handler(ngx_event_t *ev)
     c = r->connection;
 
     st->swallow = 0;
-    st->resuming = 1;
 
     r->done = 0;
     r->request_complete = 0;
     r->err_status = 0;
 
-    (void) ngx_http_internal_redirect(r, &r->uri, &r->args);
+    ngx_http_test_reading(r);
 
-    /* drops the count the header filter took */
+    if (c->error) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "gateway: the client of service \"%V\" went away "
+                      "during the backoff: not retried",
+                      &st->ctx->service->name);
+
+        ngx_http_gateway_retry_release(st);
+
+        /* test_reading finalized the request with 499 */
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    /* the breaker opened meanwhile: its refusal ends the request */
+
+    if (st->ctx->call
+        && ngx_http_gateway_circuit_retry(r, st->ctx) != NGX_DECLINED)
+    {
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    st->resuming = 1;
+
+    (void) ngx_http_internal_redirect(r, &st->uri, &st->args);
+
+    /* drops the reference the backoff held */
     ngx_http_finalize_request(r, NGX_DONE);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/* the retry's attempt is over: its budget slot goes back */
+
+static void
+ngx_http_gateway_retry_release(ngx_http_gateway_retry_t *st)
+{
+    ngx_http_gateway_hold_t     *hold;
+    ngx_http_gateway_zone_t     *zone;
+    ngx_http_gateway_service_t  *s;
+
+    if (!st->budget) {
+        return;
+    }
+
+    st->budget = 0;
+
+    s = st->ctx->service;
+    zone = st->gmcf->shm_zone->data;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    hold = ngx_http_gateway_retries_hold(zone, st->gmcf, s);
+
+    if (hold && hold->retries) {
+        hold->retries--;
+    }
+
+    ngx_http_gateway_budget_retry_end(s->budget);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
@@ -467,6 +729,8 @@ ngx_http_gateway_retry_cleanup(void *data)
         ngx_del_timer(&st->timer);
     }
 
+    ngx_http_gateway_retry_release(st);
+
     s = st->ctx->service;
     zone = st->gmcf->shm_zone->data;
 
@@ -474,17 +738,8 @@ ngx_http_gateway_retry_cleanup(void *data)
 
     hold = ngx_http_gateway_retries_hold(zone, st->gmcf, s);
 
-    if (hold) {
-        hold->retries -= ngx_min(hold->retries, st->budget);
-
-        if (hold->active) {
-            hold->active--;
-        }
-    }
-
-    while (st->budget) {
-        ngx_http_gateway_budget_retry_end(s->budget);
-        st->budget--;
+    if (hold && hold->active) {
+        hold->active--;
     }
 
     ngx_http_gateway_budget_end(s->budget);
@@ -683,6 +938,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_gateway_service_t *s = conf;
 
+    char                             *why;
     u_char                           *p, *last, *start, *colon;
     ngx_int_t                         n;
     ngx_str_t                        *value, item, err;
@@ -763,6 +1019,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             colon = ngx_strlchr(item.data, item.data + item.len, ':');
             if (colon == NULL) {
+                why = "backoff is BASE:MAX, two times";
                 goto invalid;
             }
 
@@ -770,6 +1027,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             err.len = colon - item.data;
             n = ngx_parse_time(&err, 0);
             if (n == NGX_ERROR) {
+                why = "the backoff's BASE is not a time";
                 goto invalid;
             }
 
@@ -778,7 +1036,13 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             err.data = colon + 1;
             err.len = item.data + item.len - err.data;
             n = ngx_parse_time(&err, 0);
-            if (n == NGX_ERROR || (ngx_msec_t) n < rc->base) {
+            if (n == NGX_ERROR) {
+                why = "the backoff's MAX is not a time";
+                goto invalid;
+            }
+
+            if ((ngx_msec_t) n < rc->base) {
+                why = "the backoff's MAX is less than its BASE";
                 goto invalid;
             }
 
@@ -787,12 +1051,11 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "budget=", 7) == 0) {
-            if (value[i].len < 9 || value[i].data[value[i].len - 1] != '%') {
-                goto invalid;
-            }
+            n = (value[i].len > 8 && value[i].data[value[i].len - 1] == '%')
+                ? ngx_atoi(value[i].data + 7, value[i].len - 8) : NGX_ERROR;
 
-            n = ngx_atoi(value[i].data + 7, value[i].len - 8);
             if (n < 1 || n > 100) {
+                why = "the budget is 1% to 100%";
                 goto invalid;
             }
 
@@ -807,6 +1070,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             if (ngx_http_gateway_parse_methods(&item, &rc->methods, &err)
                 != NGX_OK)
             {
+                why = "methods are named as clients send them";
                 goto invalid;
             }
 
@@ -821,6 +1085,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        why = "no such parameter";
         goto invalid;
     }
 
@@ -829,7 +1094,7 @@ ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid retries parameter \"%V\"", &value[i]);
+                       "invalid retries parameter \"%V\": %s", &value[i], why);
 
     return NGX_CONF_ERROR;
 }

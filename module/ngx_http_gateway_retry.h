@@ -70,8 +70,9 @@ ngx_int_t ngx_http_gateway_parse_retry_after(u_char *value, size_t len,
 /*
  * Envoy's retry budget, one per service.  active: requests of the
  * service in flight (a request counts once, whatever its attempts);
- * retries: retries made by requests in flight, from the decision to
- * retry (before its backoff) to the end of the request.
+ * retries: retries in flight, each from the decision to retry (before
+ * its backoff) to the end of its own attempt, so that a request holds at
+ * most one at a time.
  */
 typedef struct {
     ngx_uint_t                 active;

@@ -28,6 +28,7 @@ static ngx_int_t ngx_http_gateway_route_visit(
     ngx_http_gateway_route_table_t *table, ngx_uint_t node,
     ngx_uint_t depth, ngx_uint_t complete, ngx_uint_t trailing_slash,
     ngx_uint_t method, ngx_http_gateway_route_match_t *m);
+static ngx_uint_t ngx_http_gateway_route_param_ok(ngx_str_t *segment);
 
 
 ngx_int_t
@@ -544,6 +545,7 @@ ngx_http_gateway_route_visit(ngx_http_gateway_route_table_t *table,
         }
 
         if (n->param
+            && ngx_http_gateway_route_param_ok(&m->segments[depth])
             && ngx_http_gateway_route_visit(table, n->param, depth + 1,
                                             complete, trailing_slash,
                                             method, m)
@@ -572,4 +574,54 @@ ngx_http_gateway_route_visit(ngx_http_gateway_route_table_t *table,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * A parameter becomes a variable that configurations put in request
+ * headers: a control byte in it (CR, LF, NUL...) could split the header,
+ * so such a segment is no value of any parameter.
+ */
+
+static ngx_uint_t
+ngx_http_gateway_route_param_ok(ngx_str_t *segment)
+{
+    u_char  *p, *last;
+
+    last = segment->data + segment->len;
+
+    for (p = segment->data; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+ngx_int_t
+ngx_http_gateway_route_path_check(ngx_str_t *path)
+{
+    u_char  *p, *last;
+
+    p = path->data;
+    last = p + path->len;
+
+    while (p < last) {
+
+        if (*p++ != '/' || p == last || *p != '.') {
+            continue;
+        }
+
+        /* "/.;" or "/..;": servlet containers read them as "." or ".." */
+
+        if ((last - p >= 2 && p[1] == ';')
+            || (last - p >= 3 && p[1] == '.' && p[2] == ';'))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
 }

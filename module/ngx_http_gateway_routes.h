@@ -103,11 +103,19 @@ ngx_http_gateway_route_table_t *ngx_http_gateway_route_table_create(
 
 /*
  * Finds the most specific route for a normalised path and a method bit.
+ * A segment with a control byte matches no parameter.
  * Returns NGX_OK with m->route set, or NGX_DECLINED: m->allowed is then
  * 0 if no route matches the path, else the methods that would match.
  */
 ngx_int_t ngx_http_gateway_route_match(ngx_http_gateway_route_table_t *table,
     ngx_str_t *path, ngx_uint_t method, ngx_http_gateway_route_match_t *m);
+
+/*
+ * NGX_DECLINED when a segment of the normalised path starts with ".;" or
+ * "..;": nginx leaves them, but servlet containers drop what follows ";"
+ * and then read a dot segment, leaving the endpoint's path.
+ */
+ngx_int_t ngx_http_gateway_route_path_check(ngx_str_t *path);
 
 
 #endif /* _NGX_HTTP_GATEWAY_ROUTES_H_INCLUDED_ */

@@ -24,7 +24,7 @@ static ngx_uint_t ngx_http_gateway_service_nargs_ok(ngx_command_t *cmd,
  */
 
 static ngx_conf_num_bounds_t  ngx_http_gateway_jwt_max_size_bounds = {
-    ngx_conf_check_num_bounds, 256, 65536
+    ngx_http_gateway_conf_bounds, 256, 65536
 };
 
 
@@ -109,7 +109,7 @@ static ngx_command_t  ngx_http_gateway_service_commands[] = {
       NGX_CONF_1MORE,
       ngx_http_gateway_rate_limit,
       0,
-      offsetof(ngx_http_gateway_service_t, limit),
+      0,
       NULL },
 
     { ngx_string("breaker"),
@@ -131,6 +131,13 @@ static ngx_command_t  ngx_http_gateway_service_commands[] = {
       ngx_conf_set_flag_slot,
       0,
       ngx_http_gateway_auth_offset(jwt_forward_token),
+      NULL },
+
+    { ngx_string("allow_method_override"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      ngx_http_gateway_auth_offset(method_override),
       NULL },
 
       ngx_null_command
@@ -203,7 +210,13 @@ ngx_http_gateway_service_block(ngx_conf_t *cf, ngx_command_t *cmd,
     *s = service;
 
     ngx_http_gateway_auth_create(&service->auth);
-    ngx_http_gateway_rate_limit_create(&service->limit);
+
+    if (ngx_array_init(&service->limits, cf->pool, 1,
+                       sizeof(ngx_http_gateway_limit_conf_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     save = *cf;
     cf->handler = ngx_http_gateway_service_directive;

@@ -16,6 +16,7 @@
 typedef struct {
     ngx_http_gateway_service_t  *service;
     ngx_http_gateway_counters_t  counters;
+    ngx_uint_t                   retrying;     /* retries in flight */
     ngx_uint_t                   breaker;      /* has one */
     ngx_uint_t                   state;
     ngx_msec_t                   in_state;
@@ -33,7 +34,7 @@ static ngx_int_t ngx_http_gateway_status_json(ngx_http_request_t *r,
 static ngx_int_t ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_array_t *services,
     ngx_str_t *out);
-static ngx_uint_t ngx_http_gateway_status_wants_text(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_status_wants_text(ngx_http_request_t *r);
 static size_t ngx_http_gateway_zone_used(ngx_shm_zone_t *shm_zone);
 
 
@@ -120,7 +121,7 @@ ngx_http_gateway_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_gateway_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                      rc;
+    ngx_int_t                      rc, text;
     ngx_str_t                      only, out, detail;
     ngx_buf_t                     *b;
     ngx_chain_t                    cl;
@@ -150,20 +151,30 @@ ngx_http_gateway_status_handler(ngx_http_request_t *r)
         ngx_str_null(&only);
     }
 
+    text = ngx_http_gateway_status_wants_text(r);
+
+    if (text == NGX_ERROR) {
+        ngx_str_set(&detail, "The format argument must be \"json\" or "
+                             "\"prometheus\".");
+        return ngx_http_gateway_problem_output(r,
+                   NGX_HTTP_GATEWAY_PROBLEM_BAD_QUERY, NGX_HTTP_BAD_REQUEST,
+                   &detail);
+    }
+
     rc = ngx_http_gateway_status_read(r, gmcf, &only, &services);
 
     if (rc == NGX_DECLINED) {
         ngx_str_set(&detail, "No gateway service has this name.");
         return ngx_http_gateway_problem_output(r,
-                   NGX_HTTP_GATEWAY_PROBLEM_NO_ROUTE, NGX_HTTP_NOT_FOUND,
-                   &detail);
+                   NGX_HTTP_GATEWAY_PROBLEM_UNKNOWN_SERVICE,
+                   NGX_HTTP_NOT_FOUND, &detail);
     }
 
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_gateway_status_wants_text(r)) {
+    if (text) {
         rc = ngx_http_gateway_status_prometheus(r, gmcf, &services, &out);
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -261,12 +272,24 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
     for (i = 0; i < n; i++) {
         b = s[i]->circuit;
 
+        if (s[i]->budget) {
+            st[i].retrying = s[i]->budget->retries;
+        }
+
         if (b) {
             st[i].breaker = 1;
-            st[i].state = b->state;
             st[i].in_state = ngx_http_gateway_breaker_elapsed(ngx_current_msec,
                                                               b->since);
             st[i].transitions = b->transitions;
+
+            /* past its open time, the next call will find it half-open */
+
+            st[i].state = ngx_http_gateway_breaker_state_now(b,
+                                                            ngx_current_msec);
+
+            if (st[i].state != b->state) {
+                st[i].in_state -= b->open_time;
+            }
         }
     }
 
@@ -332,7 +355,7 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
         }
 
         svc = json_pack("{s:I, s:{s:I, s:I, s:I, s:I},"
-                        " s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:o}",
+                        " s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:o}",
                         "requests", (json_int_t) st[i].counters.requests,
                         "refused",
                         "unauthorized",
@@ -349,6 +372,7 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
                         "retries", (json_int_t) st[i].counters.retries,
                         "retry_budget_exhausted",
                         (json_int_t) st[i].counters.retries_refused,
+                        "retries_in_flight", (json_int_t) st[i].retrying,
                         "breaker", breaker);
 
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);
@@ -412,7 +436,7 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 
     st = services->elts;
 
-    len = 1024 + services->nelts * 2048;
+    len = 1024 + services->nelts * 2560;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -436,6 +460,15 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
                             &st[i].service->name, m->label ? "," : "",
                             m->label ? m->label : "", value);
         }
+    }
+
+    p = ngx_sprintf(p, "# HELP gateway_retries_in_flight Retries of the "
+                       "service decided and not yet answered.\n"
+                       "# TYPE gateway_retries_in_flight gauge\n");
+
+    for (i = 0; i < services->nelts; i++) {
+        p = ngx_sprintf(p, "gateway_retries_in_flight{service=\"%V\"} %ui\n",
+                        &st[i].service->name, st[i].retrying);
     }
 
     p = ngx_sprintf(p, "# HELP gateway_breaker_state State of the "
@@ -480,17 +513,30 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 }
 
 
-/* ?format=prometheus, or Accept: text/plain without ?format=json */
+/*
+ * 1 for ?format=prometheus, or Accept: text/plain without ?format=json;
+ * NGX_ERROR for a format that is neither.
+ */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_gateway_status_wants_text(ngx_http_request_t *r)
 {
     ngx_str_t         format, accept;
     ngx_table_elt_t  *h;
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
-        return format.len == 10
-               && ngx_strncmp(format.data, "prometheus", 10) == 0;
+
+        if (format.len == 10
+            && ngx_strncmp(format.data, "prometheus", 10) == 0)
+        {
+            return 1;
+        }
+
+        if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
+            return 0;
+        }
+
+        return NGX_ERROR;
     }
 
     ngx_str_set(&accept, "Accept");

@@ -22,7 +22,7 @@ static ngx_int_t ngx_http_gateway_param_variable(ngx_http_request_t *r,
  * The route handler stores these values in r->variables, where they
  * survive internal redirects (module contexts do not); the getter only
  * answers for requests that were never routed.  Their data is where the
- * main conf keeps their index.
+ * main conf keeps their index.  $gateway_retries is stored by retries.
  */
 
 static ngx_http_variable_t  ngx_http_gateway_vars[] = {
@@ -47,6 +47,14 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
       ngx_http_gateway_unset_variable,
       offsetof(ngx_http_gateway_main_conf_t, auth_index), 0, 0 },
 
+    { ngx_string("gateway_subject"), NULL,
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, subject_index), 0, 0 },
+
+    { ngx_string("gateway_issuer"), NULL,
+      ngx_http_gateway_unset_variable,
+      offsetof(ngx_http_gateway_main_conf_t, issuer_index), 0, 0 },
+
     { ngx_string("gateway_ratelimit_remaining"), NULL,
       ngx_http_gateway_unset_variable,
       offsetof(ngx_http_gateway_main_conf_t, remaining_index), 0, 0 },
@@ -56,7 +64,9 @@ static ngx_http_variable_t  ngx_http_gateway_vars[] = {
       offsetof(ngx_http_gateway_main_conf_t, breaker_index), 0, 0 },
 
     { ngx_string("gateway_retries"), NULL,
-      ngx_http_gateway_retries_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_gateway_retries_variable,
+      offsetof(ngx_http_gateway_main_conf_t, retries_index),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("gateway_param_"), NULL,
       ngx_http_gateway_param_variable, 0, NGX_HTTP_VAR_PREFIX, 0 },
@@ -83,7 +93,7 @@ ngx_http_gateway_add_variables(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
 
-        if (v->get_handler != ngx_http_gateway_unset_variable) {
+        if (v->get_handler == ngx_http_gateway_param_variable) {
             continue;
         }
 
@@ -128,30 +138,22 @@ ngx_http_gateway_unset_variable(ngx_http_request_t *r,
 }
 
 
-/* $gateway_retries: how many times the call was retried so far */
+/*
+ * $gateway_retries: how many times the call was retried; each retry
+ * stores its number, so the getter only answers 0 for routed requests.
+ */
 
 static ngx_int_t
 ngx_http_gateway_retries_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                  *p;
-    ngx_http_gateway_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_gateway_module);
-
-    if (ctx == NULL) {
+    if (ngx_http_get_module_ctx(r->main, ngx_http_gateway_module) == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->data = p;
-    v->len = ngx_http_gateway_uint(p, ctx->retry ? ctx->retry->attempt : 0)
-             - p;
+    v->data = (u_char *) "0";
+    v->len = 1;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

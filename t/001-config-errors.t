@@ -188,7 +188,7 @@ qr{\[emerg\] .*invalid method "FETCH" in "GET,FETCH" in \S+nginx\.conf:\d+}
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid method "get" in "get" in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*invalid method "get" in \S+nginx\.conf:\d+}
 
 
 
@@ -447,3 +447,63 @@ GET /orders/1
 --- no_error_log
 [emerg]
 [error]
+[warn]
+
+
+
+=== TEST 35: nginx -t warns of routes in a location that does not proxy
+--- http_config
+    gateway_service orders { endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/; }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { return 200 "function\n"; }
+    }
+--- config
+    location /a/ {
+        gateway_route /a/ orders;
+    }
+
+    location /b/ {
+        gateway_route /b/ orders;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+    }
+--- request
+GET /b/1
+--- response_body
+function
+--- error_log eval
+[qr{\[warn\] .*location "/a/" with gateway routes \(\S+nginx\.conf:\d+\) has no "proxy_pass \$gateway_target": routed requests do not reach their functions},
+ qr{\[warn\] .*location "/b/" with gateway routes \(\S+nginx\.conf:\d+\) has no "proxy_pass \$gateway_target"}]
+
+
+
+=== TEST 36: nginx -t warns of proxy_set_header over a gateway header
+The location's own header would win over the gateway's claim header, and
+over X-Gateway-*; other headers are the user's to set.
+--- http_config
+    gateway_service orders {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+        auth jwt;
+        jwt_claim_headers sub:X-User-Id;
+    }
+    gateway_jwks ../../data/jwks.json;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { return 200 "function\n"; }
+    }
+--- config
+    location / {
+        gateway_route /orders/ orders;
+        proxy_pass $gateway_target;
+        proxy_set_header X-User-Id $gateway_param_id;
+        proxy_set_header X_Gateway_Service nope;
+        proxy_set_header X-Request-Id $request_id;
+    }
+--- request
+GET /orders/1
+--- error_code: 401
+--- error_log eval
+[qr{\[warn\] .*"proxy_set_header X-User-Id" in location "/" replaces the header the gateway sets for service "orders" of the route in \S+nginx\.conf:\d+},
+ qr{\[warn\] .*"proxy_set_header X_Gateway_Service" in location "/"}]
+--- no_error_log
+proxy_set_header X-Request-Id

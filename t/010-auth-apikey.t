@@ -94,7 +94,7 @@ X-Auth: [apikey] [alice]
 
 
 
-=== TEST 2: no key
+=== TEST 2: no key: the detail speaks of API keys only
 --- request
 GET /orders/7
 --- error_code: 401
@@ -103,7 +103,7 @@ WWW-Authenticate: ApiKey realm="gateway", header="X-API-Key"
 Content-Type: application/problem+json
 X-Auth: [] []
 --- response_body
-{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"This service needs credentials: an API key or a bearer token, as the WWW-Authenticate header says."}
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"This service needs an API key, sent as the WWW-Authenticate header says."}
 --- error_log
 gateway: authentication failed for service "orders": no credentials
 
@@ -150,7 +150,7 @@ X-API-Key: carol-key
 --- error_code: 403
 --- response_headers
 Content-Type: application/problem+json
-X-Auth: [] []
+X-Auth: [apikey] [carol]
 --- response_body
 {"type":"tag:ngx-http-gateway,2026:forbidden","title":"Forbidden","status":403,"detail":"This consumer may not call this service."}
 --- error_log
@@ -295,9 +295,11 @@ Declared in the http block, loaded by nginx -t and by every reload; a
 service it names must exist.
 --- user_files
 >>> ../conf/consumers.json
-{"consumers": [{"id": "dave", "services": ["nope"], "keys": []}]}
+{"consumers": [{"id": "erin", "services": ["orders"], "keys": []},
+  {"services": ["orders",
+                "nope"], "id": "dave", "keys": []}]}
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*consumer "dave" in "\S+consumers\.json" names unknown gateway service "nope"}
+qr{\[emerg\] .*consumer "dave" in "\S+consumers\.json" at line 3, column 17 names unknown gateway service "nope", in the file of "gateway_consumers" in \S+nginx\.conf:\d+}
 --- no_error_log
 [alert]

@@ -84,7 +84,7 @@ our $HttpConfig = <<'_EOC_';
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         location / {
-            return 200 "uri=$request_uri consumer=[$http_x_gateway_consumer] user=[$http_x_user] email=[$http_x_email] authz=[$http_authorization]\n";
+            return 200 "uri=$request_uri consumer=[$http_x_gateway_consumer] sub=[$http_x_gateway_subject] iss=[$http_x_gateway_issuer] auth=[$http_x_gateway_auth] user=[$http_x_user] email=[$http_x_email] authz=[$http_authorization]\n";
         }
     }
 _EOC_
@@ -122,9 +122,9 @@ GET /orders/1
 --- more_headers eval
 main::bearer('rs256')
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[a@x.test] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[a@x.test] authz=[]
 --- response_headers
-X-Auth: [jwt] [alice-sub]
+X-Auth: [jwt] []
 
 
 
@@ -136,7 +136,7 @@ X-Auth: [jwt] [alice-sub]
 --- more_headers eval
 [map { main::bearer($_) } qw(rs512 ps256 es256 es384 es512 eddsa hs256 hs512)]
 --- response_body eval
-[map { "uri=/fn/$_ consumer=[alice-sub] user=[alice-sub] email=[] authz=[]\n" }
+[map { "uri=/fn/$_ consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[] authz=[]\n" }
  qw(rs512 ps256 es256 es384 es512 eddsa hs256 hs512)]
 
 
@@ -194,7 +194,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('audarray')
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[] authz=[]
 
 
 
@@ -266,15 +266,23 @@ GET /orders/1
 --- more_headers eval
 main::bearer('jwkheader')
 --- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway", error="invalid_token"
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"The bearer token is not valid: header parameter not allowed."}
 
 
 
-=== TEST 15: not a bearer token
+=== TEST 15: not a bearer token: no error, as no token was sent
 --- request
 GET /orders/1
 --- more_headers
 Authorization: Basic YWxpY2U6c2VjcmV0
 --- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway"
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"The Authorization header does not hold a bearer token."}
 --- error_log
 gateway: authentication failed for service "orders": not a bearer token
 
@@ -286,7 +294,7 @@ GET /orders/1
 --- more_headers eval
 "Authorization: bEaReR $main::T{rs256}"
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[a@x.test] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[a@x.test] authz=[]
 
 
 
@@ -296,7 +304,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('bob')
 --- response_body
-uri=/fn/1 consumer=[bob] user=[bob-sub] email=[] authz=[]
+uri=/fn/1 consumer=[bob] sub=[bob-sub] iss=[https://id.test] auth=[jwt] user=[bob-sub] email=[] authz=[]
 
 
 
@@ -317,7 +325,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('rs256') . "\nX-User: root\nX-Email: root\@x.test\nX-Gateway-Consumer: root"
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[a@x.test] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[a@x.test] authz=[]
 
 
 
@@ -327,7 +335,7 @@ GET /orders/1
 --- more_headers eval
 main::bearer('crlf')
 --- response_body
-uri=/fn/1 consumer=[alice-sub] user=[alice-sub] email=[] authz=[]
+uri=/fn/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[alice-sub] email=[] authz=[]
 
 
 
@@ -337,7 +345,7 @@ GET /relay/1
 --- more_headers eval
 main::bearer('es256')
 --- response_body eval
-"uri=/relay/1 consumer=[alice-sub] user=[] email=[] authz=[Bearer $main::T{es256}]\n"
+"uri=/relay/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[] email=[] authz=[Bearer $main::T{es256}]\n"
 --- no_error_log
 [error]
 
@@ -370,7 +378,7 @@ GET /relay/1
 --- more_headers eval
 main::bearer('expired')
 --- response_body eval
-"uri=/relay/1 consumer=[alice-sub] user=[] email=[] authz=[Bearer $main::T{expired}]\n"
+"uri=/relay/1 consumer=[] sub=[alice-sub] iss=[https://id.test] auth=[jwt] user=[] email=[] authz=[Bearer $main::T{expired}]\n"
 --- no_error_log
 [error]
 
@@ -393,3 +401,41 @@ GET /relay/1
 --- error_code: 401
 --- raw_response_headers_like eval
 qr/\r\nWWW-Authenticate: Bearer realm="gateway"\r\nWWW-Authenticate: ApiKey realm="gateway", header="X-API-Key"\r\n/
+
+
+
+=== TEST 27: a token-only service's detail names the bearer token only
+--- request
+GET /orders/1
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway"
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"This service needs a bearer token in the Authorization header."}
+
+
+
+=== TEST 28: "Bearer" and no token is an invalid request
+--- request
+GET /orders/1
+--- more_headers
+Authorization: Bearer
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="gateway", error="invalid_request"
+--- error_log
+gateway: authentication failed for service "orders": empty bearer token
+
+
+
+=== TEST 29: two API keys are an invalid request, not an invalid token
+--- request
+GET /relay/1
+--- more_headers
+X-API-Key: some-key
+X-API-Key: other-key
+--- error_code: 401
+--- raw_response_headers_like eval
+qr/\r\nWWW-Authenticate: Bearer realm="gateway", error="invalid_request"\r\nWWW-Authenticate: ApiKey realm="gateway", header="X-API-Key"\r\n/
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unauthorized","title":"Unauthorized","status":401,"detail":"The request carries more than one API key or token; send exactly one."}

@@ -212,7 +212,7 @@ qr{\[emerg\] .*"jwt_leeway" of gateway service "orders" in \S+nginx\.conf:\d+ is
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*value must be between 256 and 65536 in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*invalid "jwt_max_size" value "10": from 256 to 65536 in \S+nginx\.conf:\d+}
 
 
 
@@ -289,3 +289,33 @@ GET /x
 --- error_code: 401
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 22: jwt_algorithms that no key of the set serves: a warning
+No key of the test set is bound to PS384, so every token would be refused.
+--- http_config
+    gateway_jwks $TEST_NGINX_JWKS;
+    gateway_service orders {
+        endpoint http://127.0.0.1:1/;
+        auth jwt;
+        jwt_algorithms PS384;
+    }
+    gateway_service users {
+        endpoint http://127.0.0.1:1/;
+        auth jwt;
+        jwt_algorithms PS384 RS256;
+    }
+--- config
+    location / {
+        gateway_route /orders/ orders;
+        gateway_route /users/ users;
+        proxy_pass $gateway_target;
+    }
+--- request
+GET /orders/1
+--- error_code: 401
+--- error_log eval
+qr{\[warn\] .*no key of "\S+jwks\.json" serves the "jwt_algorithms" of gateway service "orders" in \S+nginx\.conf:\d+: every token will be refused}
+--- no_error_log
+gateway service "users"

@@ -67,6 +67,19 @@ our $HttpConfig = <<'_EOC_';
         auth apikey;
     }
 
+    gateway_service drylines {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/drylines;
+        auth apikey;
+        rate_limit 1r/m dry_run;
+        rate_limit 1r/m burst=1 per=service;
+    }
+
+    gateway_service dryown {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/dryown;
+        auth apikey;
+        rate_limit 1r/m dry_run;
+    }
+
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         location / { return 200 "$request_uri $http_x_gateway_consumer\n"; }
@@ -82,6 +95,8 @@ our $Config = <<'_EOC_';
         gateway_route /dry/ dry strip;
         gateway_route /busy/ busy strip;
         gateway_route /free/ free strip;
+        gateway_route /drylines/ drylines strip;
+        gateway_route /dryown/ dryown strip;
         proxy_pass $gateway_target;
         add_header X-Remaining "[$gateway_ratelimit_remaining]" always;
     }
@@ -113,10 +128,10 @@ X-API-Key: alice-key
 --- error_code eval
 [200, 200, 200, 429]
 --- response_headers eval
-["RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [2]",
- "RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [1]",
- "RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [0]",
- "RateLimit-Policy: \"orders\";q=1;w=60\nX-Remaining: [0]\nContent-Type: application/problem+json"]
+["RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [2]",
+ "RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [1]",
+ "RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [0]",
+ "RateLimit-Policy: \"orders\";q=3;w=60\nX-Remaining: [0]\nContent-Type: application/problem+json"]
 --- response_headers_like eval
 ["RateLimit: \"orders\";r=2;t=\\d+",
  "RateLimit: \"orders\";r=1;t=\\d+",
@@ -166,8 +181,8 @@ bob: 1r/m without burst; dave: 1r/s burst=1, on a service without one.
 [200, 429, 200, 200, 429, 200]
 --- response_headers eval
 ["RateLimit-Policy: \"orders\";q=1;w=60", "RateLimit-Policy: \"orders\";q=1;w=60",
- "RateLimit-Policy: \"free\";q=1;w=1", "RateLimit-Policy: \"free\";q=1;w=1",
- "RateLimit-Policy: \"free\";q=1;w=1", "!RateLimit-Policy\nX-Remaining: []"]
+ "RateLimit-Policy: \"free\";q=2;w=1", "RateLimit-Policy: \"free\";q=2;w=1",
+ "RateLimit-Policy: \"free\";q=2;w=1", "!RateLimit-Policy\nX-Remaining: []"]
 
 
 
@@ -177,7 +192,7 @@ bob: 1r/m without burst; dave: 1r/s burst=1, on a service without one.
 --- error_code eval
 [200, 200, 429]
 --- response_headers eval
-["RateLimit-Policy: \"byip\";q=1;w=1", "", "Retry-After: 1"]
+["RateLimit-Policy: \"byip\";q=2;w=1", "", "Retry-After: 1"]
 
 
 
@@ -286,12 +301,13 @@ qr{\[emerg\] .*invalid "per" value "per=host": "consumer", "ip" or "service" in 
 
 
 
-=== TEST 16: two limits on one service
---- http_config
-    gateway_service orders { endpoint http://127.0.0.1:1/; auth off; rate_limit 1r/s; rate_limit 2r/s; }
+=== TEST 16: at most 8 limits on one service
+--- http_config eval
+"    gateway_service orders { endpoint http://127.0.0.1:1/; auth off;\n"
+. join("", map { "        rate_limit ${_}r/s;\n" } 1 .. 9) . "    }\n"
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"rate_limit" directive is duplicate in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*more than 8 "rate_limit" lines in gateway service "orders" in \S+nginx\.conf:\d+}
 
 
 
@@ -344,5 +360,67 @@ qr/gateway: rate limit exceeded for service "dry", dry run: not refused/
 --- grep_error_log_out
 gateway: rate limit exceeded for service "dry", dry run: not refused
 gateway: rate limit exceeded for service "dry", dry run: not refused
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: a dry_run line refuses nothing; another line still does
+Three mirrors of one request with alice's key: the per-consumer line is a
+dry run, the per-service one (2 at once) refuses the third.
+--- config eval
+$::Config . <<'_EOC_'
+    location = /three {
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+    }
+
+    location = /m {
+        internal;
+        proxy_pass http://127.0.0.1:$server_port/drylines/x;
+    }
+_EOC_
+--- request
+GET /three
+--- more_headers
+X-API-Key: alice-key
+--- grep_error_log eval
+qr/gateway: rate limit exceeded for service "drylines"(?:, dry run: not refused)?/
+--- grep_error_log_out
+gateway: rate limit exceeded for service "drylines", dry run: not refused
+gateway: rate limit exceeded for service "drylines", dry run: not refused
+gateway: rate limit exceeded for service "drylines"
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: a consumer's own limit keeps the dry_run of the line it replaces
+bob's own 1r/m replaces dryown's per-consumer line, and is a dry run too.
+--- config eval
+$::Config . <<'_EOC_'
+    location = /three {
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+    }
+
+    location = /m {
+        internal;
+        proxy_pass http://127.0.0.1:$server_port/dryown/x;
+    }
+_EOC_
+--- request
+GET /three
+--- more_headers
+X-API-Key: bob-key
+--- grep_error_log eval
+qr/gateway: rate limit exceeded for service "dryown"(?:, dry run: not refused)?/
+--- grep_error_log_out
+gateway: rate limit exceeded for service "dryown", dry run: not refused
+gateway: rate limit exceeded for service "dryown", dry run: not refused
 --- no_error_log
 [error]

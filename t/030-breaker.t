@@ -48,6 +48,12 @@ our $HttpConfig = <<'_EOC_';
         breaker consecutive=1 dry_run;
     }
 
+    gateway_service limited {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fail;
+        breaker consecutive=1;
+        rate_limit 1r/m burst=3;
+    }
+
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         location /fail { return 500 "function failed\n"; }
@@ -65,8 +71,10 @@ our $Config = <<'_EOC_';
         gateway_route /picky/ picky;
         gateway_route /brittle/ brittle;
         gateway_route /dry/ dry;
+        gateway_route /limited/ limited;
         proxy_pass $gateway_target;
         add_header X-Breaker "[$gateway_breaker_state] [$upstream_addr]" always;
+        add_header X-Remaining "[$gateway_ratelimit_remaining]" always;
     }
 _EOC_
 
@@ -193,12 +201,12 @@ gateway: breaker of service
 
 
 
-=== TEST 8: a breaker parameter that is no parameter
+=== TEST 8: a value out of range is quoted, with what is wrong with it
 --- http_config
     gateway_service s { endpoint http://127.0.0.1:1/; auth off; breaker failure_rate=150%; }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid breaker: .* in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*invalid breaker parameter "failure_rate=150%": failure_rate must be 1% to 100% in \S+nginx\.conf:\d+}
 
 
 
@@ -217,3 +225,39 @@ qr{\[emerg\] .*invalid breaker parameter "trip_at=3" in \S+nginx\.conf:\d+}
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid breaker failure "4xx": "error", "timeout", "5xx" or a status 500 to 599 in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 11: a call refused by the open breaker spends no rate-limit quota
+The first call fails and opens the breaker; the refusals that follow are
+not charged to the limit (no RateLimit fields, nothing remaining spent).
+--- pipelined_requests eval
+["GET /limited/1", "GET /limited/2", "GET /limited/3", "GET /limited/4",
+ "GET /limited/5"]
+--- error_code eval
+[500, 503, 503, 503, 503]
+--- response_headers eval
+["X-Remaining: [3]",
+ "X-Remaining: []\n!RateLimit\n!RateLimit-Policy\nX-Breaker: [open] []",
+ "X-Remaining: []\n!RateLimit", "X-Remaining: []\n!RateLimit",
+ "X-Remaining: []\n!RateLimit"]
+
+
+
+=== TEST 12: probes beyond the slots
+--- http_config
+    gateway_service t { endpoint http://127.0.0.1:1/; auth off;
+                        breaker probes=20; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid breaker parameter "probes=20": probes must be 1 to 16 in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 13: max_open under open names max_open
+--- http_config
+    gateway_service t { endpoint http://127.0.0.1:1/; auth off;
+                        breaker open=10s max_open=5s; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid breaker parameter "max_open=5s": max_open must be from open to 1d in \S+nginx\.conf:\d+}

@@ -80,6 +80,26 @@ our $LogFormat = <<'_EOC_';
     access_log logs/error.log gateway;
 _EOC_
 
+# a breaker open for 1s, and an answer that takes about 3s at its rate
+our $Brief = <<'_EOC_' . ("x" x 3000) . <<'_EOC_';
+    gateway_service brief {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/fail;
+        auth off;
+        breaker consecutive=1 open=1s;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        location / {
+            limit_rate 10k;
+            set $x "
+_EOC_
+";
+            return 200 "$x$x$x$x$x$x$x$x$x$x$x$x$x";
+        }
+    }
+_EOC_
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -131,6 +151,7 @@ __DATA__
       \},
       "retries": 0,
       "retry_budget_exhausted": 0,
+      "retries_in_flight": 0,
       "breaker": null
     \},
     "flaky": \{
@@ -150,6 +171,7 @@ __DATA__
       \},
       "retries": 0,
       "retry_budget_exhausted": 0,
+      "retries_in_flight": 0,
       "breaker": \{
         "state": "open",
         "in_state_ms": \d+,
@@ -173,6 +195,7 @@ __DATA__
       \},
       "retries": 1,
       "retry_budget_exhausted": 0,
+      "retries_in_flight": 0,
       "breaker": null
     \}
   \}
@@ -230,12 +253,14 @@ qr/service="orders"/
 
 
 
-=== TEST 4: an unknown service
+=== TEST 4: an unknown service has a problem type of its own
 --- request
 GET /status?service=nope
 --- error_code: 404
 --- response_headers
 Content-Type: application/problem+json
+--- response_body
+{"type":"tag:ngx-http-gateway,2026:unknown-service","title":"Not Found","status":404,"detail":"No gateway service has this name."}
 
 
 
@@ -270,3 +295,45 @@ GET /again/c
 --- error_code: 503
 --- error_log eval
 qr{gw: service=again route=/again/ target=http://127\.0\.0\.1:\d+/busy/c consumer=- auth=off remaining=- breaker=- retries=1$}
+
+
+
+=== TEST 8: an unknown format is refused, not answered in JSON
+--- pipelined_requests eval
+["GET /status?format=xml", "GET /status?format=json"]
+--- more_headers eval
+["", "Accept: text/plain"]
+--- error_code eval
+[400, 200]
+--- response_headers eval
+["Content-Type: application/problem+json", "Content-Type: application/json"]
+--- response_body_like eval
+[qr/\A\{"type":"tag:ngx-http-gateway,2026:bad-query","title":"Bad Request","status":400,"detail":"The format argument must be \\"json\\" or \\"prometheus\\"."\}\n\z/,
+ qr/"services"/]
+
+
+
+=== TEST 9: a breaker past its open time shows what the next call finds
+The failure opens the breaker for 1s; the slow answer (3s at its rate)
+in between lets that time pass; a service without a breaker shows null.
+--- http_config eval
+$::HttpConfig . $::Brief
+--- config eval
+$::Config . <<'_EOC_';
+    location /brief/ {
+        gateway_route /brief/ brief strip;
+        proxy_pass $gateway_target;
+    }
+
+    location = /slow {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/;
+    }
+_EOC_
+--- pipelined_requests eval
+["GET /brief/x", "GET /status?service=brief", "GET /slow", "GET /status"]
+--- error_code eval
+[500, 200, 200, 200]
+--- response_body_like eval
+[qr/failed/, qr/"brief":\s*\{.*"breaker":\s*\{\s*"state":\s*"open"/s,
+ qr/x{3000}/,
+ qr/"orders":\s*\{.*"breaker":\s*null.*"brief":\s*\{.*"breaker":\s*\{\s*"state":\s*"half-open"/s]

@@ -298,3 +298,23 @@ _EOC_
 ["GET /burst", "GET /status"]
 --- response_body_like eval
 [qr//, qr/^gateway_requests_total\{service="storm"\} 20\n.*^gateway_retries_total\{service="storm"\} [1-9]\n.*^gateway_retry_budget_exhausted_total\{service="storm"\} (?:1[0-9]|[5-9])$/ms]
+
+
+
+=== TEST 12: a budget over 100% says what is wrong
+--- http_config
+    gateway_service s { endpoint http://127.0.0.1:1/; auth off; retries 2 budget=150%; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid retries parameter "budget=150%": the budget is 1% to 100% in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 13: a backoff whose MAX is under its BASE says so
+--- http_config
+    gateway_service s { endpoint http://127.0.0.1:1/; auth off; retries 2 backoff=1s:10ms; }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid retries parameter "backoff=1s:10ms": the backoff's MAX is less than its BASE in \S+nginx\.conf:\d+}

@@ -5,8 +5,11 @@
 # traffic goes on with the worker nginx starts in its place.
 
 use lib 't/inc';
+use GatewayChaos;
 use GatewayProc;
 use Test::Nginx::Socket;
+
+GatewayChaos::start();
 
 # under valgrind, /proc shows valgrind's command line, not nginx's process
 # titles, by which these tests tell workers apart
@@ -47,8 +50,9 @@ our $Services = <<'_EOC_';
         retries 1 on=429 backoff=10ms:10s;
     }
 
+    # the chaos function: /probed/KEY/PLAN
     gateway_service probed {
-        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn;
+        endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
         breaker consecutive=1 open=500ms probes=1 probe_timeout=2s;
         retries 1 on=429 backoff=10ms:10s;
     }
@@ -171,34 +175,36 @@ retry budget of service "held" exhausted
 
 === TEST 3: the probe a killed worker held runs out
 The breaker opens; after its open time the next call is the one probe
-it lets through, and it waits in a backoff when its worker is killed.
-Calls are refused while the lease lasts, and the first after its 2 s
-becomes the new probe, which closes the breaker.
+it lets through (a probe is not retried), and the function does not
+answer it when its worker is killed.  Calls are refused while the lease
+lasts, and the first after its 2 s becomes the new probe, which closes
+the breaker.
 --- init
 use Time::HiRes ();
-Test::More::is(GatewayProc::statuses('/probed/fail', 1), '500', 'TEST 3: opened');
+Test::More::is(GatewayProc::statuses('/probed/f/500', 1), '500', 'TEST 3: opened');
 Time::HiRes::sleep(0.7);
-my $re = qr/retrying service "probed" after 429/;
+my $re = qr/breaker of service "probed" open -> half-open/;
 my $before = () = GatewayProc::logged($re);
-my $sock = GatewayProc::open_request('/probed/later');
+my $sock = GatewayProc::open_request('/probed/p/stall');
 my @lines = GatewayProc::wait_logged(5, $before + 1, $re);
 Test::More::is(scalar @lines, $before + 1, 'TEST 3: the probe waits');
 my $t0 = Time::HiRes::time();
 GatewayProc::kill_worker($_) for main::pids_of($re, $before);
-Test::More::is(GatewayProc::statuses('/probed/ok', 4), '503 503 503 503',
+Test::More::is(GatewayProc::statuses('/probed/ok/200', 4), '503 503 503 503',
                'TEST 3: no other probe while the lease lasts');
 my $status = 503;
 while ($status == 503 && Time::HiRes::time() - $t0 < 8) {
     Time::HiRes::sleep(0.1);
-    $status = GatewayProc::statuses('/probed/ok', 1);
+    $status = GatewayProc::statuses('/probed/ok/200', 1);
 }
 my $after = Time::HiRes::time() - $t0;
 Test::More::is($status, 200, 'TEST 3: a new probe after the lease');
 Test::More::cmp_ok($after, '>', 1.2, "TEST 3: not before the lease ran out ($after s)");
+Test::More::is(GatewayChaos::count('p'), 1, 'TEST 3: the probe called once');
 --- request
-GET /probed/ok
+GET /probed/ok/200
 --- response_body
-ok
+200 plain hit=2
 --- error_log eval
 [qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9/,
  'gateway: breaker of service "probed" closed -> open: consecutive failures',

@@ -53,10 +53,26 @@ conf_make(ngx_uint_t min_requests, ngx_uint_t failure_rate)
 }
 
 
+/*
+ * Every admission is first peeked at: peek() changes nothing and answers
+ * what admit() then does, and state_now() names the state admit() finds.
+ */
+
 static admit_t
 admit(breaker_t *b, conf_t *conf, ngx_msec_t now)
 {
-    admit_t  a;
+    admit_t     a;
+    ngx_int_t   peeked;
+    breaker_t   before;
+    ngx_uint_t  state;
+    ngx_msec_t  peek_retry;
+
+    before = *b;
+    peek_retry = 0x5a5a;
+
+    peeked = ngx_http_gateway_breaker_peek(b, conf, now, &peek_retry);
+    state = ngx_http_gateway_breaker_state_now(b, now);
+    assert_memory_equal(&before, b, sizeof(breaker_t));
 
     /* values the function must overwrite */
     memset(&a, 0x5a, sizeof(a));
@@ -64,6 +80,17 @@ admit(breaker_t *b, conf_t *conf, ngx_msec_t now)
     a.rc = ngx_http_gateway_breaker_admit(b, conf, now, &a.ticket, &a.retry,
                                           &a.tr);
     assert_int_equal(a.ticket.generation, b->generation);
+
+    assert_int_equal(peeked, (a.rc == NGX_OK) ? NGX_OK : NGX_BUSY);
+    assert_int_equal(peek_retry, a.retry);
+
+    if (before.state == OPEN) {
+        assert_int_equal(state, (a.rc == NGX_OK || a.tr.to == HALF_OPEN)
+                                ? HALF_OPEN : OPEN);
+
+    } else {
+        assert_int_equal(state, before.state);
+    }
 
     if (a.rc == NGX_OK) {
         assert_int_equal(a.retry, 0);

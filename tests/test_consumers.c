@@ -107,7 +107,7 @@ test_valid(void **state)
         " {\"id\": \"bob@example.com\", \"keys\": [\"" DIGEST_B "\"],"
         "  \"services\": [\"*\"], \"jwt_subject\": \"svc-bob\"},"
         " {\"id\": \"mobile-app\", \"jwt_subject\": \"mobile-app\","
-        "  \"services\": [\"*\"]}"
+        "  \"jwt_issuer\": \"https://id.example\", \"services\": [\"*\"]}"
         "]}"), NGX_OK);
 
     assert_int_equal(st->consumers.nconsumers, 3);
@@ -134,6 +134,8 @@ test_valid(void **state)
     c = ngx_http_gateway_consumers_by_subject(&st->consumers, &sub);
     assert_non_null(c);
     assert_memory_equal(c->id.data, "mobile-app", 10);
+    assert_int_equal(c->jwt_issuer.len, 18);
+    assert_memory_equal(c->jwt_issuer.data, "https://id.example", 18);
 
     sub = gateway_test_str(st->pool, "svc-bob");
     c = ngx_http_gateway_consumers_by_subject(&st->consumers, &sub);
@@ -156,25 +158,27 @@ test_empty(void **state)
 }
 
 
-static void
-test_many_keys(void **state)
-{
-    consumers_state_t  *st = *state;
-    u_char             *json, *p, digest[SHA256_DIGEST_LENGTH];
-    char                key[32];
-    ngx_uint_t          i, j;
+/* n consumers "c0"..., with keys "key-0"...; the last one's id "c<dup>" */
 
-    json = ngx_palloc(st->pool, 1024 * 1024);
+static char *
+many(consumers_state_t *st, ngx_uint_t n, ngx_uint_t dup)
+{
+    u_char      *json, *p, digest[SHA256_DIGEST_LENGTH];
+    char         key[32];
+    ngx_uint_t   i, j;
+
+    json = ngx_palloc(st->pool, n * 128 + 64);
     assert_non_null(json);
 
     p = ngx_sprintf(json, "{\"consumers\": [");
 
-    for (i = 0; i < 2000; i++) {
+    for (i = 0; i < n; i++) {
         ngx_sprintf((u_char *) key, "key-%ui%Z", i);
         SHA256((u_char *) key, strlen(key), digest);
 
         p = ngx_sprintf(p, "%s{\"id\": \"c%ui\", \"services\": [\"*\"], "
-                           "\"keys\": [\"sha256:", i ? "," : "", i);
+                           "\"keys\": [\"sha256:", i ? "," : "",
+                        (i == n - 1) ? dup : i);
 
         for (j = 0; j < SHA256_DIGEST_LENGTH; j++) {
             p = ngx_sprintf(p, "%02xd", digest[j]);
@@ -183,9 +187,20 @@ test_many_keys(void **state)
         p = ngx_sprintf(p, "\"]}");
     }
 
-    p = ngx_sprintf(p, "]}%Z");
+    ngx_sprintf(p, "]}%Z");
 
-    assert_int_equal(load(st, (char *) json), NGX_OK);
+    return (char *) json;
+}
+
+
+static void
+test_many_keys(void **state)
+{
+    consumers_state_t  *st = *state;
+    char                key[32];
+    ngx_uint_t          i;
+
+    assert_int_equal(load(st, many(st, 2000, 1999)), NGX_OK);
 
     for (i = 0; i < 2000; i++) {
         ngx_sprintf((u_char *) key, "key-%ui%Z", i);
@@ -193,6 +208,32 @@ test_many_keys(void **state)
     }
 
     assert_null(by_key(st, "key-2000"));
+}
+
+
+/* loading is linear: a pairwise id check took minutes for 100,000 */
+
+static void
+test_hundred_thousand(void **state)
+{
+    consumers_state_t  *st = *state;
+    char                key[32];
+    ngx_uint_t          i;
+
+    assert_int_equal(load(st, many(st, 100000, 99999)), NGX_OK);
+    assert_int_equal(st->consumers.nconsumers, 100000);
+
+    for (i = 0; i < 100000; i += 997) {
+        ngx_sprintf((u_char *) key, "key-%ui%Z", i);
+        assert_non_null(by_key(st, key));
+    }
+
+    /* the last id repeats an early one: found, and where */
+
+    ngx_memzero(&st->consumers, sizeof(ngx_http_gateway_consumers_t));
+
+    load_fails(st, many(st, 100000, 7),
+               "duplicate consumer id \"c7\" at line 1, column ");
 }
 
 
@@ -243,6 +284,9 @@ test_consumer_errors(void **state)
     load_fails(st, "{\"consumers\": [{\"id\": \"a\", \"services\": [],"
                " \"jwt_subject\": 1}]}",
                "\"jwt_subject\" of consumer \"a\" is not a string");
+    load_fails(st, "{\"consumers\": [{\"id\": \"a\", \"services\": [],"
+               " \"jwt_issuer\": \"https://x\"}]}",
+               "\"jwt_issuer\" of consumer \"a\" has no \"jwt_subject\"");
     load_fails(st, "{\"consumers\": [{\"id\": \"a\", \"services\": [],"
                " \"rate_limit\": \"fast\"}]}",
                "invalid rate_limit \"fast\" of consumer \"a\"");
@@ -378,6 +422,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hundred_thousand, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_json_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_errors, setup,
                                         teardown),

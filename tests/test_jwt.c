@@ -38,6 +38,7 @@
 #define MALFORMED      NGX_HTTP_GATEWAY_JWT_MALFORMED
 #define TOO_LARGE      NGX_HTTP_GATEWAY_JWT_TOO_LARGE
 #define BAD_ALG        NGX_HTTP_GATEWAY_JWT_BAD_ALG
+#define BAD_HEADER     NGX_HTTP_GATEWAY_JWT_BAD_HEADER
 #define UNKNOWN_KEY    NGX_HTTP_GATEWAY_JWT_UNKNOWN_KEY
 #define BAD_SIGNATURE  NGX_HTTP_GATEWAY_JWT_BAD_SIGNATURE
 #define EXPIRED        NGX_HTTP_GATEWAY_JWT_EXPIRED
@@ -1440,11 +1441,11 @@ test_crit(void **state)
         tok = token_raw("HS256", fmt("{\"alg\":\"HS256\",\"kid\":\"hs256\",%s}",
                                      crit[i]),
                         claims_ok());
-        assert_int_equal(verify(tok), BAD_ALG);
+        assert_int_equal(verify(tok), BAD_HEADER);
 
         tok = token_raw("ES256", fmt("{\"alg\":\"ES256\",%s}", crit[i]),
                         claims_ok());
-        assert_int_equal(verify(tok), BAD_ALG);
+        assert_int_equal(verify(tok), BAD_HEADER);
     }
 
     /* no crit: fine, b64 alone is not honoured (the payload is base64url) */
@@ -1474,25 +1475,26 @@ test_embedded_keys(void **state)
 
         h = fmt("{\"alg\":\"ES256\",\"%s\":%s}", members[i], values[i]);
         tok = token_with("ES256", K.attacker, NULL, 0, h, claims_ok());
-        assert_int_equal(verify(tok), BAD_ALG);
+        assert_int_equal(verify(tok), BAD_HEADER);
 
         /* with the attacker's key's kid */
 
         h = fmt("{\"alg\":\"ES256\",\"kid\":\"es256\",\"%s\":%s}",
                 members[i], values[i]);
         tok = token_with("ES256", K.attacker, NULL, 0, h, claims_ok());
-        assert_int_equal(verify(tok), BAD_ALG);
+        assert_int_equal(verify(tok), BAD_HEADER);
 
         /* even signed with our own key: no header carries keys */
 
         tok = token_raw("ES256", h, claims_ok());
-        assert_int_equal(verify(tok), BAD_ALG);
+        assert_int_equal(verify(tok), BAD_HEADER);
 
         /* null counts as present */
 
         h = fmt("{\"alg\":\"ES256\",\"kid\":\"es256\",\"%s\":null}",
                 members[i]);
-        assert_int_equal(verify(token_raw("ES256", h, claims_ok())), BAD_ALG);
+        assert_int_equal(verify(token_raw("ES256", h, claims_ok())),
+                         BAD_HEADER);
     }
 
     /* the attacker's key alone is not ours */
@@ -1530,7 +1532,7 @@ test_cty_typ_and_jwe_headers(void **state)
                                 fmt("{\"alg\":\"HS256\",\"kid\":\"hs256\",%s}",
                                     refused[i]),
                                 claims_ok())),
-                         BAD_ALG);
+                         BAD_HEADER);
     }
 
     for (i = 0; i < sizeof(typ_ok) / sizeof(typ_ok[0]); i++) {
@@ -2464,12 +2466,15 @@ test_issuer(void **state)
                          BAD_ISSUER);
     }
 
-    /* not checked without a policy issuer */
+    /* not compared without a policy issuer, but it must be a string */
 
     ngx_str_null(&POL.issuer);
 
-    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":1}", NOW + 60), NOW),
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":\"x\"}", NOW + 60),
+                            NOW),
                      OK);
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":1}", NOW + 60), NOW),
+                     BAD_CLAIMS);
 }
 
 

@@ -1265,6 +1265,63 @@ test_store_full(void **state)
 }
 
 
+/*
+ * One decision looks up several keys: pinned, the first ones stay, empty
+ * (idle) as they are, and in a full zone too; unpinned, they go again.
+ */
+
+static void
+test_store_pinned(void **state)
+{
+    limit_state_t  *st = *state;
+
+    u_char                      buf[64];
+    ngx_str_t                   key, a, b;
+    ngx_uint_t                  i, cap, next, created;
+    ngx_http_gateway_bucket_t  *ba, *bb;
+
+    /* an empty store: a is created idle, b's creation would drop it */
+
+    a = gateway_test_str(st->pool, "a");
+    b = gateway_test_str(st->pool, "b");
+
+    ba = lookup(st, &a, 0, 1000, &created);
+    ngx_http_gateway_limit_pin(ba, 1);
+    bb = lookup(st, &b, 0, 1000, &created);
+    ngx_http_gateway_limit_pin(bb, 1);
+
+    assert_ptr_equal(find(st, &a), (u_char *) ba
+                     - offsetof(ngx_http_gateway_limit_node_t, bucket));
+    assert_int_equal(check_store(st), 2);
+
+    /* a full zone evicts around the pinned ones */
+
+    cap = fill(st, 40, 0, 1000, &next);
+
+    for (i = next; i < 3 * cap; i++) {
+        key = key_of(buf, 40, i);
+        assert_non_null(lookup(st, &key, 1000, 1000, &created));
+    }
+
+    assert_non_null(find(st, &a));
+    assert_non_null(find(st, &b));
+
+    /* unpinned, and idle, they are the first to go */
+
+    ngx_http_gateway_limit_pin(ba, 0);
+    ngx_http_gateway_limit_pin(bb, 0);
+
+    for (i = 0; i < cap; i++) {
+        key = key_of(buf, 40, 10 * cap + i);
+        assert_non_null(lookup(st, &key, 2000000, 1000, &created));
+    }
+
+    assert_null(find(st, &a));
+    assert_null(find(st, &b));
+    assert_true(check_store(st) <= cap);
+}
+
+
 /* the oldest entry of keys of this length, from the LRU tail */
 
 static ngx_http_gateway_limit_node_t *
@@ -1579,6 +1636,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_bucket_burst),
+        cmocka_unit_test_setup_teardown(test_store_pinned, setup, teardown),
         cmocka_unit_test(test_bucket_refill_boundary),
         cmocka_unit_test(test_bucket_refused_not_counted),
         cmocka_unit_test(test_bucket_idle_refill),

@@ -486,6 +486,65 @@ test_many_routes(void **state)
 }
 
 
+static void
+test_control_bytes_match_no_parameter(void **state)
+{
+    routes_state_t  *st = *state;
+
+    route_new(st, "GET", "/users/{id}", 0);
+    route_new(st, "GET", "/files/", 0);
+    table_build(st);
+
+    assert_string_equal(winner(st, "/users/7", NGX_HTTP_GET), "/users/{id}");
+    assert_string_equal(winner(st, "/users/7\r\nX-Gateway-Consumer: a",
+                               NGX_HTTP_GET), "404");
+    assert_string_equal(winner(st, "/users/a\tb", NGX_HTTP_GET), "404");
+    assert_string_equal(winner(st, "/users/a\x7f", NGX_HTTP_GET), "404");
+    assert_string_equal(winner(st, "/users/a\x1f", NGX_HTTP_GET), "404");
+
+    /* bytes from 0x80 are UTF-8, not controls */
+    assert_string_equal(winner(st, "/users/\xc3\xa9", NGX_HTTP_GET),
+                        "/users/{id}");
+
+    /* a prefix route forwards the rest as an escaped path: no variable */
+    assert_string_equal(winner(st, "/files/a\r\nb", NGX_HTTP_GET),
+                        "/files/");
+}
+
+
+static void
+test_dot_semicolon_segments(void **state)
+{
+    ngx_uint_t   i;
+    ngx_str_t    path;
+
+    static const char  *bad[] = {
+        "/..;/admin", "/a/..;jsessionid=1/b", "/a/.;/b", "/.;", "/a/..;",
+        NULL
+    };
+
+    static const char  *good[] = {
+        "/", "/a/b", "/a/..b", "/a/.b;c", "/a/b..;", "/a/x.;", "/a;/..x",
+        "/a/...;", "", NULL
+    };
+
+    (void) state;
+
+    for (i = 0; bad[i]; i++) {
+        path.data = (u_char *) bad[i];
+        path.len = strlen(bad[i]);
+        assert_int_equal(ngx_http_gateway_route_path_check(&path),
+                         NGX_DECLINED);
+    }
+
+    for (i = 0; good[i]; i++) {
+        path.data = (u_char *) good[i];
+        path.len = strlen(good[i]);
+        assert_int_equal(ngx_http_gateway_route_path_check(&path), NGX_OK);
+    }
+}
+
+
 int
 main(void)
 {
@@ -509,6 +568,9 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_parameter_names_do_not_split_nodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_control_bytes_match_no_parameter, setup, teardown),
+        cmocka_unit_test(test_dot_semicolon_segments),
     };
 
     return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
