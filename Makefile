@@ -10,8 +10,12 @@
 #   make check-asan     the suite on nginx and module built with ASan+UBSan
 #   make check-valgrind the suite under valgrind memcheck (leaks, bad access)
 #   make check-soak     minutes of clients against a misbehaving function
+#   make deb        the Debian package libnginx-mod-http-gateway (build/deb/)
+#   make check-deb  that package installed into the system nginx, tried,
+#                   and purged again
 #
-#   NGINX_SRC=DIR   build against (and test with) an nginx source tree
+#   NGINX_SRC=DIR   build against (and test with) an nginx source tree: a
+#                   release tarball or a checkout of nginx's repository
 #
 # On Debian 12 every target installs the packages it misses (as root).
 
@@ -23,23 +27,31 @@ NGINX_SRC    ?=
 PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
-                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl
+                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl
 
 # Debian's nginx, with the module built against its nginx-dev headers;
-# or an nginx built from NGINX_SRC with the module beside it.
+# or an nginx built from NGINX_SRC with the module beside it.  All that
+# is built from an NGINX_SRC tree goes to a directory of its own
+# (VARIANT), so that builds against different nginx never mix.
 
 ifeq ($(NGINX_SRC),)
 NGINX_BUILD  := $(BUILD)/nginx-dev
 NGINX_OBJS   := $(NGINX_BUILD)/objs
 NGINX_BIN    := /usr/sbin/nginx
+VARIANT      := $(BUILD)
 else
 NGINX_BUILD  := $(abspath $(NGINX_SRC))
-NGINX_OBJS   := $(BUILD)/nginx-src
+VARIANT      := $(BUILD)/src-$(notdir $(NGINX_BUILD))
+NGINX_OBJS   := $(VARIANT)/nginx
 NGINX_BIN    := $(NGINX_OBJS)/nginx
 endif
 
 MODULE_SO    := $(NGINX_OBJS)/ngx_http_gateway_module.so
 MODULE_SRCS  := $(wildcard $(CURDIR)/module/*.[ch]) $(CURDIR)/config
+
+# in an nginx tree: a release tarball has ./configure, a checkout of
+# nginx's repository auto/configure (both run from the tree's top)
+CONFIGURE    := $$([ -f configure ] && echo ./configure || echo auto/configure)
 
 # unit tests link real nginx core objects, from NGINX_SRC or from
 # Debian's nginx source package
@@ -50,13 +62,17 @@ else
 CORE_SRC     := $(NGINX_BUILD)
 endif
 
-CORE_OBJS_DIR := $(BUILD)/core
+CORE_OBJS_DIR := $(VARIANT)/core
 CORE_OBJS    := $(addprefix $(CORE_OBJS_DIR)/src/, \
                   core/ngx_palloc.o core/ngx_string.o core/ngx_array.o \
                   core/ngx_list.o core/ngx_hash.o core/ngx_slab.o \
                   core/ngx_rbtree.o core/ngx_queue.o core/ngx_crc32.o \
                   core/ngx_parse_time.o os/unix/ngx_alloc.o)
-CORE_INCS    := -I $(CORE_SRC)/src/core -I $(CORE_SRC)/src/event \
+# nginx's headers want _GNU_SOURCE (ngx_linux_config.h defines it, too
+# late when a test includes system headers first: mainline needs it for
+# struct in6_pktinfo)
+CORE_INCS    := -D_GNU_SOURCE \
+                -I $(CORE_SRC)/src/core -I $(CORE_SRC)/src/event \
                 -I $(CORE_SRC)/src/event/modules -I $(CORE_SRC)/src/os/unix \
                 -I $(CORE_OBJS_DIR) -I $(CORE_SRC)/src/http \
                 -I $(CORE_SRC)/src/http/modules -I $(CURDIR)/module
@@ -65,7 +81,7 @@ SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer
 CORE_CC_OPT  := -g -O1 -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
 TEST_CFLAGS  := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter \
                 -Werror -DNGX_DEBUG_PALLOC=1 $(SANITIZE)
-UNIT_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%, \
+UNIT_TESTS   := $(patsubst tests/%.c,$(VARIANT)/tests/%, \
                   $(wildcard tests/test_*.c))
 # tests/test_X.c tests the core module/ngx_gateway_X.c, with these
 UNIT_COMMON  := module/ngx_gateway_parse.c tests/gateway_test_stubs.c
@@ -94,16 +110,16 @@ PROVE_LIB    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 
 .PHONY: all build deps run stop test unit integration lint fuzz bench-jwt \
-        bench check-reload check-asan check-valgrind clean
+        bench check-reload check-asan check-valgrind deb check-deb clean
 
 all: build
 
 build: $(MODULE_SO)
 
 
-deps:
-	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+# the Debian packages of the list $(1) that are missing, installed (as root)
+install_missing = missing=""; \
+	for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -119,11 +135,15 @@ deps:
 	        --no-install-recommends $$missing >/dev/null; \
 	fi
 
+deps:
+	@$(call install_missing,$(DEB_PACKAGES))
+
 
 ifeq ($(NGINX_SRC),)
 
 $(NGINX_BUILD)/.configured: config | deps
 	rm -rf $(NGINX_BUILD)
+	mkdir -p $(BUILD)
 	cp -a /usr/share/nginx/src $(NGINX_BUILD)
 	cd $(NGINX_BUILD) && . ./conf_flags \
 	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
@@ -138,11 +158,12 @@ else
 
 $(NGINX_OBJS)/.configured: config | deps
 	mkdir -p $(NGINX_OBJS)
-	cd $(NGINX_BUILD) && ./configure --builddir=$(NGINX_OBJS) \
+	cd $(NGINX_BUILD) && $(CONFIGURE) \
+	    --builddir=$(NGINX_OBJS) \
 	    --with-compat --with-debug --with-http_ssl_module \
 	    --with-http_realip_module \
-	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
-	    || { cat $(BUILD)/configure.log; exit 1; }
+	    --add-dynamic-module=$(CURDIR) > $(VARIANT)/configure.log 2>&1 \
+	    || { cat $(VARIANT)/configure.log; exit 1; }
 	touch $@
 
 $(MODULE_SO): $(NGINX_OBJS)/.configured $(MODULE_SRCS)
@@ -178,10 +199,11 @@ else
 $(CORE_OBJS_DIR)/.configured: | deps
 endif
 	mkdir -p $(CORE_OBJS_DIR)
-	cd $(CORE_SRC) && ./configure --builddir=$(CORE_OBJS_DIR) --with-debug \
-	    --with-http_ssl_module --with-cc-opt='$(CORE_CC_OPT)' \
-	    --with-ld-opt='$(SANITIZE)' > $(BUILD)/core-configure.log 2>&1 \
-	    || { cat $(BUILD)/core-configure.log; exit 1; }
+	cd $(CORE_SRC) && $(CONFIGURE) \
+	    --builddir=$(CORE_OBJS_DIR) --with-debug --with-http_ssl_module \
+	    --with-cc-opt='$(CORE_CC_OPT)' \
+	    --with-ld-opt='$(SANITIZE)' > $(VARIANT)/core-configure.log 2>&1 \
+	    || { cat $(VARIANT)/core-configure.log; exit 1; }
 	touch $@
 
 $(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
@@ -193,10 +215,10 @@ unit_src = $(firstword $(wildcard module/ngx_gateway_$(1).c) \
                        module/ngx_http_gateway_$(1).c)
 
 .SECONDEXPANSION:
-$(BUILD)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
+$(VARIANT)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
                        $(UNIT_COMMON) tests/gateway_test.h \
                        $(wildcard module/*.h) $(CORE_OBJS)
-	mkdir -p $(BUILD)/tests
+	mkdir -p $(VARIANT)/tests
 	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
 	    $(sort $(call unit_src,$*) $(UNIT_COMMON)) $(CORE_OBJS) \
 	    $(UNIT_LIBS)
@@ -283,18 +305,19 @@ check-reload: build
 # nginx from the unit tests' source tree and the module, with nginx's own
 # ASan flags plus UBSan; reports go to files, as workers' stderr is their
 # error log.  ODR: nginx defines ngx_module_names in every dynamic module.
-ASAN_BUILD   := $(BUILD)/asan
+ASAN_BUILD   := $(VARIANT)/asan
 ASAN_OPTS    := detect_leaks=0:detect_odr_violation=0
 ASAN_OPTS    := $(ASAN_OPTS):log_path=$(ASAN_BUILD)/logs/report
 
 $(ASAN_BUILD)/.built: $(CORE_OBJS_DIR)/.configured $(MODULE_SRCS)
 	mkdir -p $(ASAN_BUILD)
-	cd $(CORE_SRC) && ./configure --builddir=$(ASAN_BUILD) --with-compat \
+	cd $(CORE_SRC) && $(CONFIGURE) \
+	    --builddir=$(ASAN_BUILD) --with-compat \
 	    --with-debug --with-http_ssl_module --with-http_realip_module \
 	    --add-dynamic-module=$(CURDIR) \
 	    --with-cc-opt='-g -O1 -DNGX_DEBUG_PALLOC=1 $(SANITIZE)' \
-	    --with-ld-opt='$(SANITIZE)' > $(BUILD)/asan-configure.log 2>&1 \
-	    || { cat $(BUILD)/asan-configure.log; exit 1; }
+	    --with-ld-opt='$(SANITIZE)' > $(VARIANT)/asan-configure.log 2>&1 \
+	    || { cat $(VARIANT)/asan-configure.log; exit 1; }
 	$(MAKE) -C $(CORE_SRC) -f $(ASAN_BUILD)/Makefile binary modules
 	touch $@
 
@@ -377,6 +400,8 @@ run: build
 	printf 'load_module %s;\ninclude %s;\n' $(MODULE_SO) \
 	    $(CURDIR)/examples/gateway.conf > $(BUILD)/run/nginx.conf
 	cp examples/consumers.json examples/jwks.json $(BUILD)/run/
+	perl examples/demo-token.pl examples/jwks.json \
+	    > $(BUILD)/run/demo-token.jwt
 	$(NGINX_BIN) -t -q -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf
 	@cat examples/try.txt
 	exec $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf \
@@ -386,6 +411,38 @@ stop:
 	if [ -s $(BUILD)/run/logs/nginx.pid ]; then \
 	    $(NGINX_BIN) -p $(BUILD)/run/ -c $(BUILD)/run/nginx.conf -s quit; \
 	fi
+
+
+# libnginx-mod-http-gateway, built as Debian builds nginx modules: dh with
+# the dh_nginx addon of nginx-dev (Debian's nginx configure flags, the .so
+# in /usr/lib/nginx/modules/, mod-http-gateway.conf enabled through
+# /etc/nginx/modules-enabled/, a dependency on the exact nginx ABI).  The
+# packaging, examples/debian/, is laid over a copy of the sources in
+# build/deb/.  dh_auto_configure runs configure in /usr/share/nginx/src,
+# which leaves a Makefile there: removed unless it was there before.
+DEB_DIR      := $(BUILD)/deb
+DEB_SRC      := $(DEB_DIR)/libnginx-mod-http-gateway
+DEB_TOOLS    := build-essential debhelper dpkg-dev
+
+deb: | deps
+	@$(call install_missing,$(DEB_TOOLS))
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	cp -a module config LICENSE README.md $(DEB_SRC)/
+	cp -a examples/debian $(DEB_SRC)/debian
+	sed -n '/^Redistribution/,$$ { s/^$$/./; s/^/ /; p }' LICENSE \
+	    >> $(DEB_SRC)/debian/copyright
+	mf=/usr/share/nginx/src/Makefile; had=; [ ! -e $$mf ] || had=1; \
+	rc=0; (cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc) \
+	    > $(DEB_DIR)/build.log 2>&1 || rc=$$?; \
+	[ -n "$$had" ] || rm -f $$mf; \
+	[ $$rc = 0 ] || { cat $(DEB_DIR)/build.log; exit $$rc; }
+	@ls $(DEB_DIR)/*.deb
+
+# the package installed into the system nginx, a gateway started with it
+# and asked, then the package purged: the system as it was found
+check-deb: deb
+	bash tests/deb/check.sh $(DEB_DIR)/libnginx-mod-http-gateway_*.deb
 
 
 clean:

@@ -198,7 +198,7 @@ our %KnownSections = map { $_ => 1 } qw(
     response_body_unlike error_log no_error_log grep_error_log
     grep_error_log_out log_level must_die suppress_stderr tcp_listen
     tcp_reply tcp_reply_delay tcp_query tcp_query_len tcp_no_close
-    tcp_shutdown ONLY SKIP LAST
+    tcp_shutdown tcp_query_auto_timeout ONLY SKIP LAST
 );
 
 sub _parse_block {
@@ -879,9 +879,16 @@ sub _tcp_server_child {
         $no_write = $how != 0;
     }
 
+    # tcp_query_auto_timeout: the query ends when nothing more comes for
+    # that long (default 0.1s), whatever its length
+    my $idle = $block->tcp_query_auto_timeout;
+    $idle = 0.1 if defined $idle && $idle eq '';
+    my $sel = IO::Select->new($client);
+
     my $query = '';
     unless ($no_read) {
         while (1) {
+            last if defined $idle && !$sel->can_read($idle);
             my $n = sysread $client, my $chunk, 4096;
             last unless $n;
             $query .= $chunk;
@@ -893,7 +900,7 @@ sub _tcp_server_child {
                 close $fh;
                 rename "$query_file.tmp", $query_file;
             }
-            last if !$want_len || length $query >= $want_len;
+            last if !defined $idle && (!$want_len || length $query >= $want_len);
         }
     }
 
