@@ -234,13 +234,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
 
-    if (rc == NGX_OK) {
-        rc = ngx_http_gateway_circuit_check(r, gmcf, ctx);
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_gateway_rate_limit_check(r, gmcf, ctx);
-    }
+    /* the breaker, the rate limit and the breaker again, in one hold */
 
     if (rc == NGX_OK) {
         rc = ngx_http_gateway_circuit_admit(r, gmcf, ctx);
