@@ -254,9 +254,10 @@ integration: build
 	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
 
 
-# not a test: a few minutes of wrk and callgrind on loopback
+# not a test: a few minutes of wrk, callgrind and gdb on loopback, with
+# HAProxy as a peer; BENCH_BASELINE_MODULE=SO also measures another build
 bench: build
-	@missing=""; for p in wrk valgrind curl; do \
+	@missing=""; for p in wrk valgrind curl gdb haproxy; do \
 	    command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    apt-get update -qq; \
