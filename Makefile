@@ -240,8 +240,26 @@ $(BUILD)/bench_jwt: tests/bench_jwt.c module/ngx_http_gateway_jwt.c \
 	cc -O2 $(CORE_INCS) -I tests -o $@ $< module/ngx_http_gateway_jwt.c \
 	    tests/fuzz/nginx_stubs.c $(FUZZ_CORE) -lcrypto -ljansson
 
+# BENCH_JWT_BASELINE=REV: then the same with the JWT code of git revision
+# REV, a before/after on the same machine at the same time
+BENCH_JWT_BASELINE ?=
+BENCH_JWT_BASE     := $(BUILD)/bench-jwt-base
+
 bench-jwt: $(BUILD)/bench_jwt
 	$(BUILD)/bench_jwt 20000
+	@if [ -n "$(BENCH_JWT_BASELINE)" ]; then \
+	    rm -rf $(BENCH_JWT_BASE) && mkdir -p $(BENCH_JWT_BASE); \
+	    for f in ngx_http_gateway_jwt.c ngx_http_gateway_jwt.h; do \
+	        git show $(BENCH_JWT_BASELINE):module/$$f \
+	            > $(BENCH_JWT_BASE)/$$f; \
+	    done; \
+	    cc -O2 -I $(BENCH_JWT_BASE) $(CORE_INCS) -I tests \
+	        -o $(BENCH_JWT_BASE)/bench_jwt tests/bench_jwt.c \
+	        $(BENCH_JWT_BASE)/ngx_http_gateway_jwt.c \
+	        tests/fuzz/nginx_stubs.c $(FUZZ_CORE) -lcrypto -ljansson; \
+	    echo "before, at $(BENCH_JWT_BASELINE):"; \
+	    $(BENCH_JWT_BASE)/bench_jwt 20000; \
+	fi
 
 unit: $(UNIT_TESTS)
 	rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc

@@ -88,7 +88,7 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     ngx_int_t                               rc, peek, limited;
     ngx_str_t                               state;
     ngx_msec_t                              retry;
-    ngx_uint_t                              locked;
+    ngx_uint_t                              locked, closed;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
     ngx_http_gateway_breaker_t             *b;
@@ -128,17 +128,11 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     if (b) {
         generation = b->generation;
         ngx_memory_barrier();
+        closed = (b->state == NGX_HTTP_GATEWAY_BREAKER_CLOSED);
+        ngx_memory_barrier();
 
-        if (b->state == NGX_HTTP_GATEWAY_BREAKER_CLOSED) {
-            ngx_memory_barrier();
-
-            if (b->generation == generation) {
-                call->ticket.generation = generation;
-                locked = 0;
-
-            } else {
-                locked = 1;
-            }
+        if (closed && b->generation == generation) {
+            call->ticket.generation = generation;
 
         } else {
             locked = 1;

@@ -368,7 +368,7 @@ def ours(kind):
     f = gdb.newest_frame().older()
     if f is not None and kind == "pool" and (f.name() or "") in POOL:
         return False
-    for _ in range(12):
+    for _ in range(30):
         if f is None:
             return False
         name = f.name() or ""
@@ -448,6 +448,7 @@ EOF
 read -r bare_n bare_ir bare_zl bare_bl < <(callgrind bare)
 read -r gw_n gw_ir gw_zl gw_bl < <(callgrind gw)
 read -r gw_bytes gw_allocs gw_mallocs < <(bytes gw)
+read -r nc_bytes nc_allocs nc_mallocs < <(bytes nocache)
 
 if [ -n "$baseline" ]; then
     read -r b4_n b4_ir b4_zl b4_bl < <(callgrind gw-before)
@@ -501,6 +502,8 @@ echo "the gateway's own allocations in a request (gdb, the 3rd request):"
 printf '  %-40s %10s %10s %10s\n' "" "pool bytes" "pool calls" "mallocs"
 printf '  %-40s %10s %10s %10s\n' "gateway" "$gw_bytes" "$gw_allocs" \
     "$gw_mallocs"
+printf '  %-40s %10s %10s %10s\n' "gateway, JWT cache off" "$nc_bytes" \
+    "$nc_allocs" "$nc_mallocs"
 if [ -n "$baseline" ]; then
     printf '  %-40s %10s %10s %10s\n' "before" "$b4_bytes" "$b4_allocs" \
         "$b4_mallocs"
