@@ -208,7 +208,10 @@ fi
 
 declare -A ratios rps
 
-printf '%-24s %5s %11s %9s %9s %7s\n' variant round 'req/s' p50 p99 ratio
+# each variant right after bare proxy_pass, so that the ratio is of two
+# runs a few seconds apart, whatever else the machine does
+printf '%-24s %5s %11s %11s %9s %9s %7s\n' variant round 'bare req/s' \
+    'req/s' p50 p99 ratio
 
 for round in $(seq 1 "$rounds"); do
     for workers in 1 2; do
@@ -218,16 +221,13 @@ for round in $(seq 1 "$rounds"); do
             bare=bare2 variants=$variants2
         fi
 
-        start $bare
-        read -r b_rps b_p50 b_p99 < <(measure "$workers" \
-            -H "Authorization: Bearer $rs256" \
-            "http://127.0.0.1:$(port_of $bare)/call/x")
-        stop $bare
-
-        printf '%-24s %5s %11s %9s %9s %7s\n' "$bare" "$round" \
-            "$b_rps" "$b_p50" "$b_p99" ""
-
         for v in $variants; do
+            start $bare
+            read -r b_rps b_p50 b_p99 < <(measure "$workers" \
+                -H "Authorization: Bearer $rs256" \
+                "http://127.0.0.1:$(port_of $bare)/call/x")
+            stop $bare
+
             tok=$rs256
             [ "${v#nocache-es256}" != "$v" ] && tok=$es256
 
@@ -242,8 +242,8 @@ for round in $(seq 1 "$rounds"); do
             ratios[$v]="${ratios[$v]:-} $ratio"
             rps[$v]="${rps[$v]:-} $g_rps"
 
-            printf '%-24s %5s %11s %9s %9s %7s\n' "$v" "$round" \
-                "$g_rps" "$g_p50" "$g_p99" "$ratio"
+            printf '%-24s %5s %11s %11s %9s %9s %7s\n' "$v" "$round" \
+                "$b_rps" "$g_rps" "$g_p50" "$g_p99" "$ratio"
         done
     done
 done
@@ -254,7 +254,7 @@ median() {
 }
 
 echo
-echo "median of $rounds rounds, each variant / bare proxy_pass of its round"
+echo "median of $rounds rounds, each variant / bare proxy_pass just before"
 echo "(nocache: every request verifies its token, so its req/s are"
 echo "verifications per second through the whole request):"
 printf '  %-24s %7s %11s\n' variant ratio 'req/s'
