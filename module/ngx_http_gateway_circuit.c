@@ -121,8 +121,6 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     call->ticket.lease = 0;
     call->ticket.generation = 0;
 
-    ctx->call = call;
-
     locked = 0;
 
     if (b) {
@@ -199,6 +197,8 @@ ngx_http_gateway_circuit_admit(ngx_http_request_t *r,
     if (limited != NGX_OK) {
         return limited;
     }
+
+    ctx->call = call;
 
     if (b == NULL) {
         cln->handler = ngx_http_gateway_circuit_done;
