@@ -273,7 +273,7 @@ seconds=${BENCH_CALLGRIND_SECONDS:-10}
 
 # callgrind NAME: prints the requests answered, the Ir per request, and
 # the calls per request of the zone's mutex (nginx's shmtx, lock and
-# trylock) and of a breaker's own lock
+# trylock) and of the gateway's own locks (a breaker's: ..._lock)
 callgrind() {
     local name=$1 port total answered vg
 
@@ -329,7 +329,7 @@ callgrind() {
             for (id in calls) {
                 if (name[id] == "ngx_shmtx_lock" \
                     || name[id] == "ngx_shmtx_trylock") zone += calls[id]
-                if (name[id] == "ngx_http_gateway_circuit_lock") \
+                if (name[id] ~ /^ngx_(http_)?gateway_.*_lock$/) \
                     brk += calls[id]
             }
             printf "%d %d %.2f %.2f\n", n, total / n, zone / n, brk / n
@@ -379,7 +379,7 @@ def ours(kind):
             return False
         if name.startswith(HELPERS):
             continue
-        return name.startswith("ngx_http_gateway_")
+        return name.startswith(("ngx_http_gateway_", "ngx_gateway_"))
     return False
 
 class Request(gdb.Breakpoint):
