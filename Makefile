@@ -268,8 +268,29 @@ $(BUILD)/bench_jwt: tests/bench_jwt.c module/ngx_gateway_jwt.c \
 	cc -O2 $(CORE_INCS) -I tests -o $@ $< module/ngx_gateway_jwt.c \
 	    tests/fuzz/nginx_stubs.c $(FUZZ_CORE) -lcrypto -ljansson
 
+# BENCH_JWT_BASELINE=REV: then the same with the JWT code (and the bench)
+# of git revision REV, a before/after on the same machine at the same time
+BENCH_JWT_BASELINE ?=
+BENCH_JWT_BASE     := $(BUILD)/bench-jwt-base
+
 bench-jwt: $(BUILD)/bench_jwt
 	$(BUILD)/bench_jwt 20000
+	@if [ -n "$(BENCH_JWT_BASELINE)" ]; then \
+	    rm -rf $(BENCH_JWT_BASE) && mkdir -p $(BENCH_JWT_BASE); \
+	    jwt=ngx_gateway_jwt; \
+	    git cat-file -e $(BENCH_JWT_BASELINE):module/$$jwt.c 2>/dev/null \
+	        || jwt=ngx_http_gateway_jwt; \
+	    for f in module/$$jwt.c module/$$jwt.h tests/bench_jwt.c; do \
+	        git show $(BENCH_JWT_BASELINE):$$f \
+	            > $(BENCH_JWT_BASE)/$${f##*/}; \
+	    done; \
+	    cc -O2 -I $(BENCH_JWT_BASE) $(CORE_INCS) -I tests \
+	        -o $(BENCH_JWT_BASE)/bench_jwt $(BENCH_JWT_BASE)/bench_jwt.c \
+	        $(BENCH_JWT_BASE)/$$jwt.c \
+	        tests/fuzz/nginx_stubs.c $(FUZZ_CORE) -lcrypto -ljansson; \
+	    echo "before, at $(BENCH_JWT_BASELINE):"; \
+	    $(BENCH_JWT_BASE)/bench_jwt 20000; \
+	fi
 
 unit: $(UNIT_TESTS)
 	rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc
@@ -282,9 +303,10 @@ integration: build
 	    prove $(PROVE_LIB) -j$(PROVE_JOBS) -r t/
 
 
-# not a test: a few minutes of wrk and callgrind on loopback
+# not a test: a few minutes of wrk, callgrind and gdb on loopback, with
+# HAProxy as a peer; BENCH_BASELINE_MODULE=SO also measures another build
 bench: build
-	@missing=""; for p in wrk valgrind curl; do \
+	@missing=""; for p in wrk valgrind curl gdb haproxy; do \
 	    command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    apt-get update -qq; \

@@ -44,7 +44,7 @@ struct ngx_gateway_cache_entry_s {
 
 
 typedef struct {
-    ngx_gateway_cache_entry_t **buckets;
+    ngx_gateway_cache_entry_t      **buckets;
     ngx_uint_t                       mask;
     ngx_uint_t                       capacity;
     ngx_uint_t                       n;

@@ -41,14 +41,11 @@
 #define NGX_GATEWAY_JWK_QUOTE     32
 
 
-typedef const EVP_MD *(*ngx_gateway_jwt_md_pt)(void);
-
-
 typedef struct {
     ngx_str_t                        name;
     ngx_uint_t                       alg;
     ngx_uint_t                       kind;
-    ngx_gateway_jwt_md_pt            md;        /* NULL for EdDSA */
+    char                            *md;        /* NULL for EdDSA */
     size_t                           size;      /* HMAC: the digest length,
                                                    the least key length;
                                                    ECDSA, EdDSA: the
@@ -94,6 +91,7 @@ static ngx_int_t ngx_gateway_jwk_okp(ngx_gateway_jwk_ctx_t *ctx,
     ngx_gateway_jwk_t *key);
 static ngx_int_t ngx_gateway_jwk_oct(ngx_gateway_jwk_ctx_t *ctx,
     ngx_gateway_jwt_alg_t *alg, ngx_gateway_jwk_t *key);
+static ngx_int_t ngx_gateway_jwk_contexts(ngx_gateway_jwk_t *key);
 static ngx_int_t ngx_gateway_jwk_error(ngx_gateway_jwk_ctx_t *ctx,
     const char *fmt, ...);
 static ngx_uint_t ngx_gateway_jwk_printable(json_t *value, size_t max);
@@ -115,11 +113,11 @@ static ngx_gateway_jwt_status_e ngx_gateway_jwt_hmac(
     ngx_gateway_jwk_t *key, ngx_gateway_jwt_alg_t *alg,
     ngx_str_t *input, ngx_str_t *sig);
 static ngx_gateway_jwt_status_e ngx_gateway_jwt_ecdsa(
-    EVP_PKEY *pkey, ngx_gateway_jwt_alg_t *alg, ngx_str_t *input,
-    ngx_str_t *sig);
+    ngx_gateway_jwk_t *key, ngx_gateway_jwt_alg_t *alg,
+    ngx_str_t *input, ngx_str_t *sig);
 static ngx_gateway_jwt_status_e ngx_gateway_jwt_pkey_verify(
-    EVP_PKEY *pkey, ngx_gateway_jwt_alg_t *alg, ngx_str_t *input,
-    u_char *sig, size_t len);
+    ngx_gateway_jwk_t *key, ngx_gateway_jwt_alg_t *alg,
+    ngx_str_t *input, u_char *sig, size_t len);
 static ngx_gateway_jwt_status_e ngx_gateway_jwt_claims(
     json_t *claims, ngx_gateway_jwt_policy_t *policy, time_t now,
     ngx_gateway_jwt_t *jwt);
@@ -132,32 +130,32 @@ static void ngx_gateway_jwt_cleanup(void *data);
 static ngx_gateway_jwt_alg_t  ngx_gateway_jwt_algs[] = {
 
     { ngx_string("HS256"), NGX_GATEWAY_JWT_HS256,
-      NGX_GATEWAY_JWT_HMAC, EVP_sha256, 32, NULL, NULL },
+      NGX_GATEWAY_JWT_HMAC, "SHA256", 32, NULL, NULL },
     { ngx_string("HS384"), NGX_GATEWAY_JWT_HS384,
-      NGX_GATEWAY_JWT_HMAC, EVP_sha384, 48, NULL, NULL },
+      NGX_GATEWAY_JWT_HMAC, "SHA384", 48, NULL, NULL },
     { ngx_string("HS512"), NGX_GATEWAY_JWT_HS512,
-      NGX_GATEWAY_JWT_HMAC, EVP_sha512, 64, NULL, NULL },
+      NGX_GATEWAY_JWT_HMAC, "SHA512", 64, NULL, NULL },
 
     { ngx_string("RS256"), NGX_GATEWAY_JWT_RS256,
-      NGX_GATEWAY_JWT_RSA, EVP_sha256, 0, NULL, NULL },
+      NGX_GATEWAY_JWT_RSA, "SHA256", 0, NULL, NULL },
     { ngx_string("RS384"), NGX_GATEWAY_JWT_RS384,
-      NGX_GATEWAY_JWT_RSA, EVP_sha384, 0, NULL, NULL },
+      NGX_GATEWAY_JWT_RSA, "SHA384", 0, NULL, NULL },
     { ngx_string("RS512"), NGX_GATEWAY_JWT_RS512,
-      NGX_GATEWAY_JWT_RSA, EVP_sha512, 0, NULL, NULL },
+      NGX_GATEWAY_JWT_RSA, "SHA512", 0, NULL, NULL },
 
     { ngx_string("PS256"), NGX_GATEWAY_JWT_PS256,
-      NGX_GATEWAY_JWT_PSS, EVP_sha256, 0, NULL, NULL },
+      NGX_GATEWAY_JWT_PSS, "SHA256", 0, NULL, NULL },
     { ngx_string("PS384"), NGX_GATEWAY_JWT_PS384,
-      NGX_GATEWAY_JWT_PSS, EVP_sha384, 0, NULL, NULL },
+      NGX_GATEWAY_JWT_PSS, "SHA384", 0, NULL, NULL },
     { ngx_string("PS512"), NGX_GATEWAY_JWT_PS512,
-      NGX_GATEWAY_JWT_PSS, EVP_sha512, 0, NULL, NULL },
+      NGX_GATEWAY_JWT_PSS, "SHA512", 0, NULL, NULL },
 
     { ngx_string("ES256"), NGX_GATEWAY_JWT_ES256,
-      NGX_GATEWAY_JWT_ECDSA, EVP_sha256, 32, "P-256", "prime256v1" },
+      NGX_GATEWAY_JWT_ECDSA, "SHA256", 32, "P-256", "prime256v1" },
     { ngx_string("ES384"), NGX_GATEWAY_JWT_ES384,
-      NGX_GATEWAY_JWT_ECDSA, EVP_sha384, 48, "P-384", "secp384r1" },
+      NGX_GATEWAY_JWT_ECDSA, "SHA384", 48, "P-384", "secp384r1" },
     { ngx_string("ES512"), NGX_GATEWAY_JWT_ES512,
-      NGX_GATEWAY_JWT_ECDSA, EVP_sha512, 66, "P-521", "secp521r1" },
+      NGX_GATEWAY_JWT_ECDSA, "SHA512", 66, "P-521", "secp521r1" },
 
     { ngx_string("EdDSA"), NGX_GATEWAY_JWT_EDDSA,
       NGX_GATEWAY_JWT_ED25519, NULL, 32, "Ed25519", NULL },
@@ -430,6 +428,13 @@ ngx_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
             goto failed;
         }
 
+        if (ngx_gateway_jwk_contexts(key) != NGX_OK) {
+            rc = ngx_gateway_jwk_error(&ctx, "OpenSSL cannot make "
+                                            "the key's verification "
+                                            "context");
+            goto failed;
+        }
+
         if (key->kid.len == 0) {
             continue;
         }
@@ -467,6 +472,101 @@ done:
 }
 
 
+/*
+ * A key's digest, its verification context set up for its algorithm (the
+ * padding, the digest, PSS's MGF1 and salt), or its HMAC context keyed:
+ * made once.  EdDSA hashes inside its signature and keeps the one-shot
+ * EVP_DigestVerify().
+ */
+
+static ngx_int_t
+ngx_gateway_jwk_contexts(ngx_gateway_jwk_t *key)
+{
+    EVP_MAC                     *mac;
+    OSSL_PARAM                   params[2];
+    ngx_gateway_jwt_alg_t       *alg;
+
+    alg = ngx_gateway_jwt_alg_by_bit(key->alg);
+
+    if (alg == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (alg->md == NULL) {
+        return NGX_OK;
+    }
+
+    key->md = EVP_MD_fetch(NULL, alg->md, NULL);
+    if (key->md == NULL) {
+        goto failed;
+    }
+
+    if (alg->kind == NGX_GATEWAY_JWT_HMAC) {
+        mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        if (mac == NULL) {
+            goto failed;
+        }
+
+        key->mac = EVP_MAC_CTX_new(mac);
+        EVP_MAC_free(mac);
+
+        if (key->mac == NULL) {
+            goto failed;
+        }
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     alg->md, 0);
+        params[1] = OSSL_PARAM_construct_end();
+
+        if (EVP_MAC_init(key->mac, key->secret.data, key->secret.len,
+                         params)
+            != 1)
+        {
+            goto failed;
+        }
+
+        return NGX_OK;
+    }
+
+    key->digest = EVP_MD_CTX_new();
+    key->verify = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+
+    if (key->digest == NULL || key->verify == NULL
+        || EVP_PKEY_verify_init(key->verify) != 1
+        || EVP_PKEY_CTX_set_signature_md(key->verify, key->md) <= 0)
+    {
+        goto failed;
+    }
+
+    if (alg->kind == NGX_GATEWAY_JWT_RSA
+        && EVP_PKEY_CTX_set_rsa_padding(key->verify, RSA_PKCS1_PADDING) <= 0)
+    {
+        goto failed;
+    }
+
+    /* RFC 7518 3.5: MGF1 with the same hash, a salt of the hash's size */
+
+    if (alg->kind == NGX_GATEWAY_JWT_PSS
+        && (EVP_PKEY_CTX_set_rsa_padding(key->verify, RSA_PKCS1_PSS_PADDING)
+            <= 0
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(key->verify,
+                                                RSA_PSS_SALTLEN_DIGEST)
+               <= 0
+            || EVP_PKEY_CTX_set_rsa_mgf1_md(key->verify, key->md) <= 0))
+    {
+        goto failed;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ERR_clear_error();
+
+    return NGX_ERROR;
+}
+
+
 static void
 ngx_gateway_jwks_cleanup(void *data)
 {
@@ -477,6 +577,15 @@ ngx_gateway_jwks_cleanup(void *data)
 
     for (i = 0; i < set->nkeys; i++) {
         key = &set->keys[i];
+
+        EVP_MAC_CTX_free(key->mac);
+        EVP_PKEY_CTX_free(key->verify);
+        EVP_MD_CTX_free(key->digest);
+        EVP_MD_free(key->md);
+        key->mac = NULL;
+        key->verify = NULL;
+        key->digest = NULL;
+        key->md = NULL;
 
         if (key->pkey != NULL) {
             EVP_PKEY_free(key->pkey);
@@ -1587,7 +1696,7 @@ ngx_gateway_jwt_signature(ngx_gateway_jwk_t *key,
             return NGX_GATEWAY_JWT_BAD_SIGNATURE;
         }
 
-        return ngx_gateway_jwt_pkey_verify(pkey, alg, input, sig->data,
+        return ngx_gateway_jwt_pkey_verify(key, alg, input, sig->data,
                                            sig->len);
 
     case NGX_GATEWAY_JWT_ECDSA:
@@ -1600,7 +1709,7 @@ ngx_gateway_jwt_signature(ngx_gateway_jwk_t *key,
             return NGX_GATEWAY_JWT_ERROR;
         }
 
-        return ngx_gateway_jwt_ecdsa(pkey, alg, input, sig);
+        return ngx_gateway_jwt_ecdsa(key, alg, input, sig);
 
     default: /* NGX_GATEWAY_JWT_ED25519 */
         if (!EVP_PKEY_is_a(pkey, "ED25519")) {
@@ -1611,7 +1720,7 @@ ngx_gateway_jwt_signature(ngx_gateway_jwk_t *key,
             return NGX_GATEWAY_JWT_BAD_SIGNATURE;
         }
 
-        return ngx_gateway_jwt_pkey_verify(pkey, alg, input, sig->data,
+        return ngx_gateway_jwt_pkey_verify(key, alg, input, sig->data,
                                            sig->len);
     }
 }
@@ -1622,12 +1731,14 @@ ngx_gateway_jwt_hmac(ngx_gateway_jwk_t *key,
     ngx_gateway_jwt_alg_t *alg, ngx_str_t *input, ngx_str_t *sig)
 {
     u_char                          md[EVP_MAX_MD_SIZE];
-    unsigned int                    len;
+    size_t                          len;
     ngx_gateway_jwt_status_e        rc;
 
     /* never an empty or short key (CVE-2026-44699), nor an RSA one */
 
-    if (key->pkey != NULL || key->secret.len < alg->size) {
+    if (key->pkey != NULL || key->secret.len < alg->size
+        || key->mac == NULL)
+    {
         return NGX_GATEWAY_JWT_ERROR;
     }
 
@@ -1635,9 +1746,11 @@ ngx_gateway_jwt_hmac(ngx_gateway_jwk_t *key,
         return NGX_GATEWAY_JWT_BAD_SIGNATURE;
     }
 
-    if (HMAC(alg->md(), key->secret.data, (int) key->secret.len,
-             input->data, input->len, md, &len)
-        == NULL)
+    /* the context keeps its key: an init without one starts it afresh */
+
+    if (EVP_MAC_init(key->mac, NULL, 0, NULL) != 1
+        || EVP_MAC_update(key->mac, input->data, input->len) != 1
+        || EVP_MAC_final(key->mac, md, &len, sizeof(md)) != 1)
     {
         ERR_clear_error();
         return NGX_GATEWAY_JWT_ERROR;
@@ -1655,8 +1768,8 @@ ngx_gateway_jwt_hmac(ngx_gateway_jwk_t *key,
 /* JWS ECDSA signatures are R || S (RFC 7518 3.4); OpenSSL reads DER */
 
 static ngx_gateway_jwt_status_e
-ngx_gateway_jwt_ecdsa(EVP_PKEY *pkey, ngx_gateway_jwt_alg_t *alg,
-    ngx_str_t *input, ngx_str_t *sig)
+ngx_gateway_jwt_ecdsa(ngx_gateway_jwk_t *key,
+    ngx_gateway_jwt_alg_t *alg, ngx_str_t *input, ngx_str_t *sig)
 {
     int         len;
     u_char      der[NGX_GATEWAY_JWT_DER_LEN], *p;
@@ -1703,7 +1816,7 @@ ngx_gateway_jwt_ecdsa(EVP_PKEY *pkey, ngx_gateway_jwt_alg_t *alg,
 
     ECDSA_SIG_free(es);
 
-    return ngx_gateway_jwt_pkey_verify(pkey, alg, input, der, len);
+    return ngx_gateway_jwt_pkey_verify(key, alg, input, der, len);
 
 error:
 
@@ -1716,15 +1829,41 @@ error:
 }
 
 
+/*
+ * RSA, PSS, ECDSA: the input hashed with the key's digest context, the
+ * hash verified with the key's verification context, both made once;
+ * EdDSA: a one-shot verification.
+ */
+
 static ngx_gateway_jwt_status_e
-ngx_gateway_jwt_pkey_verify(EVP_PKEY *pkey,
+ngx_gateway_jwt_pkey_verify(ngx_gateway_jwk_t *key,
     ngx_gateway_jwt_alg_t *alg, ngx_str_t *input, u_char *sig,
     size_t len)
 {
+    u_char                          hash[EVP_MAX_MD_SIZE];
+    unsigned int                    hlen;
     EVP_MD_CTX                     *mctx;
-    const EVP_MD                   *md;
-    EVP_PKEY_CTX                   *pctx;
     ngx_gateway_jwt_status_e        rc;
+
+    if (alg->md != NULL) {
+
+        if (key->digest == NULL || key->verify == NULL) {
+            return NGX_GATEWAY_JWT_ERROR;
+        }
+
+        if (EVP_DigestInit_ex2(key->digest, key->md, NULL) != 1
+            || EVP_DigestUpdate(key->digest, input->data, input->len) != 1
+            || EVP_DigestFinal_ex(key->digest, hash, &hlen) != 1)
+        {
+            ERR_clear_error();
+            return NGX_GATEWAY_JWT_ERROR;
+        }
+
+        rc = (EVP_PKEY_verify(key->verify, sig, len, hash, hlen) == 1)
+             ? NGX_GATEWAY_JWT_OK : NGX_GATEWAY_JWT_BAD_SIGNATURE;
+
+        goto done;
+    }
 
     mctx = EVP_MD_CTX_new();
     if (mctx == NULL) {
@@ -1732,35 +1871,15 @@ ngx_gateway_jwt_pkey_verify(EVP_PKEY *pkey,
     }
 
     rc = NGX_GATEWAY_JWT_ERROR;
-    md = (alg->md != NULL) ? alg->md() : NULL;
 
-    if (EVP_DigestVerifyInit(mctx, &pctx, md, NULL, pkey) != 1) {
-        goto done;
+    if (EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, key->pkey) == 1) {
+        rc = (EVP_DigestVerify(mctx, sig, len, input->data, input->len) == 1)
+             ? NGX_GATEWAY_JWT_OK : NGX_GATEWAY_JWT_BAD_SIGNATURE;
     }
-
-    if (alg->kind == NGX_GATEWAY_JWT_RSA
-        && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
-    {
-        goto done;
-    }
-
-    /* RFC 7518 3.5: MGF1 with the same hash, a salt of the hash's size */
-
-    if (alg->kind == NGX_GATEWAY_JWT_PSS
-        && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0
-            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
-               <= 0
-            || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) <= 0))
-    {
-        goto done;
-    }
-
-    rc = (EVP_DigestVerify(mctx, sig, len, input->data, input->len) == 1)
-         ? NGX_GATEWAY_JWT_OK : NGX_GATEWAY_JWT_BAD_SIGNATURE;
-
-done:
 
     EVP_MD_CTX_free(mctx);
+
+done:
 
     if (rc != NGX_GATEWAY_JWT_OK) {
         /* leave nothing in the queue that nginx's SSL code would see */

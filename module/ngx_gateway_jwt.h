@@ -52,6 +52,16 @@ typedef struct {
     ngx_uint_t                       alg;       /* exactly one bit */
     EVP_PKEY                        *pkey;      /* RSA, EC, Ed25519 */
     ngx_str_t                        secret;    /* oct: the HMAC key */
+
+    /*
+     * Made once, as the set is loaded, and reused by every token the
+     * key verifies (a worker is one thread): no algorithm is fetched,
+     * and no context made, per token.
+     */
+    EVP_MD                          *md;        /* NULL for EdDSA */
+    EVP_MD_CTX                      *digest;    /* RSA, PSS, ECDSA */
+    EVP_PKEY_CTX                    *verify;    /* RSA, PSS, ECDSA */
+    EVP_MAC_CTX                     *mac;       /* HMAC, keyed */
 } ngx_gateway_jwk_t;
 
 

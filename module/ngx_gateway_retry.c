@@ -96,18 +96,25 @@ ngx_gateway_parse_retry_after(u_char *value, size_t len, time_t now,
 void
 ngx_gateway_budget_begin(ngx_gateway_budget_t *b)
 {
-    b->active++;
+    (void) ngx_atomic_fetch_add(&b->active, 1);
 }
 
 
 void
 ngx_gateway_budget_end(ngx_gateway_budget_t *b)
 {
+    ngx_atomic_uint_t  n;
+
     /* never below 0, whatever a caller got wrong */
 
-    if (b->active) {
-        b->active--;
-    }
+    do {
+        n = b->active;
+
+        if (n == 0) {
+            return;
+        }
+
+    } while (!ngx_atomic_cmp_set(&b->active, n, n - 1));
 }
 
 

@@ -16,8 +16,9 @@
 /*
  * The arithmetic of retries: backoff with full jitter, Retry-After, the
  * retry budget of a service (a fixed-size struct in the gateway zone, the
- * caller holding the zone's mutex around each call) and which requests
- * may be sent again.  Pure: time and randomness are arguments.
+ * caller holding the zone's mutex around each call but a budget's begin
+ * and end, which are atomic) and which requests may be sent again.  Pure:
+ * time and randomness are arguments.
  */
 
 
@@ -71,10 +72,12 @@ ngx_int_t ngx_gateway_parse_retry_after(u_char *value, size_t len,
  * service in flight (a request counts once, whatever its attempts);
  * retries: retries in flight, each from the decision to retry (before
  * its backoff) to the end of its own attempt, so that a request holds at
- * most one at a time.
+ * most one at a time.  active is an atomic, so that every request
+ * begins and ends without the lock; retries and the counters are under
+ * the caller's lock, as retries are rare.
  */
 typedef struct {
-    ngx_uint_t                 active;
+    ngx_atomic_t               active;
     ngx_uint_t                 retries;
 
     /* for the status endpoint: they only grow */
@@ -83,7 +86,7 @@ typedef struct {
 } ngx_gateway_budget_t;
 
 
-/* a request of the service starts, and ends: once each, in pairs */
+/* a request of the service starts, and ends: once each, in pairs; atomic */
 void ngx_gateway_budget_begin(ngx_gateway_budget_t *b);
 void ngx_gateway_budget_end(ngx_gateway_budget_t *b);
 

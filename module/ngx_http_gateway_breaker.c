@@ -21,6 +21,7 @@
 
 typedef struct {
     ngx_str_node_t                      sn;         /* name in the zone */
+    ngx_atomic_t                        lock;       /* of the breaker */
     ngx_http_gateway_counters_t         counters;
     ngx_gateway_breaker_t               breaker;
     ngx_gateway_budget_t                budget;
@@ -64,24 +65,45 @@ static ngx_str_t  ngx_http_gateway_breaker_reasons[] = {
 
 
 /*
- * Before the call: NGX_OK admits (a cleanup will record the outcome),
- * NGX_DONE when the open breaker answered 503 itself.
+ * The admission of a call, after authentication: the breaker's check,
+ * the rate limit and the breaker's admission, in one hold of the locks.
+ * NGX_OK admits (a cleanup will record the outcome); NGX_DONE when the
+ * breaker or the limit refused and answered.
+ *
+ * A call the breaker would refuse is refused before it spends quota, and
+ * no probe is leased to a call that the limit refuses.  The buckets are
+ * under the zone's mutex; a breaker is under its own lock, taken inside
+ * the zone's mutex when both are.  A closed breaker (nearly every call)
+ * is read without a lock: a call admitted as a trip happens is one
+ * admitted just before it, and its outcome, of the older generation,
+ * does not count.  Without rate limits and with a closed breaker, no
+ * lock at all.
  */
 
 ngx_int_t
 ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    ngx_int_t                               rc;
+    uint32_t                                generation;
+    ngx_int_t                               rc, peek, limited;
     ngx_str_t                               state;
     ngx_msec_t                              retry;
+    ngx_uint_t                              locked, closed;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
+    ngx_gateway_breaker_t                  *b;
     ngx_http_gateway_service_t             *s;
     ngx_http_gateway_breaker_call_t        *call;
+    ngx_http_gateway_limits_t               lim;
     ngx_gateway_breaker_transition_t        tr;
 
     s = ctx->service;
+    b = s->circuit;
+
+    rc = ngx_http_gateway_rate_limit_prepare(r, ctx, &lim);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     cln = ngx_pool_cleanup_add(r->pool,
                                sizeof(ngx_http_gateway_breaker_call_t));
@@ -96,28 +118,93 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     call->recorded = 0;
     call->attempts = 0;
     call->ticket.slot = NGX_GATEWAY_BREAKER_NO_SLOT;
+    call->ticket.lease = 0;
+    call->ticket.generation = 0;
+
+    locked = 0;
+
+    if (b) {
+        generation = b->generation;
+        ngx_memory_barrier();
+        closed = (b->state == NGX_GATEWAY_BREAKER_CLOSED);
+        ngx_memory_barrier();
+
+        if (closed && b->generation == generation) {
+            call->ticket.generation = generation;
+
+        } else {
+            locked = 1;
+        }
+    }
+
+    zone = gmcf->shm_zone->data;
+    peek = NGX_OK;
+    rc = NGX_OK;
+    retry = 0;
+    tr.from = tr.to = 0;
+
+    if (lim.n) {
+        ngx_shmtx_lock(&zone->shpool->mutex);
+    }
+
+    if (locked) {
+        ngx_http_gateway_breaker_lock(s);
+
+        if (!s->breaker.dry_run) {
+            peek = ngx_gateway_breaker_peek(b, &s->breaker,
+                                                 ngx_current_msec, &retry);
+        }
+    }
+
+    if (peek == NGX_OK) {
+
+        if (lim.n) {
+            ngx_http_gateway_rate_limit_take(r, zone, ctx, &lim);
+        }
+
+        if (locked && lim.full == lim.n && lim.refused == lim.n) {
+            rc = ngx_gateway_breaker_admit(b, &s->breaker,
+                                                ngx_current_msec,
+                                                &call->ticket, &retry, &tr);
+        }
+    }
+
+    state.len = 0;
+
+    if (b) {
+        state.data = (u_char *) ngx_gateway_breaker_state_name(
+                         ngx_gateway_breaker_state_now(b,
+                                                            ngx_current_msec));
+        state.len = ngx_strlen(state.data);
+    }
+
+    if (locked) {
+        ngx_http_gateway_breaker_unlock(s);
+    }
+
+    if (lim.n) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+    }
+
+    if (peek != NGX_OK) {
+        ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
+        return ngx_http_gateway_breaker_refuse(r, s, retry, "refused");
+    }
+
+    /* refused by the limit: not admitted, nothing to record */
+
+    limited = ngx_http_gateway_rate_limit_answer(r, gmcf, ctx, &lim);
+    if (limited != NGX_OK) {
+        return limited;
+    }
 
     ctx->call = call;
 
-    if (s->circuit == NULL) {
+    if (b == NULL) {
         cln->handler = ngx_http_gateway_breaker_done;
         return NGX_OK;
     }
 
-    zone = gmcf->shm_zone->data;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    rc = ngx_gateway_breaker_admit(s->circuit, &s->breaker,
-                                   ngx_current_msec, &call->ticket,
-                                   &retry, &tr);
-
-    state.data = (u_char *)
-                 ngx_gateway_breaker_state_name(s->circuit->state);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    state.len = ngx_strlen(state.data);
     ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
 
     ngx_http_gateway_breaker_log(r->connection->log, s, &tr);
@@ -140,52 +227,6 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
 
 
 /*
- * Before the rate limit: a call the breaker would refuse now is refused
- * before it spends quota, and no probe is leased to a call that the
- * limit may still refuse: circuit_admit() leases it after the limit.
- */
-
-ngx_int_t
-ngx_http_gateway_breaker_check(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
-{
-    ngx_int_t                    rc;
-    ngx_str_t                    state;
-    ngx_msec_t                   retry;
-    ngx_http_gateway_zone_t     *zone;
-    ngx_http_gateway_service_t  *s;
-
-    s = ctx->service;
-
-    if (s->circuit == NULL || s->breaker.dry_run) {
-        return NGX_OK;
-    }
-
-    zone = gmcf->shm_zone->data;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    rc = ngx_gateway_breaker_peek(s->circuit, &s->breaker,
-                                  ngx_current_msec, &retry);
-
-    state.data = (u_char *) ngx_gateway_breaker_state_name(
-                     ngx_gateway_breaker_state_now(s->circuit,
-                                                   ngx_current_msec));
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    if (rc == NGX_OK) {
-        return NGX_OK;
-    }
-
-    state.len = ngx_strlen(state.data);
-    ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
-
-    return ngx_http_gateway_breaker_refuse(r, s, retry, "refused");
-}
-
-
-/*
  * A retry whose backoff is over, on a breaker that is no longer closed
  * (other calls opened it meanwhile): it is not made, and the client gets
  * what a call the breaker refuses gets.  NGX_DECLINED: the breaker is
@@ -198,7 +239,6 @@ ngx_http_gateway_breaker_retry(ngx_http_request_t *r,
 {
     ngx_uint_t                   state;
     ngx_msec_t                   elapsed, open_time;
-    ngx_http_gateway_zone_t     *zone;
     ngx_http_gateway_service_t  *s;
 
     s = ctx->service;
@@ -207,16 +247,14 @@ ngx_http_gateway_breaker_retry(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    zone = ctx->call->gmcf->shm_zone->data;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_gateway_breaker_lock(s);
 
     state = s->circuit->state;
     open_time = s->circuit->open_time;
     elapsed = ngx_gateway_breaker_elapsed(ngx_current_msec,
                                           s->circuit->since);
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    ngx_http_gateway_breaker_unlock(s);
 
     if (state == NGX_GATEWAY_BREAKER_CLOSED) {
         return NGX_DECLINED;
@@ -266,7 +304,6 @@ ngx_http_gateway_breaker_done(void *data)
 {
     ngx_http_gateway_breaker_call_t *call = data;
 
-    ngx_http_gateway_zone_t                *zone;
     ngx_http_gateway_service_t             *s;
     ngx_gateway_breaker_transition_t        tr;
 
@@ -278,16 +315,14 @@ ngx_http_gateway_breaker_done(void *data)
         return;
     }
 
-    zone = call->gmcf->shm_zone->data;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_http_gateway_breaker_lock(s);
 
     (void) ngx_gateway_breaker_record(s->circuit, &s->breaker,
                                       ngx_current_msec, &call->ticket,
                                       NGX_GATEWAY_BREAKER_IGNORED,
                                       &tr);
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    ngx_http_gateway_breaker_unlock(s);
 
     ngx_http_gateway_breaker_log(call->request->connection->log, s, &tr);
 }
@@ -331,7 +366,6 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_call_t *call)
 {
     ngx_uint_t                              i, n, outcome;
     ngx_http_request_t                     *r;
-    ngx_http_gateway_zone_t                *zone;
     ngx_http_upstream_state_t              *state;
     ngx_http_gateway_service_t             *s;
     ngx_gateway_breaker_transition_t        tr[2];
@@ -353,10 +387,8 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_call_t *call)
     tr[0].from = tr[0].to = 0;
     tr[1].from = tr[1].to = 0;
 
-    zone = call->gmcf->shm_zone->data;
-
     if (s->circuit) {
-        ngx_shmtx_lock(&zone->shpool->mutex);
+        ngx_http_gateway_breaker_lock(s);
     }
 
     for ( /* void */ ; i < n; i++) {
@@ -388,7 +420,7 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_call_t *call)
         return;
     }
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    ngx_http_gateway_breaker_unlock(s);
 
     ngx_http_gateway_breaker_log(r->connection->log, s, &tr[0]);
     ngx_http_gateway_breaker_log(r->connection->log, s, &tr[1]);
@@ -482,6 +514,66 @@ ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state)
 }
 
 
+/*
+ * A breaker's own lock, a spinlock in its node holding the pid of its
+ * holder: a service's calls contend only with its own, never with the
+ * rate limits of all.  It is held for a few hundred instructions; the
+ * admission takes it inside the zone's mutex, and nothing takes them in
+ * the other order.  nginx's master frees the slab
+ * pool's mutex of a worker that died holding it, but knows nothing of
+ * this one: a waiter frees it when its holder is gone.
+ */
+
+void
+ngx_http_gateway_breaker_lock(ngx_http_gateway_service_t *s)
+{
+    ngx_uint_t          i, n;
+    ngx_atomic_t       *lock;
+    ngx_atomic_uint_t   holder;
+
+    lock = s->circuit_lock;
+
+    for ( ;; ) {
+
+        if (*lock == 0 && ngx_atomic_cmp_set(lock, 0, ngx_pid)) {
+            return;
+        }
+
+        if (ngx_ncpu > 1) {
+
+            for (n = 1; n < 2048; n <<= 1) {
+
+                for (i = 0; i < n; i++) {
+                    ngx_cpu_pause();
+                }
+
+                if (*lock == 0 && ngx_atomic_cmp_set(lock, 0, ngx_pid)) {
+                    return;
+                }
+            }
+        }
+
+        holder = *lock;
+
+        if (holder != 0
+            && kill((ngx_pid_t) holder, 0) == -1 && ngx_errno == NGX_ESRCH)
+        {
+            (void) ngx_atomic_cmp_set(lock, holder, 0);
+            continue;
+        }
+
+        ngx_sched_yield();
+    }
+}
+
+
+void
+ngx_http_gateway_breaker_unlock(ngx_http_gateway_service_t *s)
+{
+    (void) ngx_atomic_cmp_set(s->circuit_lock, ngx_pid, 0);
+}
+
+
 static void
 ngx_http_gateway_breaker_log(ngx_log_t *log, ngx_http_gateway_service_t *s,
     ngx_gateway_breaker_transition_t *tr)
@@ -559,6 +651,7 @@ ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
             ngx_rbtree_insert(&zone->sh->services, &node->sn.node);
         }
 
+        s[i]->circuit_lock = &node->lock;
         s[i]->counters = &node->counters;
         s[i]->budget = &node->budget;
         s[i]->circuit = s[i]->breaker_on ? &node->breaker : NULL;

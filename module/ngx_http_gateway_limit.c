@@ -14,21 +14,6 @@
 #define NGX_HTTP_GATEWAY_LIMIT_ALERT_EVERY  10000
 
 
-/* a request's decision on one "rate_limit" line */
-
-typedef struct {
-    ngx_http_gateway_limit_conf_t  *lc;
-    ngx_uint_t                      number;    /* 1-based, names it */
-    ngx_str_t                       key;
-    ngx_gateway_bucket_t           *bucket;
-    ngx_gateway_bucket_t            taken;     /* the bucket after */
-    ngx_int_t                       rc;
-    ngx_uint_t                      remaining;
-    ngx_msec_t                      reset;
-    ngx_msec_t                      retry;
-} ngx_http_gateway_limit_check_t;
-
-
 static ngx_int_t ngx_http_gateway_limit_key(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limit_check_t *lk);
 static ngx_int_t ngx_http_gateway_limit_headers(ngx_http_request_t *r,
@@ -52,29 +37,31 @@ static ngx_str_t  ngx_http_gateway_limit_per[] = {
 
 /*
  * Charges the request to the bucket of each "rate_limit" line of its
- * service: NGX_OK when all admit it (RateLimit headers set), NGX_DONE
- * when one refuses and the refusal is answered.  A refused request is
- * charged to no bucket, and requests refused earlier (routing,
- * authentication, an open breaker) never get here.  One lock hold.
+ * service, in three steps, so that the admission (see
+ * ngx_http_gateway_breaker.c) does the breaker's check, the limit and
+ * the breaker's admission in one hold of the zone's lock: the keys, in
+ * the request's pool, before the lock; the decision, under it; then the
+ * RateLimit headers, or the refusal.  A refused request is charged to
+ * no bucket, and requests refused earlier (routing, authentication, an
+ * open breaker) never get here.
  */
 
 ngx_int_t
-ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+ngx_http_gateway_rate_limit_prepare(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limits_t *lim)
 {
     ngx_int_t                        rc;
-    ngx_str_t                        value;
-    ngx_uint_t                       i, n, created, refused, full,
-                                     closest, own_number;
-    ngx_http_gateway_zone_t         *zone;
+    ngx_uint_t                       i, n, own_number;
     ngx_http_gateway_service_t      *s;
     ngx_gateway_consumer_t          *consumer;
-    ngx_http_gateway_limit_conf_t   *lc, own;
-    ngx_http_gateway_limit_check_t   lk[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
+    ngx_http_gateway_limit_conf_t   *lc, *own;
+    ngx_http_gateway_limit_check_t  *lk;
 
     s = ctx->service;
     lc = s->limits.elts;
     consumer = ctx->consumer_entry;
+    lk = lim->lk;
+    own = &lim->own;
     n = 0;
 
     /*
@@ -83,27 +70,27 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
      * replaces.
      */
 
-    own.rate = 0;
+    own->rate = 0;
     own_number = s->limits.nelts + 1;
 
     if (consumer && consumer->rate) {
-        own.rate = consumer->rate;
-        own.burst = consumer->burst;
-        own.per = NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER;
-        own.status = NGX_HTTP_TOO_MANY_REQUESTS;
-        own.dry_run = 0;
+        own->rate = consumer->rate;
+        own->burst = consumer->burst;
+        own->per = NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER;
+        own->status = NGX_HTTP_TOO_MANY_REQUESTS;
+        own->dry_run = 0;
 
         for (i = s->limits.nelts; i; i--) {
             if (lc[i - 1].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
-                own.status = lc[i - 1].status;
-                own.dry_run = lc[i - 1].dry_run;
+                own->status = lc[i - 1].status;
+                own->dry_run = lc[i - 1].dry_run;
                 own_number = i;
             }
         }
     }
 
     for (i = 0; i < s->limits.nelts; i++) {
-        if (own.rate && lc[i].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
+        if (own->rate && lc[i].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
             continue;
         }
 
@@ -112,15 +99,15 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
         n++;
     }
 
-    if (own.rate) {
-        lk[n].lc = &own;
+    if (own->rate) {
+        lk[n].lc = own;
         lk[n].number = own_number;
         n++;
     }
 
-    if (n == 0) {
-        return NGX_OK;
-    }
+    lim->n = n;
+    lim->refused = n;
+    lim->full = n;
 
     for (i = 0; i < n; i++) {
         rc = ngx_http_gateway_limit_key(r, ctx, &lk[i]);
@@ -130,13 +117,25 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
         }
     }
 
-    zone = gmcf->shm_zone->data;
-    refused = n;
-    full = n;
+    return NGX_OK;
+}
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
 
-    /* each entry is pinned, so that a later line's lookup keeps it */
+/*
+ * The zone's mutex held.  Each entry is pinned, so that a later line's
+ * lookup keeps it.
+ */
+
+void
+ngx_http_gateway_rate_limit_take(ngx_http_request_t *r,
+    ngx_http_gateway_zone_t *zone, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limits_t *lim)
+{
+    ngx_uint_t                       i, n, created;
+    ngx_http_gateway_limit_check_t  *lk;
+
+    n = lim->n;
+    lk = lim->lk;
 
     for (i = 0; i < n; i++) {
         lk[i].bucket = ngx_gateway_limit_lookup(zone->shpool,
@@ -146,7 +145,7 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
                                                 lk[i].lc->rate,
                                                 &created);
         if (lk[i].bucket == NULL) {
-            full = i;
+            lim->full = i;
             break;
         }
 
@@ -163,13 +162,13 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
 
         ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "gateway rate limit %ui of \"%V\" per %V: %s, "
-                       "remaining %ui", lk[i].number, &s->name,
+                       "remaining %ui", lk[i].number, &ctx->service->name,
                        &ngx_http_gateway_limit_per[lk[i].lc->per],
                        lk[i].rc == NGX_OK ? "admitted" : "refused",
                        lk[i].remaining);
 
         if (lk[i].rc != NGX_OK && !lk[i].lc->dry_run) {
-            refused = i;
+            lim->refused = i;
             i++;
             break;
         }
@@ -178,17 +177,39 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
     /* i entries are pinned: all admitted, or one refused, or one missing */
 
     while (i--) {
-        if (full == n && refused == n && lk[i].rc == NGX_OK) {
+        if (lim->full == n && lim->refused == n && lk[i].rc == NGX_OK) {
             *lk[i].bucket = lk[i].taken;
         }
 
         ngx_gateway_limit_pin(lk[i].bucket, 0);
     }
+}
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    if (full != n) {
-        return ngx_http_gateway_limit_full(r, gmcf, ctx, &lk[full]);
+/*
+ * After the lock: NGX_OK when all lines admitted the request (RateLimit
+ * headers set), NGX_DONE when one refused and the refusal is answered.
+ */
+
+ngx_int_t
+ngx_http_gateway_rate_limit_answer(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limits_t *lim)
+{
+    ngx_str_t                        value;
+    ngx_uint_t                       i, n, refused, closest;
+    ngx_http_gateway_limit_check_t  *lk;
+
+    n = lim->n;
+    lk = lim->lk;
+    refused = lim->refused;
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    if (lim->full != n) {
+        return ngx_http_gateway_limit_full(r, gmcf, ctx, &lk[lim->full]);
     }
 
     /* the headers report the line closest to refusing, or the refusal */
@@ -224,7 +245,7 @@ ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
         if (lk[i].rc != NGX_OK && lk[i].lc->dry_run) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "gateway: rate limit exceeded for service \"%V\", "
-                          "dry run: not refused", &s->name);
+                          "dry run: not refused", &ctx->service->name);
         }
     }
 

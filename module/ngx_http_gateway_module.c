@@ -150,24 +150,16 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
 
     /*
-     * The pipeline: route, authenticate, the breaker's word (no probe
-     * leased yet), the rate limits, the breaker's admission, then the
-     * call's target and headers for the proxy.  A step that refuses
-     * answers itself and returns NGX_DONE.
+     * The pipeline: route, authenticate, admit (the breaker's word, the
+     * rate limits and the breaker's lease of a probe, in one decision),
+     * then the call's target and headers for the proxy.  A step that
+     * refuses answers itself and returns NGX_DONE.
      */
 
     rc = ngx_http_gateway_route_request(r, glcf, &m, &ctx);
 
     if (rc == NGX_OK) {
         rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_gateway_breaker_check(r, gmcf, ctx);
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_gateway_rate_limit_check(r, gmcf, ctx);
     }
 
     if (rc == NGX_OK) {

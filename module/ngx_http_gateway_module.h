@@ -77,6 +77,30 @@ typedef struct {
 } ngx_http_gateway_limit_conf_t;
 
 
+/* a request's decision on one "rate_limit" line */
+typedef struct {
+    ngx_http_gateway_limit_conf_t   *lc;
+    ngx_uint_t                       number;    /* 1-based, names it */
+    ngx_str_t                        key;
+    ngx_gateway_bucket_t            *bucket;
+    ngx_gateway_bucket_t             taken;     /* the bucket after */
+    ngx_int_t                        rc;
+    ngx_uint_t                       remaining;
+    ngx_msec_t                       reset;
+    ngx_msec_t                       retry;
+} ngx_http_gateway_limit_check_t;
+
+
+/* a request's decisions on all the lines of its service */
+typedef struct {
+    ngx_uint_t                       n;
+    ngx_uint_t                       refused;   /* a line, or n: none */
+    ngx_uint_t                       full;      /* a line, or n: none */
+    ngx_http_gateway_limit_conf_t    own;       /* a consumer's limit */
+    ngx_http_gateway_limit_check_t   lk[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
+} ngx_http_gateway_limits_t;
+
+
 /* per service, in the zone: they only grow, updated with atomics */
 typedef struct {
     ngx_atomic_t                     requests;      /* routed */
@@ -123,6 +147,7 @@ typedef struct {
     ngx_uint_t                       breaker_failures;
     u_char                           breaker_codes[13];  /* 500-599 */
     ngx_gateway_breaker_t           *circuit;   /* in the zone */
+    ngx_atomic_t                    *circuit_lock;  /* in the zone */
     ngx_http_gateway_counters_t     *counters;  /* in the zone */
 
     ngx_http_gateway_retries_conf_t  retries;
@@ -279,8 +304,14 @@ char *ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_gateway_rate_limit_init(ngx_conf_t *cf,
     ngx_http_gateway_service_t *s);
-ngx_int_t ngx_http_gateway_rate_limit_check(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_rate_limit_prepare(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx, ngx_http_gateway_limits_t *lim);
+void ngx_http_gateway_rate_limit_take(ngx_http_request_t *r,
+    ngx_http_gateway_zone_t *zone, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limits_t *lim);
+ngx_int_t ngx_http_gateway_rate_limit_answer(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limits_t *lim);
 
 char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -290,8 +321,6 @@ char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
 #define NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT   2
 
 ngx_uint_t ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state);
-ngx_int_t ngx_http_gateway_breaker_check(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 void ngx_http_gateway_breaker_attempt(ngx_http_request_t *r,
@@ -299,6 +328,8 @@ void ngx_http_gateway_breaker_attempt(ngx_http_request_t *r,
 ngx_uint_t ngx_http_gateway_breaker_probe(ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_breaker_retry(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
+void ngx_http_gateway_breaker_lock(ngx_http_gateway_service_t *s);
+void ngx_http_gateway_breaker_unlock(ngx_http_gateway_service_t *s);
 ngx_int_t ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
 

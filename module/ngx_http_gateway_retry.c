@@ -174,18 +174,28 @@ ngx_http_gateway_retries_begin(ngx_http_request_t *r,
      */
     r->preserve_body = 1;
 
-    zone = gmcf->shm_zone->data;
+    /*
+     * Without the lock: the budget's count is an atomic, and this
+     * worker's record is written by this worker only, while it lives;
+     * the lock is taken once, to make the record.
+     */
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    zone = gmcf->shm_zone->data;
 
     ngx_gateway_budget_begin(ctx->service->budget);
 
-    hold = ngx_http_gateway_retries_hold(zone, gmcf, ctx->service);
+    if (zone->holder == NULL && !zone->holder_failed) {
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        hold = ngx_http_gateway_retries_hold(zone, gmcf, ctx->service);
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    } else {
+        hold = ngx_http_gateway_retries_hold(zone, gmcf, ctx->service);
+    }
+
     if (hold) {
         hold->active++;
     }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     cln->handler = ngx_http_gateway_retry_cleanup;
     ctx->retry = st;
@@ -731,20 +741,18 @@ ngx_http_gateway_retry_cleanup(void *data)
 
     ngx_http_gateway_retry_release(st);
 
+    /* without the lock, as in ngx_http_gateway_retries_begin() */
+
     s = st->ctx->service;
     zone = st->gmcf->shm_zone->data;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    hold = ngx_http_gateway_retries_hold(zone, st->gmcf, s);
+    hold = zone->holder ? &zone->holder->held[s->index] : NULL;
 
     if (hold && hold->active) {
         hold->active--;
     }
 
     ngx_gateway_budget_end(s->budget);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
@@ -857,10 +865,13 @@ ngx_http_gateway_retries_release(ngx_http_gateway_zone_t *zone,
     for (i = 0; i < h->n; i++) {
         hold = &h->held[i];
 
+        /* active is an atomic that live workers change without the lock */
+
         hold->active = ngx_min(hold->active, hold->budget->active);
         hold->retries = ngx_min(hold->retries, hold->budget->retries);
 
-        hold->budget->active -= hold->active;
+        (void) ngx_atomic_fetch_add(&hold->budget->active,
+                                    - (ngx_atomic_int_t) hold->active);
         hold->budget->retries -= hold->retries;
 
         active += hold->active;

@@ -217,8 +217,8 @@ ngx_http_gateway_status_handler(ngx_http_request_t *r)
 
 
 /*
- * Counters are atomics, read without the lock; a breaker is read under
- * it, so that its state and times agree.
+ * Counters are atomics, read without a lock; a breaker is read under its
+ * own, so that its state and times agree.
  */
 
 static ngx_int_t
@@ -227,7 +227,6 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
     ngx_array_t *services)
 {
     ngx_uint_t                    i, n;
-    ngx_http_gateway_zone_t      *zone;
     ngx_http_gateway_status_t    *st;
     ngx_gateway_breaker_t        *b;
     ngx_http_gateway_service_t  **s, *one;
@@ -264,10 +263,7 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    zone = gmcf->shm_zone->data;
     st = services->elts;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
 
     for (i = 0; i < n; i++) {
         b = s[i]->circuit;
@@ -277,6 +273,8 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
         }
 
         if (b) {
+            ngx_http_gateway_breaker_lock(s[i]);
+
             st[i].breaker = 1;
             st[i].in_state = ngx_gateway_breaker_elapsed(ngx_current_msec,
                                                          b->since);
@@ -290,10 +288,10 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
             if (st[i].state != b->state) {
                 st[i].in_state -= b->open_time;
             }
+
+            ngx_http_gateway_breaker_unlock(s[i]);
         }
     }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return NGX_OK;
 }
