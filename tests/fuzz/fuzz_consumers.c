@@ -198,6 +198,7 @@ fuzz_check_json(const uint8_t *data, size_t size,
                 && ngx_strcmp(member, "keys") != 0
                 && ngx_strcmp(member, "services") != 0
                 && ngx_strcmp(member, "jwt_subject") != 0
+                && ngx_strcmp(member, "jwt_issuer") != 0
                 && ngx_strcmp(member, "rate_limit") != 0)
             {
                 abort();
@@ -217,6 +218,8 @@ fuzz_check_json(const uint8_t *data, size_t size,
         }
 
         if (!fuzz_same(json_object_get(item, "jwt_subject"), &c->jwt_subject)
+            || !fuzz_same(json_object_get(item, "jwt_issuer"), &c->jwt_issuer)
+            || (c->jwt_issuer.len && c->jwt_subject.len == 0)
             || !fuzz_same(json_object_get(item, "rate_limit"),
                           &c->rate_limit))
         {

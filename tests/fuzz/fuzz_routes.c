@@ -255,6 +255,9 @@ fuzz_split(ngx_pool_t *pool, ngx_str_t *path, fuzz_path_t *fp)
 }
 
 
+static ngx_uint_t fuzz_has_control(ngx_str_t *s);
+
+
 static ngx_uint_t
 fuzz_matches(ngx_gateway_route_t *route, fuzz_path_t *fp)
 {
@@ -280,9 +283,32 @@ fuzz_matches(ngx_gateway_route_t *route, fuzz_path_t *fp)
         {
             return 0;
         }
+
+        /* a parameter never takes a segment with a control byte */
+
+        if (route->segments[i].len == 0
+            && fuzz_has_control(&fp->segments[i]))
+        {
+            return 0;
+        }
     }
 
     return 1;
+}
+
+
+static ngx_uint_t
+fuzz_has_control(ngx_str_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] == 0x7f) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
