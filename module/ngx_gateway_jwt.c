@@ -430,8 +430,8 @@ ngx_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
 
         if (ngx_gateway_jwk_contexts(key) != NGX_OK) {
             rc = ngx_gateway_jwk_error(&ctx, "OpenSSL cannot make "
-                                            "the key's verification "
-                                            "context");
+                                       "the key's verification "
+                                       "context");
             goto failed;
         }
 

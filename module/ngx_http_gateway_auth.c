@@ -1323,8 +1323,9 @@ static ngx_int_t
 ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s)
 {
-    ngx_str_t                         name;
-    ngx_uint_t                        i, n;
+    u_char                            algs[128], *p;
+    ngx_str_t                         name, *alg;
+    ngx_uint_t                        i, n, bit;
     const char                       *unused;
     ngx_http_gateway_auth_t          *auth;
     ngx_http_gateway_claim_header_t  *ch;
@@ -1419,11 +1420,20 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         }
 
         if (i == gmcf->jwks->nkeys) {
+            p = algs;
+
+            for (bit = 1; bit <= NGX_GATEWAY_JWT_ALL_ALGS; bit <<= 1) {
+                if (auth->jwt.algorithms & bit) {
+                    alg = ngx_gateway_jwt_alg_name(bit);
+                    p = ngx_sprintf(p, (p == algs) ? "%V" : " %V", alg);
+                }
+            }
+
             ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                          "no key of \"%V\" serves the \"jwt_algorithms\" "
+                          "no key of \"%V\" serves \"jwt_algorithms %*s\" "
                           "of gateway service \"%V\" in %s:%ui: every token "
-                          "will be refused", &gmcf->jwks_file, &s->name,
-                          s->file, s->line);
+                          "will be refused", &gmcf->jwks_file, p - algs, algs,
+                          &s->name, s->file, s->line);
         }
     }
 

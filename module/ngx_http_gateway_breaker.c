@@ -152,7 +152,7 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
 
         if (!s->breaker.dry_run) {
             peek = ngx_gateway_breaker_peek(b, &s->breaker,
-                                                 ngx_current_msec, &retry);
+                                            ngx_current_msec, &retry);
         }
     }
 
@@ -164,8 +164,8 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
 
         if (locked && lim.full == lim.n && lim.refused == lim.n) {
             rc = ngx_gateway_breaker_admit(b, &s->breaker,
-                                                ngx_current_msec,
-                                                &call->ticket, &retry, &tr);
+                                           ngx_current_msec,
+                                           &call->ticket, &retry, &tr);
         }
     }
 
@@ -174,7 +174,7 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     if (b) {
         state.data = (u_char *) ngx_gateway_breaker_state_name(
                          ngx_gateway_breaker_state_now(b,
-                                                            ngx_current_msec));
+                                                       ngx_current_msec));
         state.len = ngx_strlen(state.data);
     }
 

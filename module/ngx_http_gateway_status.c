@@ -283,7 +283,7 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
             /* past its open time, the next call will find it half-open */
 
             st[i].state = ngx_gateway_breaker_state_now(b,
-                                                            ngx_current_msec);
+                                                        ngx_current_msec);
 
             if (st[i].state != b->state) {
                 st[i].in_state -= b->open_time;

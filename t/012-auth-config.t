@@ -316,6 +316,6 @@ No key of the test set is bound to PS384, so every token would be refused.
 GET /orders/1
 --- error_code: 401
 --- error_log eval
-qr{\[warn\] .*no key of "\S+jwks\.json" serves the "jwt_algorithms" of gateway service "orders" in \S+nginx\.conf:\d+: every token will be refused}
+qr{\[warn\] .*no key of "\S+jwks\.json" serves "jwt_algorithms PS384" of gateway service "orders" in \S+nginx\.conf:\d+: every token will be refused}
 --- no_error_log
 gateway service "users"
