@@ -1,0 +1,726 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "ngx_gateway_sigv4.h"
+
+
+typedef struct {
+    ngx_str_t                    name;      /* lower case */
+    ngx_gateway_sigv4_header_t  *header;
+    ngx_uint_t                   order;     /* as sent */
+} ngx_gateway_sigv4_sorted_t;
+
+
+typedef struct {
+    ngx_str_t                    name;      /* encoded */
+    ngx_str_t                    value;
+} ngx_gateway_sigv4_pair_t;
+
+
+static u_char *ngx_gateway_sigv4_encode(u_char *dst, u_char *src,
+    size_t len, ngx_uint_t slash);
+static size_t ngx_gateway_sigv4_decode(u_char *dst, u_char *src,
+    size_t len);
+static ngx_int_t ngx_gateway_sigv4_cmp_pairs(const void *one,
+    const void *two);
+static ngx_int_t ngx_gateway_sigv4_cmp_headers(const void *one,
+    const void *two);
+static u_char *ngx_gateway_sigv4_trim(u_char *dst, ngx_str_t *value);
+static ngx_int_t ngx_gateway_sigv4_hmac(u_char *out, u_char *key,
+    size_t key_len, u_char *data, size_t len);
+
+
+static u_char  ngx_gateway_sigv4_hex[] = "0123456789ABCDEF";
+
+
+/* RFC 3986 unreserved: A-Z a-z 0-9 - . _ ~ */
+
+#define ngx_gateway_sigv4_unreserved(c)                                       \
+    (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z')                \
+     || ((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '.'               \
+     || (c) == '_' || (c) == '~')
+
+#define ngx_gateway_sigv4_space(c)                                            \
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r'                  \
+     || (c) == '\v' || (c) == '\f')
+
+
+static u_char *
+ngx_gateway_sigv4_encode(u_char *dst, u_char *src, size_t len,
+    ngx_uint_t slash)
+{
+    u_char  c;
+
+    while (len--) {
+        c = *src++;
+
+        if (ngx_gateway_sigv4_unreserved(c) || (slash && c == '/')) {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '%';
+        *dst++ = ngx_gateway_sigv4_hex[c >> 4];
+        *dst++ = ngx_gateway_sigv4_hex[c & 0xf];
+    }
+
+    return dst;
+}
+
+
+/*
+ * The path: its segments less the empty ones and ".", each ".." taking
+ * away the one before; a leading and a trailing "/" stay.  Then encoded.
+ */
+
+ngx_int_t
+ngx_gateway_sigv4_canonical_uri(ngx_pool_t *pool, ngx_str_t *path,
+    ngx_str_t *out)
+{
+    u_char      *p, *last, *start, *d;
+    ngx_str_t   *seg;
+    ngx_uint_t   n, i, max;
+
+    if (path->len == 0) {
+        ngx_str_set(out, "/");
+        return NGX_OK;
+    }
+
+    /* at most one segment per two bytes, and one more */
+
+    max = path->len / 2 + 1;
+
+    seg = ngx_palloc(pool, max * sizeof(ngx_str_t));
+    if (seg == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    p = path->data;
+    last = p + path->len;
+
+    while (p < last) {
+        start = p;
+
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        if (p - start == 0 || (p - start == 1 && start[0] == '.')) {
+            p++;
+            continue;
+        }
+
+        if (p - start == 2 && start[0] == '.' && start[1] == '.') {
+            if (n) {
+                n--;
+            }
+
+            p++;
+            continue;
+        }
+
+        seg[n].data = start;
+        seg[n].len = p - start;
+        n++;
+        p++;
+    }
+
+    d = ngx_pnalloc(pool, 3 * path->len + 2);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = d;
+
+    if (path->data[0] == '/') {
+        *d++ = '/';
+    }
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *d++ = '/';
+        }
+
+        d = ngx_gateway_sigv4_encode(d, seg[i].data, seg[i].len, 0);
+    }
+
+    if (n && path->data[path->len - 1] == '/') {
+        *d++ = '/';
+    }
+
+    out->len = d - out->data;
+
+    return NGX_OK;
+}
+
+
+/* "+" is a space, "%XY" a byte; a "%" without two hex digits is itself */
+
+static size_t
+ngx_gateway_sigv4_decode(u_char *dst, u_char *src, size_t len)
+{
+    u_char  *d, c, h, l;
+    size_t   i;
+
+    d = dst;
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c == '+') {
+            *d++ = ' ';
+            continue;
+        }
+
+        if (c == '%' && i + 2 < len) {
+            h = src[i + 1] | 0x20;
+            l = src[i + 2] | 0x20;
+
+            if (((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'))
+                && ((l >= '0' && l <= '9') || (l >= 'a' && l <= 'f')))
+            {
+                h = (h <= '9') ? h - '0' : h - 'a' + 10;
+                l = (l <= '9') ? l - '0' : l - 'a' + 10;
+                *d++ = (u_char) ((h << 4) | l);
+                i += 2;
+                continue;
+            }
+        }
+
+        *d++ = c;
+    }
+
+    return d - dst;
+}
+
+
+/*
+ * Pairs split at "&" (empty ones skipped) and at their first "=", each
+ * side decoded and encoded again, sorted by name, then by value.
+ */
+
+ngx_int_t
+ngx_gateway_sigv4_canonical_query(ngx_pool_t *pool, ngx_str_t *query,
+    ngx_str_t *out)
+{
+    u_char                    *p, *last, *start, *eq, *buf, *d;
+    size_t                     len;
+    ngx_uint_t                 n, i;
+    ngx_gateway_sigv4_pair_t  *pairs;
+
+    ngx_str_set(out, "");
+
+    if (query->len == 0) {
+        return NGX_OK;
+    }
+
+    n = 1;
+
+    for (p = query->data; p < query->data + query->len; p++) {
+        n += (*p == '&');
+    }
+
+    pairs = ngx_palloc(pool, n * sizeof(ngx_gateway_sigv4_pair_t));
+
+    /* decoded bytes grow threefold at most when encoded; "=" once */
+
+    buf = ngx_pnalloc(pool, 3 * query->len + n);
+    len = query->len + 2 * n;
+    d = ngx_pnalloc(pool, len);
+
+    if (pairs == NULL || buf == NULL || d == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    p = query->data;
+    last = p + query->len;
+
+    while (p < last) {
+        start = p;
+
+        while (p < last && *p != '&') {
+            p++;
+        }
+
+        if (p == start) {
+            p++;
+            continue;
+        }
+
+        eq = ngx_strlchr(start, p, '=');
+        if (eq == NULL) {
+            eq = p;
+        }
+
+        len = ngx_gateway_sigv4_decode(d, start, eq - start);
+        pairs[n].name.data = buf;
+        buf = ngx_gateway_sigv4_encode(buf, d, len, 0);
+        pairs[n].name.len = buf - pairs[n].name.data;
+
+        if (eq < p) {
+            eq++;
+        }
+
+        len = ngx_gateway_sigv4_decode(d, eq, p - eq);
+        pairs[n].value.data = buf;
+        buf = ngx_gateway_sigv4_encode(buf, d, len, 0);
+        pairs[n].value.len = buf - pairs[n].value.data;
+
+        n++;
+        p++;
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    ngx_sort(pairs, n, sizeof(ngx_gateway_sigv4_pair_t),
+             ngx_gateway_sigv4_cmp_pairs);
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        len += pairs[i].name.len + 1 + pairs[i].value.len + 1;
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = '&';
+        }
+
+        p = ngx_cpymem(p, pairs[i].name.data, pairs[i].name.len);
+        *p++ = '=';
+        p = ngx_cpymem(p, pairs[i].value.data, pairs[i].value.len);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_gateway_sigv4_cmp_pairs(const void *one, const void *two)
+{
+    ngx_int_t                  rc;
+    ngx_gateway_sigv4_pair_t  *a, *b;
+
+    a = (ngx_gateway_sigv4_pair_t *) one;
+    b = (ngx_gateway_sigv4_pair_t *) two;
+
+    rc = ngx_memn2cmp(a->name.data, b->name.data, a->name.len, b->name.len);
+
+    if (rc) {
+        return rc;
+    }
+
+    return ngx_memn2cmp(a->value.data, b->value.data, a->value.len,
+                        b->value.len);
+}
+
+
+/*
+ * "name:value\n" for every name in order, the values of a repeated name
+ * joined by ","; and the names joined by ";".
+ */
+
+ngx_int_t
+ngx_gateway_sigv4_canonical_headers(ngx_pool_t *pool,
+    ngx_gateway_sigv4_header_t *headers, ngx_uint_t n, ngx_str_t *out,
+    ngx_str_t *signed_headers)
+{
+    u_char                      *p, *s;
+    size_t                       len, names;
+    ngx_uint_t                   i;
+    ngx_gateway_sigv4_sorted_t  *sorted;
+
+    sorted = ngx_palloc(pool, (n + 1) * sizeof(ngx_gateway_sigv4_sorted_t));
+    if (sorted == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = 0;
+    names = 0;
+
+    for (i = 0; i < n; i++) {
+        sorted[i].name.len = headers[i].name.len;
+        sorted[i].name.data = ngx_pnalloc(pool, headers[i].name.len);
+        if (sorted[i].name.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_strlow(sorted[i].name.data, headers[i].name.data,
+                   headers[i].name.len);
+        sorted[i].header = &headers[i];
+        sorted[i].order = i;
+
+        len += headers[i].name.len + 2 + headers[i].value.len;
+        names += headers[i].name.len + 1;
+    }
+
+    ngx_sort(sorted, n, sizeof(ngx_gateway_sigv4_sorted_t),
+             ngx_gateway_sigv4_cmp_headers);
+
+    p = ngx_pnalloc(pool, len);
+    s = ngx_pnalloc(pool, names);
+
+    if ((len && p == NULL) || (names && s == NULL)) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    signed_headers->data = s;
+
+    for (i = 0; i < n; i++) {
+
+        if (i && sorted[i].name.len == sorted[i - 1].name.len
+            && ngx_strncmp(sorted[i].name.data, sorted[i - 1].name.data,
+                           sorted[i].name.len)
+               == 0)
+        {
+            /* "name:one\n" becomes "name:one,two\n" */
+            p[-1] = ',';
+            p = ngx_gateway_sigv4_trim(p, &sorted[i].header->value);
+            *p++ = '\n';
+            continue;
+        }
+
+        if (i) {
+            *s++ = ';';
+        }
+
+        s = ngx_cpymem(s, sorted[i].name.data, sorted[i].name.len);
+
+        p = ngx_cpymem(p, sorted[i].name.data, sorted[i].name.len);
+        *p++ = ':';
+        p = ngx_gateway_sigv4_trim(p, &sorted[i].header->value);
+        *p++ = '\n';
+    }
+
+    out->len = p - out->data;
+    signed_headers->len = s - signed_headers->data;
+
+    return NGX_OK;
+}
+
+
+/* by name; headers of one name as they were sent */
+
+static ngx_int_t
+ngx_gateway_sigv4_cmp_headers(const void *one, const void *two)
+{
+    ngx_int_t                    rc;
+    ngx_gateway_sigv4_sorted_t  *a, *b;
+
+    a = (ngx_gateway_sigv4_sorted_t *) one;
+    b = (ngx_gateway_sigv4_sorted_t *) two;
+
+    rc = ngx_memn2cmp(a->name.data, b->name.data, a->name.len, b->name.len);
+
+    if (rc) {
+        return rc;
+    }
+
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+
+/* white space around removed, each run within made one space */
+
+static u_char *
+ngx_gateway_sigv4_trim(u_char *dst, ngx_str_t *value)
+{
+    u_char  *p, *last;
+    size_t   pending;
+
+    p = value->data;
+    last = p + value->len;
+    pending = 0;
+
+    while (p < last && ngx_gateway_sigv4_space(*p)) {
+        p++;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (ngx_gateway_sigv4_space(*p)) {
+            pending = 1;
+            continue;
+        }
+
+        if (pending) {
+            *dst++ = ' ';
+            pending = 0;
+        }
+
+        *dst++ = *p;
+    }
+
+    return dst;
+}
+
+
+ngx_int_t
+ngx_gateway_sigv4_canonical_request(ngx_pool_t *pool,
+    ngx_gateway_sigv4_request_t *req, ngx_str_t *out,
+    ngx_str_t *signed_headers)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   uri, query, headers;
+
+    if (ngx_gateway_sigv4_canonical_uri(pool, &req->path, &uri) != NGX_OK
+        || ngx_gateway_sigv4_canonical_query(pool, &req->query, &query)
+           != NGX_OK
+        || ngx_gateway_sigv4_canonical_headers(pool, req->headers,
+                                               req->nheaders, &headers,
+                                               signed_headers)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    len = req->method.len + 1 + uri.len + 1 + query.len + 1 + headers.len + 1
+          + signed_headers->len + 1 + req->payload.len;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    p = ngx_cpymem(p, req->method.data, req->method.len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, uri.data, uri.len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, query.data, query.len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, headers.data, headers.len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, signed_headers->data, signed_headers->len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, req->payload.data, req->payload.len);
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_gateway_sigv4_string_to_sign(ngx_pool_t *pool, u_char *date,
+    ngx_str_t *region, ngx_str_t *service, ngx_str_t *creq, ngx_str_t *out)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = sizeof("AWS4-HMAC-SHA256\n") - 1 + NGX_GATEWAY_SIGV4_DATE_LEN + 1
+          + 8 + 1 + region->len + 1 + service->len
+          + sizeof("/aws4_request\n") - 1 + NGX_GATEWAY_SHA256_HEX_LEN;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    p = ngx_cpymem(p, "AWS4-HMAC-SHA256\n", sizeof("AWS4-HMAC-SHA256\n") - 1);
+    p = ngx_cpymem(p, date, NGX_GATEWAY_SIGV4_DATE_LEN);
+    *p++ = '\n';
+    p = ngx_cpymem(p, date, 8);
+    *p++ = '/';
+    p = ngx_cpymem(p, region->data, region->len);
+    *p++ = '/';
+    p = ngx_cpymem(p, service->data, service->len);
+    p = ngx_cpymem(p, "/aws4_request\n", sizeof("/aws4_request\n") - 1);
+
+    if (ngx_gateway_sha256_hex(p, creq->data, creq->len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    out->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * kDate = HMAC("AWS4" + secret, date), kRegion = HMAC(kDate, region),
+ * kService = HMAC(kRegion, service), key = HMAC(kService, "aws4_request")
+ */
+
+u_char *
+ngx_gateway_sigv4_signing_key(ngx_gateway_sigv4_key_t *cache,
+    ngx_gateway_aws_credentials_t *creds, u_char *date, ngx_str_t *region,
+    ngx_str_t *service)
+{
+    u_char  secret[4 + NGX_GATEWAY_AWS_SECRET_MAX], k[32];
+    size_t  len;
+
+    if (cache->valid && cache->generation == creds->generation
+        && ngx_memcmp(cache->date, date, 8) == 0)
+    {
+        return cache->key;
+    }
+
+    cache->valid = 0;
+
+    if (creds->secret_key.len > NGX_GATEWAY_AWS_SECRET_MAX) {
+        return NULL;
+    }
+
+    len = 4 + creds->secret_key.len;
+
+    ngx_memcpy(secret, "AWS4", 4);
+    ngx_memcpy(secret + 4, creds->secret_key.data, creds->secret_key.len);
+
+    if (ngx_gateway_sigv4_hmac(k, secret, len, date, 8) != NGX_OK
+        || ngx_gateway_sigv4_hmac(k, k, 32, region->data, region->len)
+           != NGX_OK
+        || ngx_gateway_sigv4_hmac(k, k, 32, service->data, service->len)
+           != NGX_OK
+        || ngx_gateway_sigv4_hmac(cache->key, k, 32,
+                                  (u_char *) "aws4_request", 12)
+           != NGX_OK)
+    {
+        ngx_explicit_memzero(secret, sizeof(secret));
+        return NULL;
+    }
+
+    ngx_explicit_memzero(secret, sizeof(secret));
+    ngx_explicit_memzero(k, sizeof(k));
+
+    ngx_memcpy(cache->date, date, 8);
+    cache->generation = creds->generation;
+    cache->derived++;
+    cache->valid = 1;
+
+    return cache->key;
+}
+
+
+ngx_int_t
+ngx_gateway_sigv4_authorization(ngx_pool_t *pool,
+    ngx_gateway_sigv4_key_t *cache, ngx_gateway_aws_credentials_t *creds,
+    ngx_str_t *region, ngx_str_t *service, u_char *date,
+    ngx_gateway_sigv4_request_t *req, ngx_str_t *out)
+{
+    u_char     *key, *p, mac[32];
+    size_t      len;
+    ngx_uint_t  i;
+    ngx_str_t   creq, sts, signed_headers;
+
+    if (ngx_gateway_sigv4_canonical_request(pool, req, &creq,
+                                            &signed_headers)
+        != NGX_OK
+        || ngx_gateway_sigv4_string_to_sign(pool, date, region, service,
+                                            &creq, &sts)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    key = ngx_gateway_sigv4_signing_key(cache, creds, date, region, service);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_gateway_sigv4_hmac(mac, key, 32, sts.data, sts.len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof("AWS4-HMAC-SHA256 Credential=") - 1 + creds->access_key.len
+          + 1 + 8 + 1 + region->len + 1 + service->len
+          + sizeof("/aws4_request, SignedHeaders=") - 1 + signed_headers.len
+          + sizeof(", Signature=") - 1 + 64;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    p = ngx_cpymem(p, "AWS4-HMAC-SHA256 Credential=",
+                   sizeof("AWS4-HMAC-SHA256 Credential=") - 1);
+    p = ngx_cpymem(p, creds->access_key.data, creds->access_key.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, date, 8);
+    *p++ = '/';
+    p = ngx_cpymem(p, region->data, region->len);
+    *p++ = '/';
+    p = ngx_cpymem(p, service->data, service->len);
+    p = ngx_cpymem(p, "/aws4_request, SignedHeaders=",
+                   sizeof("/aws4_request, SignedHeaders=") - 1);
+    p = ngx_cpymem(p, signed_headers.data, signed_headers.len);
+    p = ngx_cpymem(p, ", Signature=", sizeof(", Signature=") - 1);
+
+    for (i = 0; i < 32; i++) {
+        *p++ = "0123456789abcdef"[mac[i] >> 4];
+        *p++ = "0123456789abcdef"[mac[i] & 0xf];
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_gateway_sha256_hex(u_char *hex, u_char *data, size_t len)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  n;
+
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(hex, md, 32);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_gateway_sigv4_hmac(u_char *out, u_char *key, size_t key_len,
+    u_char *data, size_t len)
+{
+    u_char        k[32];
+    unsigned int  n;
+
+    /* the output may be the key: HMAC() reads all of it first, but copy */
+
+    if (key_len == 32) {
+        ngx_memcpy(k, key, 32);
+        key = k;
+    }
+
+    n = 0;
+
+    if (HMAC(EVP_sha256(), key, (int) key_len, data, len, out, &n) == NULL
+        || n != 32)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
