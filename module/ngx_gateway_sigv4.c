@@ -724,3 +724,166 @@ ngx_gateway_sigv4_hmac(u_char *out, u_char *key, size_t key_len,
 
     return NGX_OK;
 }
+
+
+ngx_int_t
+ngx_gateway_aws_credentials_file(ngx_str_t *text, ngx_str_t *profile,
+    ngx_gateway_aws_credentials_t *creds, ngx_str_t *err)
+{
+    u_char     *p, *last, *line, *end, *eq, *k, *ke, *v, *ve;
+    ngx_str_t  *field, value;
+    ngx_uint_t  in, found;
+
+    ngx_str_null(&creds->access_key);
+    ngx_str_null(&creds->secret_key);
+    ngx_str_null(&creds->session_token);
+
+    in = 0;
+    found = 0;
+    p = text->data;
+    last = p + text->len;
+
+    while (p < last) {
+        line = p;
+
+        while (p < last && *p != '\n') {
+            p++;
+        }
+
+        end = p++;
+
+        while (line < end && ngx_gateway_sigv4_space(*line)) {
+            line++;
+        }
+
+        while (end > line && ngx_gateway_sigv4_space(end[-1])) {
+            end--;
+        }
+
+        if (line == end || *line == '#' || *line == ';') {
+            continue;
+        }
+
+        if (*line == '[') {
+            if (end[-1] != ']') {
+                ngx_str_set(err, "a section line without \"]\"");
+                return NGX_DECLINED;
+            }
+
+            k = line + 1;
+            ke = end - 1;
+
+            while (k < ke && ngx_gateway_sigv4_space(*k)) {
+                k++;
+            }
+
+            while (ke > k && ngx_gateway_sigv4_space(ke[-1])) {
+                ke--;
+            }
+
+            in = ((size_t) (ke - k) == profile->len
+                  && ngx_strncmp(k, profile->data, profile->len) == 0);
+            found |= in;
+            continue;
+        }
+
+        eq = ngx_strlchr(line, end, '=');
+
+        if (eq == NULL) {
+            ngx_str_set(err, "a line that is neither a section nor "
+                             "\"key = value\"");
+            return NGX_DECLINED;
+        }
+
+        if (!in) {
+            continue;
+        }
+
+        k = line;
+        ke = eq;
+
+        while (ke > k && ngx_gateway_sigv4_space(ke[-1])) {
+            ke--;
+        }
+
+        v = eq + 1;
+        ve = end;
+
+        while (v < ve && ngx_gateway_sigv4_space(*v)) {
+            v++;
+        }
+
+#define ngx_gateway_sigv4_key_is(s)                                           \
+    ((size_t) (ke - k) == sizeof(s) - 1                                       \
+     && ngx_strncasecmp(k, (u_char *) s, sizeof(s) - 1) == 0)
+
+        if (ngx_gateway_sigv4_key_is("aws_access_key_id")) {
+            field = &creds->access_key;
+
+        } else if (ngx_gateway_sigv4_key_is("aws_secret_access_key")) {
+            field = &creds->secret_key;
+
+        } else if (ngx_gateway_sigv4_key_is("aws_session_token")
+                   || ngx_gateway_sigv4_key_is("aws_security_token"))
+        {
+            field = &creds->session_token;
+
+        } else {
+            continue;
+        }
+
+#undef ngx_gateway_sigv4_key_is
+
+        value.data = v;
+        value.len = ve - v;
+
+        if (ngx_gateway_aws_credential_valid(&value) != NGX_OK) {
+            ngx_str_set(err, "a key with an empty value, or one with "
+                             "spaces or control characters");
+            return NGX_DECLINED;
+        }
+
+        *field = value;
+    }
+
+    if (!found) {
+        ngx_str_set(err, "no such profile");
+        return NGX_DECLINED;
+    }
+
+    if (creds->access_key.len == 0) {
+        ngx_str_set(err, "the profile has no aws_access_key_id");
+        return NGX_DECLINED;
+    }
+
+    if (creds->secret_key.len == 0) {
+        ngx_str_set(err, "the profile has no aws_secret_access_key");
+        return NGX_DECLINED;
+    }
+
+    if (creds->secret_key.len > NGX_GATEWAY_AWS_SECRET_MAX) {
+        ngx_str_set(err, "the profile's aws_secret_access_key is too long");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_gateway_aws_credential_valid(ngx_str_t *value)
+{
+    size_t  i;
+
+    if (value->len == 0 || value->len > 8192) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < value->len; i++) {
+        if (value->data[i] <= 0x20 || value->data[i] >= 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}

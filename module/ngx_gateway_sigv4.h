@@ -96,6 +96,19 @@ ngx_int_t ngx_gateway_sigv4_authorization(ngx_pool_t *pool,
     ngx_str_t *region, ngx_str_t *service, u_char *date,
     ngx_gateway_sigv4_request_t *req, ngx_str_t *out);
 
+/*
+ * The keys of a profile of an AWS shared credentials file (INI: "[name]"
+ * sections, "key = value" lines, "#" and ";" comments): aws_access_key_id,
+ * aws_secret_access_key and, for temporary keys, aws_session_token.  The
+ * values point into text.  NGX_DECLINED with *err saying what is wrong
+ * (never quoting a value).
+ */
+ngx_int_t ngx_gateway_aws_credentials_file(ngx_str_t *text,
+    ngx_str_t *profile, ngx_gateway_aws_credentials_t *creds, ngx_str_t *err);
+
+/* a key's value: printable ASCII without spaces, as it goes in headers */
+ngx_int_t ngx_gateway_aws_credential_valid(ngx_str_t *value);
+
 /* 64 lower case hex digits of the SHA-256 of the data */
 ngx_int_t ngx_gateway_sha256_hex(u_char *hex, u_char *data, size_t len);
 

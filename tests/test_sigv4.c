@@ -1212,6 +1212,82 @@ test_canonical_headers(void **state)
 }
 
 
+static void
+test_credentials_file(void **state)
+{
+    ngx_str_t                      text, profile, err;
+    ngx_gateway_aws_credentials_t  c;
+
+    text = str("# keys\n"
+               "[default]\n"
+               "aws_access_key_id=AKIDDEFAULT\n"
+               "aws_secret_access_key = s3cret/default\n"
+               "\n"
+               "  [ fn ]  \r\n"
+               "; the function's\n"
+               "AWS_ACCESS_KEY_ID\t=\tASIAFN\r\n"
+               "aws_secret_access_key=fn+secret\r\n"
+               "aws_session_token = tok/en==\r\n"
+               "region = eu-west-1\n"
+               "[other]\n"
+               "aws_access_key_id = AKIDOTHER\n");
+
+    profile = str("default");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_OK);
+    assert_str(&c.access_key, "AKIDDEFAULT", "default key");
+    assert_str(&c.secret_key, "s3cret/default", "default secret");
+    assert_int_equal(c.session_token.len, 0);
+
+    profile = str("fn");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_OK);
+    assert_str(&c.access_key, "ASIAFN", "fn key");
+    assert_str(&c.secret_key, "fn+secret", "fn secret");
+    assert_str(&c.session_token, "tok/en==", "fn token");
+
+    profile = str("other");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_DECLINED);
+    assert_str(&err, "the profile has no aws_secret_access_key", "other");
+
+    profile = str("none");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_DECLINED);
+    assert_str(&err, "no such profile", "none");
+
+    /* what would split a header is refused, and never quoted */
+
+    text = str("[default]\naws_access_key_id = AKID\n"
+               "aws_secret_access_key = two words\n");
+    profile = str("default");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_DECLINED);
+    assert_null(ngx_strlcasestrn(err.data, err.data + err.len,
+                                 (u_char *) "words", 5 - 1));
+
+    text = str("[default\naws_access_key_id = AKID\n");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_DECLINED);
+
+    text = str("[default]\njunk\n");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_DECLINED);
+
+    text = str("");
+    assert_int_equal(ngx_gateway_aws_credentials_file(&text, &profile, &c,
+                                                      &err),
+                     NGX_DECLINED);
+}
+
+
 int
 main(void)
 {
@@ -1223,6 +1299,7 @@ main(void)
         cmocka_unit_test(test_canonical_uri),
         cmocka_unit_test(test_canonical_query),
         cmocka_unit_test(test_canonical_headers),
+        cmocka_unit_test(test_credentials_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
