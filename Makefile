@@ -27,7 +27,8 @@ NGINX_SRC    ?=
 PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
-                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl
+                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl \
+                python3-botocore
 
 # Debian's nginx, with the module built against its nginx-dev headers;
 # or an nginx built from NGINX_SRC with the module beside it.  All that

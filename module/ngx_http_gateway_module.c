@@ -144,7 +144,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     /* a retry, redirected here after its backoff: straight to the proxy */
 
     if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
-        return NGX_DECLINED;
+        return ngx_http_gateway_sign_retry(r);
     }
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
@@ -160,6 +160,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_gateway_sign_ready(r, ctx);
     }
 
     if (rc == NGX_OK) {
@@ -182,6 +186,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "gateway route \"%V\" service \"%V\" target \"%V\"",
                    &ctx->route->pattern, &ctx->service->name, &ctx->target);
+
+    if (ctx->service->sign) {
+        return ngx_http_gateway_sign_request(r, ctx);
+    }
 
     return NGX_DECLINED;
 }
@@ -303,7 +311,8 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_gateway_services_init(cf, gmcf) != NGX_OK
-        || ngx_http_gateway_auth_init(cf, gmcf) != NGX_OK)
+        || ngx_http_gateway_auth_init(cf, gmcf) != NGX_OK
+        || ngx_http_gateway_sign_init(cf, gmcf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

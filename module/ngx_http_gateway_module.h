@@ -134,6 +134,10 @@ typedef struct {
 #define NGX_HTTP_GATEWAY_FAIL_TIMEOUT        0x02
 
 
+typedef struct ngx_http_gateway_sign_s  ngx_http_gateway_sign_t;
+typedef struct ngx_http_gateway_sign_ctx_s  ngx_http_gateway_sign_ctx_t;
+
+
 typedef struct {
     ngx_str_t                        name;
     ngx_uint_t                       index;     /* in the services array */
@@ -152,6 +156,8 @@ typedef struct {
 
     ngx_http_gateway_retries_conf_t  retries;
     ngx_gateway_budget_t            *budget;    /* in the zone */
+
+    ngx_http_gateway_sign_t         *sign;      /* NULL: calls unsigned */
 
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
@@ -225,6 +231,7 @@ typedef struct {
 
     ngx_http_gateway_retry_t        *retry;
     ngx_http_gateway_breaker_call_t *call;      /* of the breaker */
+    ngx_http_gateway_sign_ctx_t     *sign;
 } ngx_http_gateway_ctx_t;
 
 
@@ -343,6 +350,18 @@ ngx_int_t ngx_http_gateway_retries_begin(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 void ngx_http_gateway_retries_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_gateway_retries_resume(ngx_http_request_t *r);
+
+char *ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_gateway_sign_init(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_sign_ready(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_sign_request(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_sign_retry(ngx_http_request_t *r);
+/* a jansson object for gateway_status (json_null() when unsigned) */
+void *ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s);
 
 #define ngx_http_gateway_count(s, field)                                      \
     (void) ngx_atomic_fetch_add(&(s)->counters->field, 1)

@@ -126,6 +126,13 @@ static ngx_command_t  ngx_http_gateway_service_commands[] = {
       0,
       NULL },
 
+    { ngx_string("sign"),
+      NGX_CONF_1MORE,
+      ngx_http_gateway_sign_directive,
+      0,
+      0,
+      NULL },
+
     { ngx_string("jwt_forward_token"),
       NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,

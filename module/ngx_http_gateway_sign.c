@@ -1,0 +1,1076 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include "ngx_http_gateway_module.h"
+#include "ngx_gateway_sigv4.h"
+
+
+/*
+ * Calls to private functions, signed: every attempt (a retry too) gets
+ * its own SigV4 Authorization, X-Amz-Date, X-Amz-Content-Sha256 and, for
+ * temporary keys, X-Amz-Security-Token, computed over what the proxy
+ * will send: the method, the target's path and query, the Host of the
+ * endpoint and the SHA-256 of the buffered request body.  The client's
+ * own copies of these headers were removed with the gateway's others
+ * (the service's drop list).  Without credentials the request gets 503
+ * and Retry-After; it is never sent unsigned.
+ *
+ * Credentials are this worker's: from the environment (read at the
+ * first request; nginx passes only what "env" directives name), or from
+ * a shared credentials file read at configuration and read again, at
+ * most once a second, when its inode, size or time changes.  A file
+ * that becomes unreadable or malformed keeps the last good keys, and
+ * the error shows in gateway_status.
+ */
+
+
+#define NGX_HTTP_GATEWAY_SIGN_AWS        1
+#define NGX_HTTP_GATEWAY_SIGN_GCP        2
+
+#define NGX_HTTP_GATEWAY_CREDS_ENV       1
+#define NGX_HTTP_GATEWAY_CREDS_FILE      2
+
+#define NGX_HTTP_GATEWAY_SIGN_FILE_MAX   65536
+#define NGX_HTTP_GATEWAY_SIGN_CHUNK      65536
+
+
+struct ngx_http_gateway_sign_s {
+    ngx_uint_t                      type;
+    ngx_uint_t                      source;
+    ngx_str_t                       region;
+    ngx_str_t                       service;
+    ngx_str_t                       file;
+    ngx_str_t                       profile;
+    ngx_str_t                       host;       /* as the proxy sends it */
+    ngx_uint_t                      unsigned_payload;
+
+    /* this worker's */
+    ngx_gateway_aws_credentials_t   creds;
+    ngx_uint_t                      have;
+    ngx_gateway_sigv4_key_t         key;
+    ngx_pool_t                     *pool;       /* keys read at run time */
+    time_t                          checked;    /* the file last looked at */
+    ngx_file_uniq_t                 uniq;
+    time_t                          mtime;
+    off_t                           size;
+    time_t                          loaded;
+    u_char                          error[160];
+    size_t                          error_len;
+    time_t                          error_time;
+    time_t                          logged;     /* a refusal, once a second */
+    unsigned                        env_tried:1;
+};
+
+
+struct ngx_http_gateway_sign_ctx_s {
+    ngx_str_t                       payload;    /* hashed once */
+    ngx_uint_t                      attempts;
+};
+
+
+static ngx_int_t ngx_http_gateway_sign_available(ngx_http_request_t *r,
+    ngx_http_gateway_sign_t *sc);
+static void ngx_http_gateway_sign_env(ngx_log_t *log,
+    ngx_http_gateway_sign_t *sc);
+static void ngx_http_gateway_sign_check_file(ngx_log_t *log,
+    ngx_http_gateway_sign_t *sc);
+static ngx_int_t ngx_http_gateway_sign_load(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_gateway_sign_t *sc, ngx_str_t *err);
+static void ngx_http_gateway_sign_error(ngx_http_gateway_sign_t *sc,
+    char *fmt, ...);
+static ngx_int_t ngx_http_gateway_sign_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+static void ngx_http_gateway_sign_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+static ngx_int_t ngx_http_gateway_sign_hash_body(ngx_http_request_t *r,
+    ngx_str_t *hex);
+static ngx_int_t ngx_http_gateway_sign_aws(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
+static ngx_int_t ngx_http_gateway_sign_unset(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_sign_header(ngx_http_request_t *r,
+    char *name, ngx_str_t *value);
+
+
+/* the request headers signing sets: the client's are never passed on */
+
+static ngx_str_t  ngx_http_gateway_sign_headers[] = {
+    ngx_string("authorization"),
+    ngx_string("x-amz-date"),
+    ngx_string("x-amz-content-sha256"),
+    ngx_string("x-amz-security-token"),
+    ngx_null_string
+};
+
+
+/*
+ * sign aws_sigv4 region=R [service=lambda] [credentials=env|file:PATH]
+ *     [profile=NAME] [payload=signed|unsigned];
+ */
+
+char *
+ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gateway_service_t *s = conf;
+
+    char                     *why;
+    u_char                   *p;
+    ngx_str_t                *value, v, err;
+    ngx_uint_t                i;
+    ngx_http_gateway_sign_t  *sc;
+
+    if (s->sign) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    sc = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_sign_t));
+    if (sc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[1].len == 9 && ngx_strncmp(value[1].data, "aws_sigv4", 9) == 0)
+    {
+        sc->type = NGX_HTTP_GATEWAY_SIGN_AWS;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid signing scheme \"%V\": aws_sigv4",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    sc->source = NGX_HTTP_GATEWAY_CREDS_ENV;
+    ngx_str_set(&sc->service, "lambda");
+    ngx_str_set(&sc->profile, "default");
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "region=", 7) == 0
+            || ngx_strncmp(value[i].data, "service=", 8) == 0)
+        {
+            p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+            v.data = p + 1;
+            v.len = value[i].data + value[i].len - v.data;
+
+            if (v.len == 0 || v.len > 64) {
+                why = "a name of 1 to 64 characters";
+                goto invalid;
+            }
+
+            for (p = v.data; p < v.data + v.len; p++) {
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+                      || *p == '-'))
+                {
+                    why = "lower case letters, digits and \"-\" only";
+                    goto invalid;
+                }
+            }
+
+            if (value[i].data[0] == 'r') {
+                sc->region = v;
+
+            } else {
+                sc->service = v;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "credentials=env") == 0) {
+            sc->source = NGX_HTTP_GATEWAY_CREDS_ENV;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "credentials=file:", 17) == 0
+            && value[i].len > 17)
+        {
+            sc->source = NGX_HTTP_GATEWAY_CREDS_FILE;
+            sc->file.data = value[i].data + 17;
+            sc->file.len = value[i].len - 17;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "profile=", 8) == 0
+            && value[i].len > 8)
+        {
+            sc->profile.data = value[i].data + 8;
+            sc->profile.len = value[i].len - 8;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "payload=signed") == 0) {
+            sc->unsigned_payload = 0;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "payload=unsigned") == 0) {
+            sc->unsigned_payload = 1;
+            continue;
+        }
+
+        why = "no such parameter";
+        goto invalid;
+    }
+
+    if (sc->region.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sign aws_sigv4\" of gateway service \"%V\" "
+                           "needs region=", &s->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (sc->source == NGX_HTTP_GATEWAY_CREDS_FILE) {
+
+        if (ngx_conf_full_name(cf->cycle, &sc->file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* read now: a wrong path or a broken file is a configuration error */
+
+        if (ngx_http_gateway_sign_load(cf->pool, cf->log, sc, &err)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid AWS credentials file \"%V\", "
+                               "profile \"%V\": %V",
+                               &sc->file, &sc->profile, &err);
+            return NGX_CONF_ERROR;
+        }
+
+        sc->error_len = 0;
+    }
+
+    s->sign = sc;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid sign parameter \"%V\": %s", &value[i], why);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * After the http block and the services' authentication: the Host the
+ * proxy sends ($proxy_host: the port only when not the scheme's own),
+ * and the client's signing headers on the service's drop list.
+ */
+
+ngx_int_t
+ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
+{
+    size_t                        len;
+    ngx_str_t                    *name, *d, *authority;
+    ngx_uint_t                    i;
+    ngx_http_gateway_sign_t      *sc;
+    ngx_http_gateway_service_t  **s;
+
+    s = gmcf->services.elts;
+
+    for (i = 0; i < gmcf->services.nelts; i++) {
+        sc = s[i]->sign;
+
+        if (sc == NULL) {
+            continue;
+        }
+
+        authority = &s[i]->endpoint.authority;
+        sc->host = *authority;
+        len = s[i]->endpoint.ssl ? 4 : 3;
+
+        if (authority->len > len
+            && ngx_strncmp(authority->data + authority->len - len,
+                           (s[i]->endpoint.ssl ? ":443" : ":80"), len)
+               == 0)
+        {
+            sc->host.len -= len;
+        }
+
+        for (name = ngx_http_gateway_sign_headers; name->len; name++) {
+            d = ngx_array_push(&s[i]->auth.drop);
+            if (d == NULL) {
+                return NGX_ERROR;
+            }
+
+            *d = *name;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * After authentication, before admission: a request that cannot be
+ * signed is refused before it takes a share of any limit.
+ */
+
+ngx_int_t
+ngx_http_gateway_sign_ready(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    if (ctx->service->sign == NULL
+        || ngx_http_gateway_sign_available(r, ctx->service->sign) == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_gateway_sign_refuse(r, ctx);
+}
+
+
+/*
+ * The first attempt: the body is read first when its hash is signed,
+ * and the phases go on from the body handler.  NGX_DECLINED: signed.
+ */
+
+ngx_int_t
+ngx_http_gateway_sign_request(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_http_gateway_sign_t  *sc;
+
+    sc = ctx->service->sign;
+
+    ctx->sign = ngx_pcalloc(r->pool, sizeof(ngx_http_gateway_sign_ctx_t));
+    if (ctx->sign == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (sc->unsigned_payload
+        || (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked))
+    {
+        return ngx_http_gateway_sign_attempt(r, ctx);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_gateway_sign_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* drops the reference the body reading took */
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_gateway_sign_body(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_gateway_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    rc = ngx_http_gateway_sign_attempt(r, ctx);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    /* the gateway's handler declines now that the context is set */
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+/* a retry, after its backoff: signed afresh, with its own date */
+
+ngx_int_t
+ngx_http_gateway_sign_retry(ngx_http_request_t *r)
+{
+    ngx_http_gateway_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    if (ctx == NULL || ctx->sign == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_gateway_sign_attempt(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    if (ngx_http_gateway_sign_available(r, ctx->service->sign) != NGX_OK) {
+        return ngx_http_gateway_sign_refuse(r, ctx);
+    }
+
+    if (ngx_http_gateway_sign_unset(r) != NGX_OK
+        || ngx_http_gateway_sign_aws(r, ctx) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->sign->attempts++;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "gateway signed attempt %ui of service \"%V\"",
+                   ctx->sign->attempts, &ctx->service->name);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
+{
+    u_char                        *p, *last, *q;
+    u_char                         date[NGX_GATEWAY_SIGV4_DATE_LEN];
+    ngx_tm_t                       tm;
+    ngx_str_t                      auth, value;
+    ngx_uint_t                     n;
+    ngx_http_gateway_sign_t       *sc;
+    ngx_http_gateway_sign_ctx_t   *sctx;
+    ngx_gateway_sigv4_header_t     h[4];
+    ngx_gateway_sigv4_request_t    req;
+
+    sc = ctx->service->sign;
+    sctx = ctx->sign;
+
+    if (sctx->payload.len == 0) {
+
+        if (sc->unsigned_payload) {
+            ngx_str_set(&sctx->payload, NGX_GATEWAY_SIGV4_UNSIGNED);
+
+        } else if (ngx_http_gateway_sign_hash_body(r, &sctx->payload)
+                   != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_gmtime(ngx_time(), &tm);
+
+    (void) ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    /* the target's path and query: what the proxy puts in its request */
+
+    p = ctx->target.data + ctx->service->endpoint.scheme.len
+        + ctx->service->endpoint.authority.len;
+    last = ctx->target.data + ctx->target.len;
+
+    q = ngx_strlchr(p, last, '?');
+
+    req.method = r->method_name;
+    req.path.data = p;
+    req.path.len = (q ? q : last) - p;
+
+    if (q) {
+        req.query.data = q + 1;
+        req.query.len = last - q - 1;
+
+    } else {
+        ngx_str_set(&req.query, "");
+    }
+
+    n = 0;
+
+    ngx_str_set(&h[n].name, "host");
+    h[n++].value = sc->host;
+    ngx_str_set(&h[n].name, "x-amz-content-sha256");
+    h[n++].value = sctx->payload;
+    ngx_str_set(&h[n].name, "x-amz-date");
+    h[n].value.data = date;
+    h[n++].value.len = NGX_GATEWAY_SIGV4_DATE_LEN;
+
+    if (sc->creds.session_token.len) {
+        ngx_str_set(&h[n].name, "x-amz-security-token");
+        h[n++].value = sc->creds.session_token;
+    }
+
+    req.headers = h;
+    req.nheaders = n;
+    req.payload = sctx->payload;
+
+    if (ngx_gateway_sigv4_authorization(r->pool, &sc->key, &sc->creds,
+                                        &sc->region, &sc->service, date,
+                                        &req, &auth)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "gateway: signing a call of service \"%V\" failed",
+                      &ctx->service->name);
+        return NGX_ERROR;
+    }
+
+    value.len = NGX_GATEWAY_SIGV4_DATE_LEN;
+    value.data = ngx_pnalloc(r->pool, value.len);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value.data, date, value.len);
+
+    if (ngx_http_gateway_sign_header(r, "X-Amz-Date", &value) != NGX_OK
+        || ngx_http_gateway_sign_header(r, "X-Amz-Content-Sha256",
+                                        &sctx->payload)
+           != NGX_OK
+        || (sc->creds.session_token.len
+            && ngx_http_gateway_sign_header(r, "X-Amz-Security-Token",
+                                            &sc->creds.session_token)
+               != NGX_OK)
+        || ngx_http_gateway_sign_header(r, "Authorization", &auth) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the SHA-256 of the request body, in memory or in its temp file */
+
+static ngx_int_t
+ngx_http_gateway_sign_hash_body(ngx_http_request_t *r, ngx_str_t *hex)
+{
+    u_char        *buf, md[EVP_MAX_MD_SIZE];
+    off_t          off;
+    size_t         size;
+    ssize_t        n;
+    ngx_int_t      rc;
+    ngx_buf_t     *b;
+    ngx_chain_t   *cl;
+    unsigned int   len;
+    EVP_MD_CTX    *mdctx;
+
+    hex->data = ngx_pnalloc(r->pool, NGX_GATEWAY_SHA256_HEX_LEN);
+    if (hex->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    mdctx = EVP_MD_CTX_new();
+    if (mdctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+    buf = NULL;
+
+    if (EVP_DigestInit_ex(mdctx, EVP_sha256(), NULL) != 1) {
+        goto done;
+    }
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            if (b->last > b->pos
+                && EVP_DigestUpdate(mdctx, b->pos, b->last - b->pos) != 1)
+            {
+                goto done;
+            }
+
+            continue;
+        }
+
+        if (buf == NULL) {
+            buf = ngx_alloc(NGX_HTTP_GATEWAY_SIGN_CHUNK, r->connection->log);
+            if (buf == NULL) {
+                goto done;
+            }
+        }
+
+        for (off = b->file_pos; off < b->file_last; off += n) {
+            size = (size_t) ngx_min(b->file_last - off,
+                                    NGX_HTTP_GATEWAY_SIGN_CHUNK);
+
+            n = ngx_read_file(b->file, buf, size, off);
+
+            if (n == NGX_ERROR || n == 0) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "gateway: the request body's temp file "
+                              "\"%V\" could not be read to sign it",
+                              &b->file->name);
+                goto done;
+            }
+
+            if (EVP_DigestUpdate(mdctx, buf, n) != 1) {
+                goto done;
+            }
+        }
+    }
+
+    if (EVP_DigestFinal_ex(mdctx, md, &len) != 1 || len != 32) {
+        goto done;
+    }
+
+    ngx_hex_dump(hex->data, md, 32);
+    hex->len = NGX_GATEWAY_SHA256_HEX_LEN;
+
+    rc = NGX_OK;
+
+done:
+
+    if (buf) {
+        ngx_free(buf);
+    }
+
+    EVP_MD_CTX_free(mdctx);
+
+    return rc;
+}
+
+
+/*
+ * The signing headers of the attempt before (after a retry's internal
+ * redirect the request still has them): removed, in a new list so that
+ * the pointers nginx keeps into the old one stay valid.
+ */
+
+static ngx_int_t
+ngx_http_gateway_sign_unset(ngx_http_request_t *r)
+{
+    ngx_str_t        *name;
+    ngx_uint_t        i, found;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    found = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            for (name = ngx_http_gateway_sign_headers; name->len; name++) {
+                found += (h[i].key.len == name->len
+                          && ngx_strncmp(h[i].lowcase_key, name->data,
+                                         name->len)
+                             == 0);
+            }
+        }
+    }
+
+    if (found == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            for (name = ngx_http_gateway_sign_headers; name->len; name++) {
+                if (h[i].key.len == name->len
+                    && ngx_strncmp(h[i].lowcase_key, name->data, name->len)
+                       == 0)
+                {
+                    break;
+                }
+            }
+
+            if (name->len) {
+                continue;
+            }
+
+            copy = ngx_list_push(&headers);
+            if (copy == NULL) {
+                return NGX_ERROR;
+            }
+
+            *copy = h[i];
+        }
+    }
+
+    r->headers_in.headers = headers;
+
+    if (headers.last == &headers.part) {
+        r->headers_in.headers.last = &r->headers_in.headers.part;
+    }
+
+    r->headers_in.authorization = NULL;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_sign_header(ngx_http_request_t *r, char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    h->lowcase_key = ngx_pnalloc(r->pool, h->key.len);
+    if (h->lowcase_key == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK when this worker has keys to sign with */
+
+static ngx_int_t
+ngx_http_gateway_sign_available(ngx_http_request_t *r,
+    ngx_http_gateway_sign_t *sc)
+{
+    switch (sc->source) {
+
+    case NGX_HTTP_GATEWAY_CREDS_ENV:
+        if (!sc->env_tried) {
+            ngx_http_gateway_sign_env(r->connection->log, sc);
+        }
+
+        break;
+
+    case NGX_HTTP_GATEWAY_CREDS_FILE:
+        if (sc->checked != ngx_time()) {
+            ngx_http_gateway_sign_check_file(r->connection->log, sc);
+        }
+
+        break;
+    }
+
+    return sc->have ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_http_gateway_sign_env(ngx_log_t *log, ngx_http_gateway_sign_t *sc)
+{
+    char                           *v;
+    ngx_uint_t                      i;
+    ngx_str_t                      *field;
+    ngx_gateway_aws_credentials_t   creds;
+
+    static char  *names[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                              "AWS_SESSION_TOKEN" };
+
+    sc->env_tried = 1;
+
+    ngx_memzero(&creds, sizeof(ngx_gateway_aws_credentials_t));
+
+    for (i = 0; i < 3; i++) {
+        field = (i == 0) ? &creds.access_key
+                         : (i == 1) ? &creds.secret_key : &creds.session_token;
+
+        v = getenv(names[i]);
+
+        if (v == NULL || *v == '\0') {
+            if (i == 2) {
+                break;
+            }
+
+            ngx_http_gateway_sign_error(sc, "%s is not in the workers' "
+                                        "environment (an \"env\" directive "
+                                        "passes it to them)", names[i]);
+            ngx_log_error(NGX_LOG_WARN, log, 0, "gateway: %*s",
+                          sc->error_len, sc->error);
+            return;
+        }
+
+        field->data = (u_char *) v;
+        field->len = ngx_strlen(v);
+
+        if (ngx_gateway_aws_credential_valid(field) != NGX_OK
+            || (i == 1 && field->len > NGX_GATEWAY_AWS_SECRET_MAX))
+        {
+            ngx_http_gateway_sign_error(sc, "%s in the environment is not "
+                                        "a key", names[i]);
+            ngx_log_error(NGX_LOG_WARN, log, 0, "gateway: %*s",
+                          sc->error_len, sc->error);
+            return;
+        }
+    }
+
+    creds.generation = sc->creds.generation + 1;
+    sc->creds = creds;
+    sc->have = 1;
+    sc->loaded = ngx_time();
+}
+
+
+/* at most once a second: the file read again when it changed */
+
+static void
+ngx_http_gateway_sign_check_file(ngx_log_t *log, ngx_http_gateway_sign_t *sc)
+{
+    ngx_err_t         err;
+    ngx_str_t         why;
+    ngx_pool_t       *pool, *old;
+    ngx_file_info_t   fi;
+
+    sc->checked = ngx_time();
+
+    if (ngx_file_info(sc->file.data, &fi) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+
+        if (sc->mtime != 0) {
+            ngx_log_error(NGX_LOG_WARN, log, err,
+                          "gateway: AWS credentials file \"%V\": "
+                          ngx_file_info_n " failed, the keys read before "
+                          "are kept", &sc->file);
+        }
+
+        ngx_http_gateway_sign_error(sc, ngx_file_info_n " failed (%d)", err);
+        sc->mtime = 0;
+        return;
+    }
+
+    if (ngx_file_uniq(&fi) == sc->uniq && ngx_file_mtime(&fi) == sc->mtime
+        && ngx_file_size(&fi) == sc->size)
+    {
+        return;
+    }
+
+    pool = ngx_create_pool(1024, log);
+    if (pool == NULL) {
+        return;
+    }
+
+    old = sc->pool;
+
+    if (ngx_http_gateway_sign_load(pool, log, sc, &why) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "gateway: AWS credentials file \"%V\", profile \"%V\": "
+                      "%V; the keys read before are kept",
+                      &sc->file, &sc->profile, &why);
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    sc->pool = pool;
+
+    if (old) {
+        ngx_destroy_pool(old);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "gateway: AWS credentials file \"%V\" read again",
+                  &sc->file);
+}
+
+
+/*
+ * The file read into the pool; the keys replace those before only when
+ * the profile is whole.  What it found on the way is recorded either way,
+ * so that a broken file is not read again every second.
+ */
+
+static ngx_int_t
+ngx_http_gateway_sign_load(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_gateway_sign_t *sc, ngx_str_t *err)
+{
+    ssize_t                         n;
+    ngx_fd_t                        fd;
+    ngx_str_t                       text;
+    ngx_file_t                      file;
+    ngx_file_info_t                 fi;
+    ngx_gateway_aws_credentials_t   creds;
+
+    fd = ngx_open_file(sc->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_str_set(err, ngx_open_file_n " failed");
+        goto failed;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_close_file(fd);
+        ngx_str_set(err, ngx_fd_info_n " failed");
+        goto failed;
+    }
+
+    sc->uniq = ngx_file_uniq(&fi);
+    sc->mtime = ngx_file_mtime(&fi);
+    sc->size = ngx_file_size(&fi);
+
+    if (sc->size > NGX_HTTP_GATEWAY_SIGN_FILE_MAX) {
+        ngx_close_file(fd);
+        ngx_str_set(err, "larger than 64k");
+        goto failed;
+    }
+
+    text.len = (size_t) sc->size;
+    text.data = ngx_pnalloc(pool, text.len + 1);
+    if (text.data == NULL) {
+        ngx_close_file(fd);
+        ngx_str_set(err, "no memory");
+        goto failed;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = sc->file;
+    file.log = log;
+
+    n = ngx_read_file(&file, text.data, text.len, 0);
+
+    ngx_close_file(fd);
+
+    if (n == NGX_ERROR || (size_t) n != text.len) {
+        ngx_str_set(err, "could not be read");
+        goto failed;
+    }
+
+    if (ngx_gateway_aws_credentials_file(&text, &sc->profile, &creds, err)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    creds.generation = sc->creds.generation + 1;
+    sc->creds = creds;
+    sc->have = 1;
+    sc->loaded = ngx_time();
+    sc->error_len = 0;
+
+    return NGX_OK;
+
+failed:
+
+    ngx_http_gateway_sign_error(sc, "%V", err);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_gateway_sign_error(ngx_http_gateway_sign_t *sc, char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(sc->error, sc->error + sizeof(sc->error), fmt, args);
+    va_end(args);
+
+    sc->error_len = p - sc->error;
+    sc->error_time = ngx_time();
+}
+
+
+/* 503, Retry-After: never an unsigned call */
+
+static ngx_int_t
+ngx_http_gateway_sign_refuse(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
+{
+    ngx_str_t                 detail;
+    ngx_http_gateway_sign_t  *sc;
+
+    sc = ctx->service->sign;
+
+    if (sc->logged != ngx_time()) {
+        sc->logged = ngx_time();
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "gateway: no credentials to sign calls of service "
+                      "\"%V\": %*s", &ctx->service->name,
+                      sc->error_len, sc->error);
+    }
+
+    if (ngx_http_gateway_retry_after(r, 1000) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&detail, "The gateway has no credentials to sign the call "
+                         "of this function with; it was not called.");
+
+    return ngx_http_gateway_send_problem(r, NGX_HTTP_GATEWAY_PROBLEM_SIGNING,
+                                         &detail);
+}
+
+
+/* for gateway_status: where the keys come from and how they are, no value */
+
+void *
+ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s)
+{
+    json_t                   *st;
+    ngx_http_gateway_sign_t  *sc;
+
+    static char  *sources[] = { "", "env", "file" };
+
+    sc = s->sign;
+
+    if (sc == NULL) {
+        return json_null();
+    }
+
+    st = json_pack("{s:s, s:s, s:s%, s:s%, s:b, s:I}",
+                   "type", "aws_sigv4",
+                   "source", sources[sc->source],
+                   "region", sc->region.data, sc->region.len,
+                   "service", sc->service.data, sc->service.len,
+                   "credentials", (int) sc->have,
+                   "worker", (json_int_t) ngx_pid);
+
+    if (st == NULL) {
+        return NULL;
+    }
+
+    if (sc->have
+        && json_object_set_new(st, "loaded", json_integer(sc->loaded)) != 0)
+    {
+        json_decref(st);
+        return NULL;
+    }
+
+    if (sc->error_len
+        && (json_object_set_new(st, "error",
+                                json_stringn((char *) sc->error,
+                                             sc->error_len))
+            != 0
+            || json_object_set_new(st, "error_time",
+                                   json_integer(sc->error_time))
+               != 0))
+    {
+        json_decref(st);
+        return NULL;
+    }
+
+    return st;
+}

@@ -1,0 +1,97 @@
+package GatewaySigV4;
+
+# Starts the SigV4-checking function (t/sigv4-function.py, on Debian's
+# python3 with python3-botocore) for a test script, on a free port of
+# its own; it exits when the script does.  The port is put in
+# $ENV{TEST_NGINX_SIGV4_PORT}, which both runners substitute in the
+# config sections as $TEST_NGINX_SIGV4_PORT.
+#
+#     use lib 't/inc';
+#     use GatewaySigV4;
+#     GatewaySigV4::start();
+#
+# The function knows the keys of %KEYS: the access key id, the secret
+# and, for temporary keys, the session token (all made up, for tests).
+
+use strict;
+use warnings;
+
+use File::Basename ();
+use File::Spec ();
+use IO::Socket::INET;
+use JSON::PP ();
+use Time::HiRes ();
+
+our %KEYS = (
+    AKIDGATEWAYTEST1 => { secret => 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYGATEWAY1' },
+    AKIDGATEWAYTEST2 => { secret => 'gateway/Test/Two+SecretKey0123456789ab' },
+    ASIAGATEWAYTEMP1 => { secret => 'temporary/Secret+Key/0123456789abcdefgh',
+                          token => 'IQoJb3JpZ2luX2VjEXAMPLE//token+with/slashes==' },
+);
+
+my $pid;
+
+sub start {
+    return $ENV{TEST_NGINX_SIGV4_PORT} if $pid;
+
+    my $probe = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Listen => 1,
+                                      Proto => 'tcp')
+        or die "GatewaySigV4: no free port: $!\n";
+    my $port = $probe->sockport;
+    close $probe;
+
+    my $script = File::Spec->catfile(
+        File::Basename::dirname(File::Spec->rel2abs(__FILE__)), '..',
+        'sigv4-function.py');
+
+    my $keys = JSON::PP->new->canonical->encode(\%KEYS);
+
+    my $owner = $$;
+
+    $pid = fork;
+    die "GatewaySigV4: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        exec '/usr/bin/python3', $script, $port, $keys, $owner;
+        die "GatewaySigV4: exec $script: $!\n";
+    }
+
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        if ($s) {
+            close $s;
+            $ENV{TEST_NGINX_SIGV4_PORT} = $port;
+            return $port;
+        }
+        Time::HiRes::sleep(0.05);
+    }
+
+    die "GatewaySigV4: the function did not start on $port\n";
+}
+
+# GET of one of the function's own paths (/count/KEY, /dates/KEY)
+sub ask {
+    my ($path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SIGV4_PORT},
+                                  Proto => 'tcp', Timeout => 5)
+        or die "GatewaySigV4: connect: $!\n";
+    print $s "GET $path HTTP/1.0\r\nHost: x\r\n\r\n";
+    local $/;
+    my $r = <$s> // '';
+    $r =~ s/\A.*?\r\n\r\n//s;
+    chomp $r;
+    return $r;
+}
+
+END {
+    # waitpid sets $?, which is the script's exit status in an END block
+    local $?;
+    if ($pid && $$ != $pid) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+    }
+}
+
+1;
