@@ -360,7 +360,7 @@ ngx_int_t ngx_http_gateway_sign_ready(ngx_http_request_t *r,
 ngx_int_t ngx_http_gateway_sign_request(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
 ngx_int_t ngx_http_gateway_sign_retry(ngx_http_request_t *r);
-/* a jansson object for gateway_status (json_null() when unsigned) */
+/* a jansson object for gateway_status, of a service that signs */
 void *ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s);
 
 #define ngx_http_gateway_count(s, field)                                      \

@@ -1036,10 +1036,6 @@ ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s)
 
     sc = s->sign;
 
-    if (sc == NULL) {
-        return json_null();
-    }
-
     st = json_pack("{s:s, s:s, s:s%, s:s%, s:b, s:I}",
                    "type", "aws_sigv4",
                    "source", sources[sc->source],

@@ -376,9 +376,10 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);
 
         if (svc == NULL || name == NULL
-            || json_object_set_new(svc, "sign",
-                   ngx_http_gateway_sign_status(st[i].service))
-               != 0)
+            || (st[i].service->sign
+                && json_object_set_new(svc, "sign",
+                       ngx_http_gateway_sign_status(st[i].service))
+                   != 0))
         {
             json_decref(svc);
             goto done;
