@@ -211,6 +211,7 @@ ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
     ngx_rbtree_init(&zone->sh->services, &zone->sh->services_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&zone->sh->holds);
+    ngx_queue_init(&zone->sh->objects);
 
     zone->shpool->data = zone->sh;
 
