@@ -6,6 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "ngx_gateway_sigv4.h"
@@ -884,6 +885,159 @@ ngx_gateway_aws_credential_valid(ngx_str_t *value)
             return NGX_DECLINED;
         }
     }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_gateway_aws_imds_credentials(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_gateway_aws_credentials_t *creds, time_t *expires, ngx_str_t *err)
+{
+    json_t        *root, *v;
+    ngx_str_t     *field, value;
+    ngx_int_t      rc;
+    ngx_uint_t     i;
+    json_error_t   error;
+
+    static const char  *names[] = { "AccessKeyId", "SecretAccessKey",
+                                    "Token", "Expiration" };
+
+    ngx_memzero(creds, sizeof(ngx_gateway_aws_credentials_t));
+
+    root = json_loadb((const char *) json->data, json->len, 0, &error);
+
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        ngx_str_set(err, "the credentials are not a JSON object");
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+
+    v = json_object_get(root, "Code");
+
+    if (v && (!json_is_string(v)
+              || ngx_strcmp(json_string_value(v), "Success") != 0))
+    {
+        ngx_str_set(err, "the credentials' \"Code\" is not \"Success\"");
+        goto done;
+    }
+
+    for (i = 0; i < 4; i++) {
+        v = json_object_get(root, names[i]);
+
+        if (!json_is_string(v)) {
+            ngx_str_set(err, "the credentials lack a member");
+            goto done;
+        }
+
+        value.data = (u_char *) json_string_value(v);
+        value.len = json_string_length(v);
+
+        if (i == 3) {
+            if (ngx_gateway_parse_iso8601(value.data, value.len, expires)
+                != NGX_OK)
+            {
+                ngx_str_set(err, "the credentials' \"Expiration\" is not "
+                                 "a time");
+                goto done;
+            }
+
+            break;
+        }
+
+        if (ngx_gateway_aws_credential_valid(&value) != NGX_OK
+            || (i == 1 && value.len > NGX_GATEWAY_AWS_SECRET_MAX))
+        {
+            ngx_str_set(err, "the credentials hold a malformed key");
+            goto done;
+        }
+
+        field = (i == 0) ? &creds->access_key
+                         : (i == 1) ? &creds->secret_key
+                                    : &creds->session_token;
+
+        field->len = value.len;
+        field->data = ngx_pnalloc(pool, value.len);
+        if (field->data == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_memcpy(field->data, value.data, value.len);
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    json_decref(root);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_gateway_parse_iso8601(u_char *p, size_t len, time_t *t)
+{
+    size_t      i;
+    ngx_int_t   year, month, day, hour, min, sec, days;
+
+    static const char  pattern[] = "dddd-dd-ddTdd:dd:dd";
+
+    if (len < 20) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < 19; i++) {
+        if (pattern[i] == 'd' ? (p[i] < '0' || p[i] > '9')
+                              : p[i] != (u_char) pattern[i])
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    /* fractional seconds, then "Z" */
+
+    i = 19;
+
+    if (p[i] == '.') {
+        for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+            /* void */
+        }
+    }
+
+    if (i + 1 != len || p[i] != 'Z') {
+        return NGX_DECLINED;
+    }
+
+    year = ngx_atoi(p, 4);
+    month = ngx_atoi(p + 5, 2);
+    day = ngx_atoi(p + 8, 2);
+    hour = ngx_atoi(p + 11, 2);
+    min = ngx_atoi(p + 14, 2);
+    sec = ngx_atoi(p + 17, 2);
+
+    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31
+        || hour > 23 || min > 59 || sec > 60)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* Gauss' formula, as ngx_parse_http_time() has it: month 0 to 11 */
+
+    month--;
+
+    if (--month <= 0) {
+        month += 12;
+        year -= 1;
+    }
+
+    days = 365 * year + year / 4 - year / 100 + year / 400
+           + 367 * month / 12 - 30 + day - 1 - 719527 + 31 + 28;
+
+    *t = (time_t) days * 86400 + hour * 3600 + min * 60 + sec;
 
     return NGX_OK;
 }

@@ -109,6 +109,17 @@ ngx_int_t ngx_gateway_aws_credentials_file(ngx_str_t *text,
 /* a key's value: printable ASCII without spaces, as it goes in headers */
 ngx_int_t ngx_gateway_aws_credential_valid(ngx_str_t *value);
 
+/*
+ * The instance metadata service's credentials of a role (JSON: "Code"
+ * "Success", AccessKeyId, SecretAccessKey, Token, Expiration as
+ * "2026-12-03T15:00:00Z"), into the pool; NGX_DECLINED with *err.
+ */
+ngx_int_t ngx_gateway_aws_imds_credentials(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_gateway_aws_credentials_t *creds, time_t *expires, ngx_str_t *err);
+
+/* an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ" (seconds may be fractional) */
+ngx_int_t ngx_gateway_parse_iso8601(u_char *p, size_t len, time_t *t);
+
 /* 64 lower case hex digits of the SHA-256 of the data */
 ngx_int_t ngx_gateway_sha256_hex(u_char *hex, u_char *data, size_t len);
 

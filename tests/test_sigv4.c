@@ -1288,6 +1288,98 @@ test_credentials_file(void **state)
 }
 
 
+static void
+test_iso8601(void **state)
+{
+    time_t       t;
+    ngx_uint_t   i;
+
+    static struct {
+        const char  *text;
+        time_t       t;
+    } good[] = {
+        { "1970-01-01T00:00:00Z", 0 },
+        { "2015-08-30T12:36:00Z", 1440938160 },
+        { "2000-02-29T23:59:59Z", 951868799 },
+        { "2026-12-03T15:00:00Z", 1796310000 },
+        { "2024-03-01T00:00:00.123456Z", 1709251200 },
+    };
+
+    static const char  *bad[] = {
+        "2026-12-03T15:00:00", "2026-12-03 15:00:00Z", "2026-13-03T15:00:00Z",
+        "2026-12-03T25:00:00Z", "1969-12-31T23:59:59Z", "2026-12-03T15:00:00.Zx",
+        "2026-12-03T15:00:00+01:00", "", "x026-12-03T15:00:00Z",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(ngx_gateway_parse_iso8601((u_char *) good[i].text,
+                                                   strlen(good[i].text), &t),
+                         NGX_OK);
+        assert_int_equal(t, good[i].t);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (ngx_gateway_parse_iso8601((u_char *) bad[i], strlen(bad[i]), &t)
+            != NGX_DECLINED)
+        {
+            fail_msg("accepted \"%s\"", bad[i]);
+        }
+    }
+}
+
+
+static void
+test_imds_credentials(void **state)
+{
+    time_t                          exp;
+    ngx_str_t                       json, err;
+    ngx_pool_t                     *pool;
+    ngx_gateway_aws_credentials_t   c;
+
+    pool = gateway_test_pool();
+
+    json = str("{\n  \"Code\" : \"Success\",\n"
+               "  \"LastUpdated\" : \"2026-12-03T09:00:00Z\",\n"
+               "  \"Type\" : \"AWS-HMAC\",\n"
+               "  \"AccessKeyId\" : \"ASIAIMDS\",\n"
+               "  \"SecretAccessKey\" : \"imds/secret+1\",\n"
+               "  \"Token\" : \"tok/en==\",\n"
+               "  \"Expiration\" : \"2026-12-03T15:00:00Z\"\n}");
+
+    assert_int_equal(ngx_gateway_aws_imds_credentials(pool, &json, &c, &exp,
+                                                      &err),
+                     NGX_OK);
+    assert_str(&c.access_key, "ASIAIMDS", "key");
+    assert_str(&c.secret_key, "imds/secret+1", "secret");
+    assert_str(&c.session_token, "tok/en==", "token");
+    assert_int_equal(exp, 1796310000);
+
+    json = str("{\"Code\":\"AssumeRoleUnauthorizedAccess\"}");
+    assert_int_equal(ngx_gateway_aws_imds_credentials(pool, &json, &c, &exp,
+                                                      &err),
+                     NGX_DECLINED);
+
+    json = str("{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
+               "\"Token\":\"T\"}");
+    assert_int_equal(ngx_gateway_aws_imds_credentials(pool, &json, &c, &exp,
+                                                      &err),
+                     NGX_DECLINED);
+
+    json = str("{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\\r\\nX: y\","
+               "\"Token\":\"T\",\"Expiration\":\"2026-12-03T15:00:00Z\"}");
+    assert_int_equal(ngx_gateway_aws_imds_credentials(pool, &json, &c, &exp,
+                                                      &err),
+                     NGX_DECLINED);
+
+    json = str("[1]");
+    assert_int_equal(ngx_gateway_aws_imds_credentials(pool, &json, &c, &exp,
+                                                      &err),
+                     NGX_DECLINED);
+
+    ngx_destroy_pool(pool);
+}
+
+
 int
 main(void)
 {
@@ -1300,6 +1392,8 @@ main(void)
         cmocka_unit_test(test_canonical_query),
         cmocka_unit_test(test_canonical_headers),
         cmocka_unit_test(test_credentials_file),
+        cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_imds_credentials),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
