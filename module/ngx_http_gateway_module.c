@@ -11,6 +11,8 @@
 
 
 static ngx_int_t ngx_http_gateway_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gateway_init_process(ngx_cycle_t *cycle);
+static void ngx_http_gateway_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_gateway_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gateway_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_gateway_create_main_conf(ngx_conf_t *cf);
@@ -109,10 +111,10 @@ ngx_module_t  ngx_http_gateway_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    ngx_http_gateway_auth_init_process,    /* init process */
+    ngx_http_gateway_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_gateway_retries_exit_process, /* exit process */
+    ngx_http_gateway_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -192,6 +194,25 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_gateway_auth_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_sign_init_process(cycle);
+}
+
+
+static void
+ngx_http_gateway_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gateway_sign_exit_process(cycle);
+    ngx_http_gateway_retries_exit_process(cycle);
 }
 
 

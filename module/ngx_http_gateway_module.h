@@ -362,6 +362,8 @@ ngx_int_t ngx_http_gateway_sign_request(ngx_http_request_t *r,
 ngx_int_t ngx_http_gateway_sign_retry(ngx_http_request_t *r);
 /* a jansson object for gateway_status, of a service that signs */
 void *ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s);
+ngx_int_t ngx_http_gateway_sign_init_process(ngx_cycle_t *cycle);
+void ngx_http_gateway_sign_exit_process(ngx_cycle_t *cycle);
 
 #define ngx_http_gateway_count(s, field)                                      \
     (void) ngx_atomic_fetch_add(&(s)->counters->field, 1)

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include "ngx_http_gateway_module.h"
-#include "ngx_gateway_sigv4.h"
+#include "ngx_http_gateway_sign.h"
 
 
 /*
@@ -32,48 +32,8 @@
  */
 
 
-#define NGX_HTTP_GATEWAY_SIGN_AWS        1
-#define NGX_HTTP_GATEWAY_SIGN_GCP        2
-
-#define NGX_HTTP_GATEWAY_CREDS_ENV       1
-#define NGX_HTTP_GATEWAY_CREDS_FILE      2
-
 #define NGX_HTTP_GATEWAY_SIGN_FILE_MAX   65536
 #define NGX_HTTP_GATEWAY_SIGN_CHUNK      65536
-
-
-struct ngx_http_gateway_sign_s {
-    ngx_uint_t                      type;
-    ngx_uint_t                      source;
-    ngx_str_t                       region;
-    ngx_str_t                       service;
-    ngx_str_t                       file;
-    ngx_str_t                       profile;
-    ngx_str_t                       host;       /* as the proxy sends it */
-    ngx_uint_t                      unsigned_payload;
-
-    /* this worker's */
-    ngx_gateway_aws_credentials_t   creds;
-    ngx_uint_t                      have;
-    ngx_gateway_sigv4_key_t         key;
-    ngx_pool_t                     *pool;       /* keys read at run time */
-    time_t                          checked;    /* the file last looked at */
-    ngx_file_uniq_t                 uniq;
-    time_t                          mtime;
-    off_t                           size;
-    time_t                          loaded;
-    u_char                          error[160];
-    size_t                          error_len;
-    time_t                          error_time;
-    time_t                          logged;     /* a refusal, once a second */
-    unsigned                        env_tried:1;
-};
-
-
-struct ngx_http_gateway_sign_ctx_s {
-    ngx_str_t                       payload;    /* hashed once */
-    ngx_uint_t                      attempts;
-};
 
 
 static ngx_int_t ngx_http_gateway_sign_available(ngx_http_request_t *r,
@@ -82,8 +42,14 @@ static void ngx_http_gateway_sign_env(ngx_log_t *log,
     ngx_http_gateway_sign_t *sc);
 static void ngx_http_gateway_sign_check_file(ngx_log_t *log,
     ngx_http_gateway_sign_t *sc);
+static ngx_int_t ngx_http_gateway_sign_read(ngx_conf_t *cf,
+    ngx_http_gateway_sign_t *sc);
 static ngx_int_t ngx_http_gateway_sign_load(ngx_pool_t *pool, ngx_log_t *log,
     ngx_http_gateway_sign_t *sc, ngx_str_t *err);
+static ngx_int_t ngx_http_gateway_sign_slurp(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_gateway_sign_t *sc, ngx_str_t *text, ngx_str_t *err);
+static ngx_int_t ngx_http_gateway_sign_gcp(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 static void ngx_http_gateway_sign_error(ngx_http_gateway_sign_t *sc,
     char *fmt, ...);
 static ngx_int_t ngx_http_gateway_sign_refuse(ngx_http_request_t *r,
@@ -112,8 +78,10 @@ static ngx_str_t  ngx_http_gateway_sign_headers[] = {
 
 
 /*
- * sign aws_sigv4 region=R [service=lambda] [credentials=env|file:PATH]
- *     [profile=NAME] [payload=signed|unsigned];
+ * sign aws_sigv4 region=R [service=lambda] [credentials=env|file:PATH|imds]
+ *     [profile=NAME] [payload=signed|unsigned] [imds_endpoint=URL];
+ * sign gcp_id_token [audience=URL] [source=metadata|file:PATH]
+ *     [metadata_endpoint=URL];
  */
 
 char *
@@ -124,8 +92,8 @@ ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     char                     *why;
     u_char                   *p;
-    ngx_str_t                *value, v, err;
-    ngx_uint_t                i;
+    ngx_str_t                *value, v;
+    ngx_uint_t                i, aws;
     ngx_http_gateway_sign_t  *sc;
 
     if (s->sign) {
@@ -139,25 +107,32 @@ ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (value[1].len == 9 && ngx_strncmp(value[1].data, "aws_sigv4", 9) == 0)
-    {
+    if (ngx_strcmp(value[1].data, "aws_sigv4") == 0) {
         sc->type = NGX_HTTP_GATEWAY_SIGN_AWS;
+        sc->source = NGX_HTTP_GATEWAY_CREDS_ENV;
+        ngx_str_set(&sc->service, "lambda");
+        ngx_str_set(&sc->profile, "default");
+        ngx_str_set(&sc->endpoint, "http://169.254.169.254");
+
+    } else if (ngx_strcmp(value[1].data, "gcp_id_token") == 0) {
+        sc->type = NGX_HTTP_GATEWAY_SIGN_GCP;
+        sc->source = NGX_HTTP_GATEWAY_CREDS_METADATA;
+        ngx_str_set(&sc->endpoint, "http://169.254.169.254");
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid signing scheme \"%V\": aws_sigv4",
-                           &value[1]);
+                           "invalid signing scheme \"%V\": aws_sigv4 or "
+                           "gcp_id_token", &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    sc->source = NGX_HTTP_GATEWAY_CREDS_ENV;
-    ngx_str_set(&sc->service, "lambda");
-    ngx_str_set(&sc->profile, "default");
+    aws = (sc->type == NGX_HTTP_GATEWAY_SIGN_AWS);
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "region=", 7) == 0
-            || ngx_strncmp(value[i].data, "service=", 8) == 0)
+        if (aws
+            && (ngx_strncmp(value[i].data, "region=", 7) == 0
+                || ngx_strncmp(value[i].data, "service=", 8) == 0))
         {
             p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
             v.data = p + 1;
@@ -187,12 +162,17 @@ ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strcmp(value[i].data, "credentials=env") == 0) {
+        if (aws && ngx_strcmp(value[i].data, "credentials=env") == 0) {
             sc->source = NGX_HTTP_GATEWAY_CREDS_ENV;
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "credentials=file:", 17) == 0
+        if (aws && ngx_strcmp(value[i].data, "credentials=imds") == 0) {
+            sc->source = NGX_HTTP_GATEWAY_CREDS_IMDS;
+            continue;
+        }
+
+        if (aws && ngx_strncmp(value[i].data, "credentials=file:", 17) == 0
             && value[i].len > 17)
         {
             sc->source = NGX_HTTP_GATEWAY_CREDS_FILE;
@@ -201,7 +181,7 @@ ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "profile=", 8) == 0
+        if (aws && ngx_strncmp(value[i].data, "profile=", 8) == 0
             && value[i].len > 8)
         {
             sc->profile.data = value[i].data + 8;
@@ -209,13 +189,65 @@ ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strcmp(value[i].data, "payload=signed") == 0) {
+        if (aws && ngx_strcmp(value[i].data, "payload=signed") == 0) {
             sc->unsigned_payload = 0;
             continue;
         }
 
-        if (ngx_strcmp(value[i].data, "payload=unsigned") == 0) {
+        if (aws && ngx_strcmp(value[i].data, "payload=unsigned") == 0) {
             sc->unsigned_payload = 1;
+            continue;
+        }
+
+        if (!aws && ngx_strcmp(value[i].data, "source=metadata") == 0) {
+            sc->source = NGX_HTTP_GATEWAY_CREDS_METADATA;
+            continue;
+        }
+
+        if (!aws && ngx_strncmp(value[i].data, "source=file:", 12) == 0
+            && value[i].len > 12)
+        {
+            sc->source = NGX_HTTP_GATEWAY_CREDS_KEY;
+            sc->file.data = value[i].data + 12;
+            sc->file.len = value[i].len - 12;
+            continue;
+        }
+
+        if (!aws && ngx_strncmp(value[i].data, "audience=", 9) == 0) {
+            v.data = value[i].data + 9;
+            v.len = value[i].len - 9;
+
+            if (v.len == 0 || v.len > 2048
+                || ngx_gateway_aws_credential_valid(&v) != NGX_OK)
+            {
+                why = "a URL, without spaces";
+                goto invalid;
+            }
+
+            sc->audience = v;
+            continue;
+        }
+
+        if ((aws && ngx_strncmp(value[i].data, "imds_endpoint=", 14) == 0)
+            || (!aws
+                && ngx_strncmp(value[i].data, "metadata_endpoint=", 18) == 0))
+        {
+            p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+            v.data = p + 1;
+            v.len = value[i].data + value[i].len - v.data;
+
+            while (v.len && v.data[v.len - 1] == '/') {
+                v.len--;
+            }
+
+            if (v.len < 8 || ngx_strncmp(v.data, "http://", 7) != 0
+                || ngx_gateway_aws_credential_valid(&v) != NGX_OK)
+            {
+                why = "an http:// URL";
+                goto invalid;
+            }
+
+            sc->endpoint = v;
             continue;
         }
 
@@ -223,34 +255,20 @@ ngx_http_gateway_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         goto invalid;
     }
 
-    if (sc->region.len == 0) {
+    if (aws && sc->region.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"sign aws_sigv4\" of gateway service \"%V\" "
                            "needs region=", &s->name);
         return NGX_CONF_ERROR;
     }
 
-    if (sc->source == NGX_HTTP_GATEWAY_CREDS_FILE) {
+    /* read now: a wrong path or a broken file is a configuration error */
 
-        if (ngx_conf_full_name(cf->cycle, &sc->file, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        /* read now: a wrong path or a broken file is a configuration error */
-
-        if (ngx_http_gateway_sign_load(cf->pool, cf->log, sc, &err)
-            != NGX_OK)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid AWS credentials file \"%V\", "
-                               "profile \"%V\": %V",
-                               &sc->file, &sc->profile, &err);
-            return NGX_CONF_ERROR;
-        }
-
-        sc->error_len = 0;
+    if (sc->file.len && ngx_http_gateway_sign_read(cf, sc) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
+    sc->service_name = &s->name;
     s->sign = sc;
 
     return NGX_CONF_OK;
@@ -261,6 +279,66 @@ invalid:
                        "invalid sign parameter \"%V\": %s", &value[i], why);
 
     return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_sign_read(ngx_conf_t *cf, ngx_http_gateway_sign_t *sc)
+{
+    ngx_str_t  err, text;
+
+    if (ngx_conf_full_name(cf->cycle, &sc->file, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (sc->source == NGX_HTTP_GATEWAY_CREDS_FILE) {
+
+        if (ngx_http_gateway_sign_load(cf->pool, cf->log, sc, &err)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid AWS credentials file \"%V\", "
+                               "profile \"%V\": %V",
+                               &sc->file, &sc->profile, &err);
+            return NGX_ERROR;
+        }
+
+        sc->error_len = 0;
+
+        return NGX_OK;
+    }
+
+    /* a service account's key, for Google's token endpoint */
+
+    if (ngx_http_gateway_sign_slurp(cf->pool, cf->log, sc, &text, &err)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid service account key file \"%V\": %V",
+                           &sc->file, &err);
+        return NGX_ERROR;
+    }
+
+    switch (ngx_gateway_gcp_key_parse(cf->pool, &text, &sc->key_file, &err)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid service account key file \"%V\": %V",
+                           &sc->file, &err);
+        /* fall through */
+
+    default:
+        ngx_explicit_memzero(text.data, text.len);
+        return NGX_ERROR;
+    }
+
+    /* the private key is in its EVP_PKEY now */
+    ngx_explicit_memzero(text.data, text.len);
+
+    return NGX_OK;
 }
 
 
@@ -298,6 +376,24 @@ ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
                == 0)
         {
             sc->host.len -= len;
+        }
+
+        if (sc->type == NGX_HTTP_GATEWAY_SIGN_GCP && sc->audience.len == 0) {
+            /* the function's URL: Cloud Run's own audience */
+            sc->audience.len = s[i]->endpoint.scheme.len + sc->host.len;
+            sc->audience.data = ngx_pnalloc(cf->pool, sc->audience.len);
+            if (sc->audience.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(ngx_cpymem(sc->audience.data,
+                                  s[i]->endpoint.scheme.data,
+                                  s[i]->endpoint.scheme.len),
+                       sc->host.data, sc->host.len);
+        }
+
+        if (ngx_http_gateway_sign_refresh_init(cf, sc) != NGX_OK) {
+            return NGX_ERROR;
         }
 
         for (name = ngx_http_gateway_sign_headers; name->len; name++) {
@@ -352,7 +448,7 @@ ngx_http_gateway_sign_request(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (sc->unsigned_payload
+    if (sc->type == NGX_HTTP_GATEWAY_SIGN_GCP || sc->unsigned_payload
         || (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked))
     {
         return ngx_http_gateway_sign_attempt(r, ctx);
@@ -423,7 +519,10 @@ ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_gateway_sign_unset(r) != NGX_OK
-        || ngx_http_gateway_sign_aws(r, ctx) != NGX_OK)
+        || (ctx->service->sign->type == NGX_HTTP_GATEWAY_SIGN_AWS
+            ? ngx_http_gateway_sign_aws(r, ctx)
+            : ngx_http_gateway_sign_gcp(r, ctx))
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -444,7 +543,7 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     u_char                        *p, *last, *q;
     u_char                         date[NGX_GATEWAY_SIGV4_DATE_LEN];
     ngx_tm_t                       tm;
-    ngx_str_t                      auth, value;
+    ngx_str_t                      auth, value, token;
     ngx_uint_t                     n;
     ngx_http_gateway_sign_t       *sc;
     ngx_http_gateway_sign_ctx_t   *sctx;
@@ -530,13 +629,23 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
 
     ngx_memcpy(value.data, date, value.len);
 
+    /* a copy: fetched keys may be replaced while the call is out */
+
+    token.len = sc->creds.session_token.len;
+    token.data = ngx_pnalloc(r->pool, token.len);
+    if (token.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(token.data, sc->creds.session_token.data, token.len);
+
     if (ngx_http_gateway_sign_header(r, "X-Amz-Date", &value) != NGX_OK
         || ngx_http_gateway_sign_header(r, "X-Amz-Content-Sha256",
                                         &sctx->payload)
            != NGX_OK
         || (sc->creds.session_token.len
             && ngx_http_gateway_sign_header(r, "X-Amz-Security-Token",
-                                            &sc->creds.session_token)
+                                            &token)
                != NGX_OK)
         || ngx_http_gateway_sign_header(r, "Authorization", &auth) != NGX_OK)
     {
@@ -544,6 +653,32 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     }
 
     return NGX_OK;
+}
+
+
+/* Authorization: Bearer, with the ID token this worker has now */
+
+static ngx_int_t
+ngx_http_gateway_sign_gcp(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
+{
+    u_char                   *p;
+    ngx_str_t                 value;
+    ngx_http_gateway_sign_t  *sc;
+
+    sc = ctx->service->sign;
+
+    /* a copy: the worker's token may be replaced while the call is out */
+
+    value.len = sizeof("Bearer ") - 1 + sc->token.len;
+    value.data = ngx_pnalloc(r->pool, value.len);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(value.data, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p, sc->token.data, sc->token.len);
+
+    return ngx_http_gateway_sign_header(r, "Authorization", &value);
 }
 
 
@@ -771,6 +906,9 @@ ngx_http_gateway_sign_available(ngx_http_request_t *r,
         }
 
         break;
+
+    default:
+        return ngx_http_gateway_sign_fetched(sc);
     }
 
     return sc->have ? NGX_OK : NGX_DECLINED;
@@ -903,62 +1041,15 @@ static ngx_int_t
 ngx_http_gateway_sign_load(ngx_pool_t *pool, ngx_log_t *log,
     ngx_http_gateway_sign_t *sc, ngx_str_t *err)
 {
-    ssize_t                         n;
-    ngx_fd_t                        fd;
     ngx_str_t                       text;
-    ngx_file_t                      file;
-    ngx_file_info_t                 fi;
     ngx_gateway_aws_credentials_t   creds;
 
-    fd = ngx_open_file(sc->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_str_set(err, ngx_open_file_n " failed");
-        goto failed;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_close_file(fd);
-        ngx_str_set(err, ngx_fd_info_n " failed");
-        goto failed;
-    }
-
-    sc->uniq = ngx_file_uniq(&fi);
-    sc->mtime = ngx_file_mtime(&fi);
-    sc->size = ngx_file_size(&fi);
-
-    if (sc->size > NGX_HTTP_GATEWAY_SIGN_FILE_MAX) {
-        ngx_close_file(fd);
-        ngx_str_set(err, "larger than 64k");
-        goto failed;
-    }
-
-    text.len = (size_t) sc->size;
-    text.data = ngx_pnalloc(pool, text.len + 1);
-    if (text.data == NULL) {
-        ngx_close_file(fd);
-        ngx_str_set(err, "no memory");
-        goto failed;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name = sc->file;
-    file.log = log;
-
-    n = ngx_read_file(&file, text.data, text.len, 0);
-
-    ngx_close_file(fd);
-
-    if (n == NGX_ERROR || (size_t) n != text.len) {
-        ngx_str_set(err, "could not be read");
-        goto failed;
-    }
-
-    if (ngx_gateway_aws_credentials_file(&text, &sc->profile, &creds, err)
-        != NGX_OK)
+    if (ngx_http_gateway_sign_slurp(pool, log, sc, &text, err) != NGX_OK
+        || ngx_gateway_aws_credentials_file(&text, &sc->profile, &creds, err)
+           != NGX_OK)
     {
-        goto failed;
+        ngx_http_gateway_sign_error(sc, "%V", err);
+        return NGX_ERROR;
     }
 
     creds.generation = sc->creds.generation + 1;
@@ -968,12 +1059,66 @@ ngx_http_gateway_sign_load(ngx_pool_t *pool, ngx_log_t *log,
     sc->error_len = 0;
 
     return NGX_OK;
+}
 
-failed:
 
-    ngx_http_gateway_sign_error(sc, "%V", err);
+/* the whole file, with its identity noted for the checks for changes */
 
-    return NGX_ERROR;
+static ngx_int_t
+ngx_http_gateway_sign_slurp(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_gateway_sign_t *sc, ngx_str_t *text, ngx_str_t *err)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(sc->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_str_set(err, ngx_open_file_n " failed");
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_close_file(fd);
+        ngx_str_set(err, ngx_fd_info_n " failed");
+        return NGX_ERROR;
+    }
+
+    sc->uniq = ngx_file_uniq(&fi);
+    sc->mtime = ngx_file_mtime(&fi);
+    sc->size = ngx_file_size(&fi);
+
+    if (sc->size > NGX_HTTP_GATEWAY_SIGN_FILE_MAX) {
+        ngx_close_file(fd);
+        ngx_str_set(err, "larger than 64k");
+        return NGX_ERROR;
+    }
+
+    text->len = (size_t) sc->size;
+    text->data = ngx_pnalloc(pool, text->len + 1);
+    if (text->data == NULL) {
+        ngx_close_file(fd);
+        ngx_str_set(err, "no memory");
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = sc->file;
+    file.log = log;
+
+    n = ngx_read_file(&file, text->data, text->len, 0);
+
+    ngx_close_file(fd);
+
+    if (n == NGX_ERROR || (size_t) n != text->len) {
+        ngx_str_set(err, "could not be read");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1012,7 +1157,9 @@ ngx_http_gateway_sign_refuse(ngx_http_request_t *r,
                       sc->error_len, sc->error);
     }
 
-    if (ngx_http_gateway_retry_after(r, 1000) != NGX_OK) {
+    if (ngx_http_gateway_retry_after(r, ngx_http_gateway_sign_retry_in(sc))
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1032,41 +1179,118 @@ ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s)
     json_t                   *st;
     ngx_http_gateway_sign_t  *sc;
 
-    static char  *sources[] = { "", "env", "file" };
+    static char  *sources[] = { "", "env", "file", "imds", "metadata",
+                                "file" };
 
     sc = s->sign;
 
-    st = json_pack("{s:s, s:s, s:s%, s:s%, s:b, s:I}",
-                   "type", "aws_sigv4",
-                   "source", sources[sc->source],
-                   "region", sc->region.data, sc->region.len,
-                   "service", sc->service.data, sc->service.len,
-                   "credentials", (int) sc->have,
-                   "worker", (json_int_t) ngx_pid);
+    if (sc->type == NGX_HTTP_GATEWAY_SIGN_GCP) {
+        st = json_pack("{s:s, s:s, s:s%}",
+                       "type", "gcp_id_token",
+                       "source", sources[sc->source],
+                       "audience", sc->audience.data, sc->audience.len);
+
+    } else {
+        st = json_pack("{s:s, s:s, s:s%, s:s%}",
+                       "type", "aws_sigv4",
+                       "source", sources[sc->source],
+                       "region", sc->region.data, sc->region.len,
+                       "service", sc->service.data, sc->service.len);
+    }
 
     if (st == NULL) {
         return NULL;
     }
 
-    if (sc->have
-        && json_object_set_new(st, "loaded", json_integer(sc->loaded)) != 0)
-    {
-        json_decref(st);
-        return NULL;
+    if (sc->source >= NGX_HTTP_GATEWAY_CREDS_IMDS) {
+        if (ngx_http_gateway_sign_refresh_status(sc, st) != NGX_OK) {
+            json_decref(st);
+            return NULL;
+        }
+
+        return st;
     }
 
-    if (sc->error_len
-        && (json_object_set_new(st, "error",
-                                json_stringn((char *) sc->error,
-                                             sc->error_len))
-            != 0
-            || json_object_set_new(st, "error_time",
-                                   json_integer(sc->error_time))
-               != 0))
+    /* this worker's view of the environment or the file */
+
+    if (json_object_set_new(st, "credentials", json_boolean(sc->have)) != 0
+        || json_object_set_new(st, "worker", json_integer(ngx_pid)) != 0
+        || (sc->have
+            && json_object_set_new(st, "loaded", json_integer(sc->loaded))
+               != 0)
+        || (sc->error_len
+            && (json_object_set_new(st, "error",
+                                    json_stringn((char *) sc->error,
+                                                 sc->error_len))
+                != 0
+                || json_object_set_new(st, "error_time",
+                                       json_integer(sc->error_time))
+                   != 0)))
     {
         json_decref(st);
         return NULL;
     }
 
     return st;
+}
+
+
+/* the fetchers of the services that sign with fetched credentials */
+
+ngx_int_t
+ngx_http_gateway_sign_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_gateway_sign_t       *sc;
+    ngx_http_gateway_service_t   **s;
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_gateway_module);
+
+    if (gmcf == NULL || gmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    s = gmcf->services.elts;
+
+    for (i = 0; i < gmcf->services.nelts; i++) {
+        sc = s[i]->sign;
+
+        if (sc && sc->source >= NGX_HTTP_GATEWAY_CREDS_IMDS
+            && ngx_http_gateway_sign_refresh_start(cycle, sc, gmcf->shm_zone)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_gateway_sign_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_gateway_sign_t       *sc;
+    ngx_http_gateway_service_t   **s;
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_gateway_module);
+
+    if (gmcf == NULL) {
+        return;
+    }
+
+    s = gmcf->services.elts;
+
+    for (i = 0; i < gmcf->services.nelts; i++) {
+        sc = s[i]->sign;
+
+        if (sc && sc->source >= NGX_HTTP_GATEWAY_CREDS_IMDS) {
+            ngx_http_gateway_sign_refresh_stop(sc);
+        }
+    }
 }

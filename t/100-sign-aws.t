@@ -1,5 +1,5 @@
 # sign aws_sigv4: every call of the function carries an AWS SigV4
-# signature, checked by t/sigv4-function.py, a function that recomputes
+# signature, checked by t/cloud-mock.py, a function that recomputes
 # it independently (Debian's python3-botocore) and answers 403 when it
 # does not match, as a Lambda function URL with AuthType AWS_IAM does.
 # Keys come from the environment (nginx's "env") or from a shared
@@ -9,11 +9,11 @@
 # and /mock/dates/KEY tell what it got with "/k-KEY" in the path.
 
 use lib 't/inc';
-use GatewaySigV4;
+use GatewayCloud;
 use Digest::SHA ();
 use Test::Nginx::Socket 'no_plan';
 
-GatewaySigV4::start();
+GatewayCloud::start();
 
 repeat_each(1);
 no_long_string();
@@ -21,12 +21,12 @@ no_root_location();
 log_level('info');
 
 our $Key1 = 'AKIDGATEWAYTEST1';
-our $Secret1 = $GatewaySigV4::KEYS{$Key1}{secret};
+our $Secret1 = $GatewayCloud::KEYS{$Key1}{secret};
 our $Key2 = 'AKIDGATEWAYTEST2';
-our $Secret2 = $GatewaySigV4::KEYS{$Key2}{secret};
+our $Secret2 = $GatewayCloud::KEYS{$Key2}{secret};
 our $Temp = 'ASIAGATEWAYTEMP1';
-our $TempSecret = $GatewaySigV4::KEYS{$Temp}{secret};
-our $TempToken = $GatewaySigV4::KEYS{$Temp}{token};
+our $TempSecret = $GatewayCloud::KEYS{$Temp}{secret};
+our $TempToken = $GatewayCloud::KEYS{$Temp}{token};
 
 our $Env = "env AWS_ACCESS_KEY_ID=$Key1;\nenv AWS_SECRET_ACCESS_KEY=$Secret1;";
 
@@ -40,18 +40,18 @@ our $HttpConfig = <<'_EOC_';
     client_body_buffer_size 8k;
 
     gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_SIGV4_PORT/fn;
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/fn;
         sign aws_sigv4 region=eu-west-1;
     }
 
     gateway_service flaky {
-        endpoint http://127.0.0.1:$TEST_NGINX_SIGV4_PORT/;
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/;
         sign aws_sigv4 region=eu-west-1 service=lambda credentials=env;
         retries 2 on=503 backoff=10ms:2s idempotency_header=Idempotency-Key;
     }
 
     gateway_service raw {
-        endpoint http://127.0.0.1:$TEST_NGINX_SIGV4_PORT;
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT;
         sign aws_sigv4 region=us-east-1 payload=unsigned;
     }
 _EOC_
@@ -66,7 +66,7 @@ our $Config = <<'_EOC_';
     }
 
     location /mock/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SIGV4_PORT/;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/;
     }
 
     location = /status {
@@ -271,7 +271,7 @@ no credentials to sign calls of service "fn"
     gateway_default_auth off;
 
     gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_SIGV4_PORT/fn;
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/fn;
         sign aws_sigv4 region=eu-west-1 credentials=file:aws-credentials
              profile=fn;
     }
@@ -301,7 +301,7 @@ the workers sign with the new keys.
     gateway_default_auth off;
 
     gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_SIGV4_PORT/fn;
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/fn;
         sign aws_sigv4 region=eu-west-1 credentials=file:aws-credentials;
     }
 --- main_config
@@ -337,7 +337,7 @@ The error shows in gateway_status, which never shows a key.
     gateway_default_auth off;
 
     gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_SIGV4_PORT/fn;
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/fn;
         sign aws_sigv4 region=eu-west-1 credentials=file:aws-credentials;
     }
 --- main_config
@@ -371,7 +371,7 @@ Time::HiRes::sleep(1.1);
     gateway_default_auth off;
 
     gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_SIGV4_PORT/fn;
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/fn;
         sign aws_sigv4 region=eu-west-1 credentials=file:aws-credentials;
     }
 --- main_config
