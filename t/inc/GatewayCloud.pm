@@ -84,7 +84,7 @@ sub ask {
     local $/;
     my $r = <$s> // '';
     $r =~ s/\A.*?\r\n\r\n//s;
-    chomp $r;
+    $r =~ s/\n\z//;
     return $r;
 }
 
