@@ -1245,6 +1245,14 @@ ngx_http_gateway_sign_init_process(ngx_cycle_t *cycle)
     ngx_http_gateway_service_t   **s;
     ngx_http_gateway_main_conf_t  *gmcf;
 
+    /* not in the cache manager and loader, which init modules too */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     gmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_gateway_module);
 
