@@ -18,17 +18,20 @@
  * its own SigV4 Authorization, X-Amz-Date, X-Amz-Content-Sha256 and, for
  * temporary keys, X-Amz-Security-Token, computed over what the proxy
  * will send: the method, the target's path and query, the Host of the
- * endpoint and the SHA-256 of the buffered request body.  The client's
- * own copies of these headers were removed with the gateway's others
- * (the service's drop list).  Without credentials the request gets 503
- * and Retry-After; it is never sent unsigned.
+ * endpoint and the SHA-256 of the buffered request body; or a Google ID
+ * token as a bearer token.  The client's own copies of these headers
+ * were removed with the gateway's others (the service's drop list).
+ * Without credentials the request gets 503 and Retry-After; it is never
+ * sent unsigned.
  *
- * Credentials are this worker's: from the environment (read at the
- * first request; nginx passes only what "env" directives name), or from
- * a shared credentials file read at configuration and read again, at
- * most once a second, when its inode, size or time changes.  A file
- * that becomes unreadable or malformed keeps the last good keys, and
- * the error shows in gateway_status.
+ * AWS keys from the environment (read at the first request; nginx
+ * passes only what "env" directives name) or from a shared credentials
+ * file (read at configuration, and again, at most once a second, when
+ * its inode, size or time changes; a file that becomes unreadable or
+ * malformed keeps the last good keys, and the error shows in
+ * gateway_status) are each worker's own.  Keys from the IMDS and Google
+ * ID tokens are fetched in the background for all workers
+ * (ngx_http_gateway_sign_refresh.c).
  */
 
 
@@ -448,8 +451,12 @@ ngx_http_gateway_sign_request(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* no body: none announced (HTTP/2 and 3 may send one unannounced) */
+
     if (sc->type == NGX_HTTP_GATEWAY_SIGN_GCP || sc->unsigned_payload
-        || (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked))
+        || r->headers_in.content_length_n == 0
+        || (r->headers_in.content_length_n < 0 && !r->headers_in.chunked
+            && r->http_version < NGX_HTTP_VERSION_20))
     {
         return ngx_http_gateway_sign_attempt(r, ctx);
     }
