@@ -1247,8 +1247,8 @@ ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s)
 ngx_int_t
 ngx_http_gateway_sign_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                     i;
-    ngx_http_gateway_sign_t       *sc;
+    ngx_uint_t                     i, j;
+    ngx_http_gateway_sign_t       *sc, *leader;
     ngx_http_gateway_service_t   **s;
     ngx_http_gateway_main_conf_t  *gmcf;
 
@@ -1272,9 +1272,27 @@ ngx_http_gateway_sign_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < gmcf->services.nelts; i++) {
         sc = s[i]->sign;
 
-        if (sc && sc->source >= NGX_HTTP_GATEWAY_CREDS_IMDS
-            && ngx_http_gateway_sign_refresh_start(cycle, sc, gmcf->shm_zone)
-               != NGX_OK)
+        if (sc == NULL || sc->source < NGX_HTTP_GATEWAY_CREDS_IMDS) {
+            continue;
+        }
+
+        leader = NULL;
+
+        for (j = 0; j < i && leader == NULL; j++) {
+            leader = s[j]->sign;
+
+            if (leader == NULL || leader->name.len != sc->name.len
+                || ngx_strncmp(leader->name.data, sc->name.data,
+                               sc->name.len)
+                   != 0)
+            {
+                leader = NULL;
+            }
+        }
+
+        if (ngx_http_gateway_sign_refresh_start(cycle, sc, gmcf->shm_zone,
+                                                leader)
+            != NGX_OK)
         {
             return NGX_ERROR;
         }

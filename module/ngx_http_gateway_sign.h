@@ -119,8 +119,10 @@ struct ngx_http_gateway_sign_ctx_s {
 
 ngx_int_t ngx_http_gateway_sign_refresh_init(ngx_conf_t *cf,
     ngx_http_gateway_sign_t *sc);
+/* leader: a service before with the same block, whose fetcher it uses */
 ngx_int_t ngx_http_gateway_sign_refresh_start(ngx_cycle_t *cycle,
-    ngx_http_gateway_sign_t *sc, ngx_shm_zone_t *shm_zone);
+    ngx_http_gateway_sign_t *sc, ngx_shm_zone_t *shm_zone,
+    ngx_http_gateway_sign_t *leader);
 void ngx_http_gateway_sign_refresh_stop(ngx_http_gateway_sign_t *sc);
 
 /* NGX_OK when the worker's copy is fresh and not expired */

@@ -17,8 +17,8 @@
  * client's request: AWS keys from the instance metadata service (IMDSv2:
  * a session token PUT, the role's name, its keys), or Google ID tokens
  * from the metadata server or from Google's token endpoint for a service
- * account's key.  One worker fetches (it holds the service's lease in
- * the zone) and puts what it got in the zone; every worker copies it
+ * account's key.  One worker fetches (it holds the lease of the block in
+ * the zone) and puts what it got in the block; every worker copies it
  * from there when it changed.  Fetched again halfway to the expiry, five
  * minutes before it at most; after a failure again after 1 s, 2 s, ...
  * 10 s; what was fetched before is used until it expires.
@@ -62,8 +62,10 @@ static char  *ngx_http_gateway_sign_steps[] = {
 
 /*
  * At configuration: the client's TLS context and resolver, and the name
- * of the service's block in the zone: what is fetched for one source
- * survives reloads that keep it, and only those.
+ * of the block in the zone, made of what is fetched from where: services
+ * that fetch the same from the same place share one block, and so one
+ * fetcher; and what was fetched survives reloads that keep it, and only
+ * those.
  */
 
 ngx_int_t
@@ -92,13 +94,13 @@ ngx_http_gateway_sign_refresh_init(ngx_conf_t *cf,
     ngx_crc32_update(&crc, sc->file.data, sc->file.len);
     ngx_crc32_final(crc);
 
-    sc->name.len = sizeof("sign  ") - 1 + sc->service_name->len + 8;
+    sc->name.len = sizeof("sign  ") - 1 + NGX_INT_T_LEN + 8;
     sc->name.data = ngx_pnalloc(cf->pool, sc->name.len);
     if (sc->name.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(sc->name.data, "sign %V %08xD", sc->service_name, crc);
+    p = ngx_sprintf(sc->name.data, "sign %ui %08xD", sc->source, crc);
     sc->name.len = p - sc->name.data;
 
     return NGX_OK;
@@ -107,13 +109,21 @@ ngx_http_gateway_sign_refresh_init(ngx_conf_t *cf,
 
 ngx_int_t
 ngx_http_gateway_sign_refresh_start(ngx_cycle_t *cycle,
-    ngx_http_gateway_sign_t *sc, ngx_shm_zone_t *shm_zone)
+    ngx_http_gateway_sign_t *sc, ngx_shm_zone_t *shm_zone,
+    ngx_http_gateway_sign_t *leader)
 {
     sc->zone = shm_zone->data;
 
     sc->local = ngx_palloc(cycle->pool, NGX_HTTP_GATEWAY_SIGN_DATA);
     if (sc->local == NULL) {
         return NGX_ERROR;
+    }
+
+    /* a worker's lease is its own: one fetcher per block in a worker */
+
+    if (leader) {
+        sc->sh = leader->sh;
+        return NGX_OK;
     }
 
     sc->sh = ngx_http_gateway_zone_object(sc->zone, &sc->name,

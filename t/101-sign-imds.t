@@ -128,7 +128,53 @@ GET /mock/fetches/shared
 
 
 
-=== TEST 4: short-lived keys are fetched again before they expire
+=== TEST 4: two services, one IMDS: one fetch for both
+--- http_config
+    gateway_default_auth off;
+
+    gateway_service fn {
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/fn;
+        sign aws_sigv4 region=eu-west-1 credentials=imds
+             imds_endpoint=http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/imds/both;
+    }
+
+    gateway_service other {
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/other;
+        sign aws_sigv4 region=us-east-2 credentials=imds
+             imds_endpoint=http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/imds/both;
+    }
+--- config
+    location / {
+        gateway_route /fn/ fn strip;
+        gateway_route /other/ other strip;
+        proxy_pass $gateway_target;
+    }
+
+    location /mock/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/;
+    }
+
+    location = /status {
+        gateway_status;
+    }
+--- init
+use Time::HiRes ();
+Test::More::ok(GatewayCloud::wait_for('/status?service=other', $::Ready, 10),
+               'TEST 4: keys fetched');
+Time::HiRes::sleep(2.5);
+my ($status, $body) = GatewayCloud::get('/other/k-other');
+Test::More::like($body, qr/^signed GET \/other\/k-other \? key=$::Temp1 /,
+                 'TEST 4: the other service signs with them');
+--- request eval
+["GET /fn/k-both", "GET /mock/fetches/both"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+["signed GET /fn/k-both ? key=$::Temp1 payload=$::Empty length=0\n", "1\n"]
+
+
+
+=== TEST 5: short-lived keys are fetched again before they expire
 The keys are valid for 4 s; halfway there the next ones are fetched,
 and calls are signed with those.
 --- http_config eval
@@ -136,11 +182,11 @@ main::http_config('exp4')
 --- init
 use Time::HiRes ();
 Test::More::ok(GatewayCloud::wait_for('/status', $::Ready, 10),
-               'TEST 4: keys fetched');
+               'TEST 5: keys fetched');
 my ($status, $body) = GatewayCloud::get('/fn/k-first');
-Test::More::like($body, qr/key=$::Temp1 /, 'TEST 4: the first keys');
+Test::More::like($body, qr/key=$::Temp1 /, 'TEST 5: the first keys');
 Test::More::ok(GatewayCloud::wait_for('/status', qr/"fetches": 2,/, 6),
-               'TEST 4: fetched again');
+               'TEST 5: fetched again');
 --- request
 GET /fn/k-second
 --- error_code: 200
@@ -149,12 +195,12 @@ GET /fn/k-second
 
 
 
-=== TEST 5: IMDS down at start: 503 with Retry-After, the function gets nothing
+=== TEST 6: IMDS down at start: 503 with Retry-After, the function gets nothing
 --- http_config eval
 main::http_config('fail100')
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', qr/"failures": [1-9]/, 10),
-               'TEST 5: a fetch failed');
+               'TEST 6: a fetch failed');
 --- request eval
 ["GET /fn/k-down", "GET /mock/count/k-down"]
 --- error_code eval
@@ -166,14 +212,14 @@ Test::More::ok(GatewayCloud::wait_for('/status', qr/"failures": [1-9]/, 10),
 
 
 
-=== TEST 6: IMDS down at start, up later: the keys come, calls go
+=== TEST 7: IMDS down at start, up later: the keys come, calls go
 The first two fetches fail (500); after 1 s and 2 s more the third one
 succeeds.
 --- http_config eval
 main::http_config('fail2')
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', $::Ready, 15),
-               'TEST 6: keys fetched at last');
+               'TEST 7: keys fetched at last');
 --- request
 GET /fn/k-late
 --- error_code: 200
@@ -185,20 +231,20 @@ fetching the credentials of service "fn" failed (2 in a row)
 
 
 
-=== TEST 7: IMDS down later: once the keys expired, 503 and the error in the status
+=== TEST 8: IMDS down later: once the keys expired, 503 and the error in the status
 The keys are valid for 3 s and every fetch after the first fails.
 --- http_config eval
 main::http_config('exp3-up1')
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', $::Ready, 10),
-               'TEST 7: keys fetched');
+               'TEST 8: keys fetched');
 my ($status) = GatewayCloud::get('/fn/k-before');
-Test::More::is($status, 200, 'TEST 7: signed while the keys hold');
+Test::More::is($status, 200, 'TEST 8: signed while the keys hold');
 Test::More::ok(GatewayCloud::wait_for('/status', qr/"credentials": false/, 8),
-               'TEST 7: the keys expired');
+               'TEST 8: the keys expired');
 my (undef, $st) = GatewayCloud::get('/status?service=fn');
 Test::More::like($st, qr/"failures": [1-9]\d*,\s*"error": "IMDS credentials: status 500 from 127.0.0.1"/,
-                 'TEST 7: the error in the status');
+                 'TEST 8: the error in the status');
 --- request
 GET /fn/k-after
 --- error_code: 503
@@ -207,7 +253,7 @@ no credentials to sign calls of service "fn": IMDS credentials: status 500
 
 
 
-=== TEST 8: no IMDS at all: the error says the connection was refused
+=== TEST 9: no IMDS at all: the error says the connection was refused
 --- http_config
     gateway_default_auth off;
 
@@ -218,14 +264,14 @@ no credentials to sign calls of service "fn": IMDS credentials: status 500
     }
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', qr/"error": "IMDS session token: connect\(\) to 127\.0\.0\.1:1 failed/, 10),
-               'TEST 8: refused');
+               'TEST 9: refused');
 --- request
 GET /fn/k-nothing
 --- error_code: 503
 
 
 
-=== TEST 9: a malformed IMDS endpoint is a configuration error
+=== TEST 10: a malformed IMDS endpoint is a configuration error
 --- http_config
     gateway_service fn {
         endpoint http://127.0.0.1:1/fn;
