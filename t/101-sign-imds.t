@@ -10,6 +10,7 @@
 
 use lib 't/inc';
 use GatewayCloud;
+use GatewayProc;
 use Test::Nginx::Socket 'no_plan';
 
 GatewayCloud::start();
@@ -195,12 +196,54 @@ GET /fn/k-second
 
 
 
-=== TEST 6: IMDS down at start: 503 with Retry-After, the function gets nothing
+=== TEST 6: a reload keeps the keys fetched: the new workers fetch nothing
+--- http_config eval
+main::http_config('reload')
+--- init
+use Time::HiRes ();
+Test::More::ok(GatewayCloud::wait_for('/status', $::Ready, 10),
+               'TEST 6: keys fetched');
+my @old = GatewayProc::workers();
+kill 'HUP', GatewayProc::master_pid();
+my @left = GatewayProc::wait_gone(10, @old);
+Test::More::is(scalar @left, 0, 'TEST 6: the old workers exited');
+Time::HiRes::sleep(1.5);
+--- request eval
+["GET /fn/k-reloaded", "GET /mock/fetches/reload"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+["signed GET /fn/k-reloaded ? key=$::Temp1 payload=$::Empty length=0\n", "1\n"]
+
+
+
+=== TEST 7: killed workers: the keys are still fetched again in time
+Each worker is killed (SIGKILL) and replaced; the refreshes go on, by
+whichever worker takes the lease.
+--- http_config eval
+main::http_config('exp4-killed')
+--- init
+Test::More::ok(GatewayCloud::wait_for('/status', $::Ready, 10),
+               'TEST 7: keys fetched');
+GatewayProc::kill_worker($_) for GatewayProc::workers();
+Test::More::ok(GatewayCloud::wait_for('/status', qr/"fetches": [3-9],/, 10),
+               'TEST 7: fetched again after the kills');
+--- request
+GET /fn/k-killed
+--- error_code: 200
+--- error_log eval
+qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9/
+--- no_error_log eval
+join "\n", @::Secrets
+
+
+
+=== TEST 8: IMDS down at start: 503 with Retry-After, the function gets nothing
 --- http_config eval
 main::http_config('fail100')
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', qr/"failures": [1-9]/, 10),
-               'TEST 6: a fetch failed');
+               'TEST 8: a fetch failed');
 --- request eval
 ["GET /fn/k-down", "GET /mock/count/k-down"]
 --- error_code eval
@@ -212,14 +255,14 @@ Test::More::ok(GatewayCloud::wait_for('/status', qr/"failures": [1-9]/, 10),
 
 
 
-=== TEST 7: IMDS down at start, up later: the keys come, calls go
+=== TEST 9: IMDS down at start, up later: the keys come, calls go
 The first two fetches fail (500); after 1 s and 2 s more the third one
 succeeds.
 --- http_config eval
 main::http_config('fail2')
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', $::Ready, 15),
-               'TEST 7: keys fetched at last');
+               'TEST 9: keys fetched at last');
 --- request
 GET /fn/k-late
 --- error_code: 200
@@ -231,20 +274,20 @@ fetching the credentials of service "fn" failed (2 in a row)
 
 
 
-=== TEST 8: IMDS down later: once the keys expired, 503 and the error in the status
+=== TEST 10: IMDS down later: once the keys expired, 503 and the error in the status
 The keys are valid for 3 s and every fetch after the first fails.
 --- http_config eval
 main::http_config('exp3-up1')
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', $::Ready, 10),
-               'TEST 8: keys fetched');
+               'TEST 10: keys fetched');
 my ($status) = GatewayCloud::get('/fn/k-before');
-Test::More::is($status, 200, 'TEST 8: signed while the keys hold');
+Test::More::is($status, 200, 'TEST 10: signed while the keys hold');
 Test::More::ok(GatewayCloud::wait_for('/status', qr/"credentials": false/, 8),
-               'TEST 8: the keys expired');
+               'TEST 10: the keys expired');
 my (undef, $st) = GatewayCloud::get('/status?service=fn');
 Test::More::like($st, qr/"failures": [1-9]\d*,\s*"error": "IMDS credentials: status 500 from 127.0.0.1"/,
-                 'TEST 8: the error in the status');
+                 'TEST 10: the error in the status');
 --- request
 GET /fn/k-after
 --- error_code: 503
@@ -253,7 +296,7 @@ no credentials to sign calls of service "fn": IMDS credentials: status 500
 
 
 
-=== TEST 9: no IMDS at all: the error says the connection was refused
+=== TEST 11: no IMDS at all: the error says the connection was refused
 --- http_config
     gateway_default_auth off;
 
@@ -264,14 +307,14 @@ no credentials to sign calls of service "fn": IMDS credentials: status 500
     }
 --- init
 Test::More::ok(GatewayCloud::wait_for('/status', qr/"error": "IMDS session token: connect\(\) to 127\.0\.0\.1:1 failed/, 10),
-               'TEST 9: refused');
+               'TEST 11: refused');
 --- request
 GET /fn/k-nothing
 --- error_code: 503
 
 
 
-=== TEST 10: a malformed IMDS endpoint is a configuration error
+=== TEST 12: a malformed IMDS endpoint is a configuration error
 --- http_config
     gateway_service fn {
         endpoint http://127.0.0.1:1/fn;
