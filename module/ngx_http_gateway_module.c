@@ -144,7 +144,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     /* a retry, redirected here after its backoff: straight to the proxy */
 
     if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
-        return NGX_DECLINED;
+        return ngx_http_gateway_bulkhead_resume(r);
     }
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
@@ -178,6 +178,13 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     }
 
     ngx_http_gateway_set_variable(r, gmcf->target_index, &ctx->target);
+
+    /* a slot for the call, or a place in the queue (NGX_AGAIN) */
+
+    rc = ngx_http_gateway_bulkhead_begin(r, gmcf, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "gateway route \"%V\" service \"%V\" target \"%V\"",
@@ -217,7 +224,11 @@ ngx_http_gateway_conf_bounds(ngx_conf_t *cf, void *post, void *data)
 static ngx_int_t
 ngx_http_gateway_preconfiguration(ngx_conf_t *cf)
 {
-    return ngx_http_gateway_add_variables(cf);
+    if (ngx_http_gateway_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_bulkhead_add_variables(cf);
 }
 
 
@@ -316,6 +327,10 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
         if (ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (ngx_http_gateway_bulkheads_init(cf, gmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (gmcf->shm_zone == NULL && gmcf->services.nelts) {

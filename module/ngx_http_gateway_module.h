@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 #include <openssl/evp.h>
 #include "ngx_gateway_breaker.h"
+#include "ngx_http_gateway_bulkhead.h"
 #include "ngx_gateway_cache.h"
 #include "ngx_gateway_consumers.h"
 #include "ngx_gateway_jwt.h"
@@ -153,6 +154,8 @@ typedef struct {
     ngx_http_gateway_retries_conf_t  retries;
     ngx_gateway_budget_t            *budget;    /* in the zone */
 
+    ngx_http_gateway_bulkhead_conf_t  *bulkhead;    /* NULL: none */
+
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
 } ngx_http_gateway_service_t;
@@ -176,6 +179,7 @@ typedef struct {
     ngx_gateway_cache_t             *jwt_cache;     /* per worker */
     EVP_MD                          *sha256;        /* per worker */
     ngx_msec_t                       limit_alert;   /* per worker */
+    ngx_http_gateway_bulkheads_t    *bulkheads;     /* NULL: none */
 
     ngx_http_gateway_header_t        service_header;
     ngx_http_gateway_header_t        consumer_header;
@@ -225,6 +229,7 @@ typedef struct {
 
     ngx_http_gateway_retry_t        *retry;
     ngx_http_gateway_breaker_call_t *call;      /* of the breaker */
+    ngx_http_gateway_bulkhead_call_t  *bulk;    /* NULL: none */
 } ngx_http_gateway_ctx_t;
 
 
@@ -343,6 +348,27 @@ ngx_int_t ngx_http_gateway_retries_begin(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 void ngx_http_gateway_retries_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_gateway_retries_resume(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_gateway_bulkhead_begin(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_bulkhead_resume(ngx_http_request_t *r);
+ngx_int_t ngx_http_gateway_bulkhead_retry(ngx_http_request_t *r,
+    ngx_msec_t delay);
+ngx_uint_t ngx_http_gateway_bulkhead_cold_timeout(ngx_http_request_t *r,
+    ngx_uint_t i, ngx_http_upstream_state_t *state);
+ngx_int_t ngx_http_gateway_bulkheads_init(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_bulkhead_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_gateway_bulkhead_json(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_service_t *s, void *obj);
+void ngx_http_gateway_bulkhead_gauges(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_service_t *s, ngx_uint_t *in_flight,
+    ngx_uint_t *queued);
+u_char *ngx_http_gateway_bulkhead_prometheus(
+    ngx_http_gateway_main_conf_t *gmcf, u_char *p, ngx_array_t *services,
+    size_t stride);
 
 #define ngx_http_gateway_count(s, field)                                      \
     (void) ngx_atomic_fetch_add(&(s)->counters->field, 1)

@@ -375,7 +375,10 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
 
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);
 
-        if (svc == NULL || name == NULL) {
+        if (svc == NULL || name == NULL
+            || ngx_http_gateway_bulkhead_json(gmcf, st[i].service, svc)
+               != NGX_OK)
+        {
             json_decref(svc);
             goto done;
         }
@@ -434,7 +437,7 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 
     st = services->elts;
 
-    len = 1024 + services->nelts * 2560;
+    len = 2048 + services->nelts * (2560 + 1536);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -491,6 +494,9 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
                             &st[i].service->name, st[i].transitions);
         }
     }
+
+    p = ngx_http_gateway_bulkhead_prometheus(gmcf, p, services,
+                                             sizeof(ngx_http_gateway_status_t));
 
     if (gmcf->shm_zone) {
         p = ngx_sprintf(p, "# HELP gateway_zone_size_bytes Size of the "

@@ -17,7 +17,7 @@
 
 /* bump the version on any change of what the zone holds */
 #define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
-#define NGX_HTTP_GATEWAY_SHM_VERSION    8
+#define NGX_HTTP_GATEWAY_SHM_VERSION    9
 
 #define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
 #define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)
@@ -32,6 +32,8 @@ typedef struct {
     ngx_rbtree_t                 services;   /* by service name */
     ngx_rbtree_node_t            services_sentinel;
     ngx_queue_t                  holds;      /* of holders */
+    ngx_rbtree_t                 bulkheads;  /* by service (and caller) */
+    ngx_rbtree_node_t            bulkheads_sentinel;
 } ngx_http_gateway_shctx_t;
 
 
