@@ -821,12 +821,29 @@ ngx_http_gateway_bulkhead_cleanup(void *data)
 }
 
 
+/*
+ * The request's call: from its gateway context, or, after an internal
+ * redirect (an error_page) cleared that, from the cleanups of its pool;
+ * NULL while the pool is being destroyed (r->pool is NULL then).
+ */
+
 static ngx_http_gateway_bulkhead_call_t *
 ngx_http_gateway_bulkhead_call(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t  *cln;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_gateway_ctx_t  *ctx;
 
     r = r->main;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    if (ctx && ctx->bulk) {
+        return ctx->bulk;
+    }
+
+    if (r->pool == NULL) {
+        return NULL;
+    }
 
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_gateway_bulkhead_cleanup) {
