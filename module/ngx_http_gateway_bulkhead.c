@@ -1413,7 +1413,10 @@ ngx_http_gateway_queue_time_variable(ngx_http_request_t *r,
 }
 
 
-/* the status endpoint: a service's bulkhead, in its JSON object */
+/*
+ * The status endpoint: a service's bulkhead, in its JSON object; none
+ * for a service without "concurrency", "deadline" or "cold_start".
+ */
 
 ngx_int_t
 ngx_http_gateway_bulkhead_json(ngx_http_gateway_main_conf_t *gmcf,
@@ -1430,8 +1433,7 @@ ngx_http_gateway_bulkhead_json(ngx_http_gateway_main_conf_t *gmcf,
     b = bc ? bc->node : NULL;
 
     if (b == NULL) {
-        return json_object_set_new(svc, "concurrency", json_null()) == 0
-               ? NGX_OK : NGX_ERROR;
+        return NGX_OK;
     }
 
     ngx_http_gateway_bulkhead_gauges(gmcf, s, &in_flight, &queued);
