@@ -10,6 +10,7 @@ use lib 't/inc';
 use GatewayChaos;
 use GatewayProc;
 use IO::Select;
+use IO::Socket::INET;
 use Time::HiRes ();
 use Test::Nginx::Socket;
 
@@ -49,6 +50,18 @@ sub parallel {
         my $b = $buf{$_} // '';
         [$b =~ m{^HTTP/1\.\d (\d{3})} ? $1 : 0, $done{$_} // -1, $b]
     } @socks;
+}
+
+# a GET with extra header lines, on its own connection
+sub open_with {
+    my ($path, $headers) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                     Proto => 'tcp', Timeout => 5)
+        or die "connect: $!\n";
+    $sock->autoflush(1);
+    print $sock "GET $path HTTP/1.0\r\nHost: localhost\r\n$headers\r\n";
+    return $sock;
 }
 
 # the status endpoint's Prometheus text
@@ -326,7 +339,52 @@ GET /two/f5/200
 
 
 
-=== TEST 7: configuration errors name the value
+=== TEST 7: per=consumer: each consumer its own slots
+alice's one slot is taken: her next call is refused, bob's is not; the
+consumers' nodes go once their calls are over.
+--- user_files
+>>> ../conf/consumers.json
+{"consumers": [
+  {"id": "alice", "services": ["*"],
+   "keys": ["sha256:72ee9d4355ccb9d3a4c9dbf37382e38e75c1b1a225b5bd1f729ee91bbda30c20"]},
+  {"id": "bob", "services": ["*"],
+   "keys": ["sha256:9b94dc1a51a38769f135edf04033ad7f2f487b6c25929be7a861cfc1ab10cf98"]}
+]}
+--- http_config
+    gateway_consumers consumers.json;
+
+    gateway_service each {
+        endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
+        auth apikey;
+        concurrency 1 per=consumer;
+    }
+--- config
+    location = /status {
+        gateway_status;
+    }
+
+    location / {
+        gateway_route /each/ each strip;
+        proxy_pass $gateway_target;
+    }
+--- init
+my $a1 = main::open_with('/each/g/slow1000', "X-API-Key: alice-key\r\n");
+Time::HiRes::sleep(0.3);
+my $a2 = main::open_with('/each/g2/200', "X-API-Key: alice-key\r\n");
+my $b1 = main::open_with('/each/g3/200', "X-API-Key: bob-key\r\n");
+my ($s2) = GatewayProc::read_response($a2, 5);
+my ($s3) = GatewayProc::read_response($b1, 5);
+my ($s1) = GatewayProc::read_response($a1, 5);
+Test::More::is("$s1 $s2 $s3", '200 503 200', 'TEST 7: alice full, bob not');
+my $m = main::metrics();
+Test::More::like($m, qr/^gateway_concurrency_in_flight\{service="each"\} 0$/m, 'TEST 7: nothing in flight');
+--- request
+GET /status
+--- response_body_like: "each": \{.*"concurrency": \{\s+"limit": 1,\s+"queue": 0,\s+"per": "consumer",\s+"in_flight": 0,.*"rejected_queue_full": 1,
+
+
+
+=== TEST 8: configuration errors name the value
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
@@ -339,7 +397,7 @@ invalid concurrency "0": 1 to 1000000
 
 
 
-=== TEST 8: concurrency: unknown parameter
+=== TEST 9: concurrency: unknown parameter
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
@@ -352,7 +410,7 @@ invalid concurrency parameter "wait=1s": no such parameter
 
 
 
-=== TEST 9: concurrency: a bad queue_timeout
+=== TEST 10: concurrency: a bad queue_timeout
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
@@ -365,7 +423,7 @@ invalid concurrency parameter "queue_timeout=soon": the queue's timeout is a tim
 
 
 
-=== TEST 10: per=consumer needs authentication
+=== TEST 11: per=consumer needs authentication
 --- http_config
     gateway_default_auth off;
     gateway_service a {
@@ -379,7 +437,7 @@ qr/"concurrency \.\.\. per=consumer" of gateway service "a" in \S+:\d+ needs aut
 
 
 
-=== TEST 11: concurrency is declared once
+=== TEST 12: concurrency is declared once
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
