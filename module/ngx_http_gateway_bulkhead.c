@@ -652,9 +652,11 @@ ngx_http_gateway_bulkhead_release(ngx_http_gateway_bulkhead_call_t *call)
         call->attempt = 0;
         call->last = now - call->started;
 
+        /* the function's idleness, only where a cold start needs it */
+
         svc = call->service->bulkhead->node;
 
-        if (svc) {
+        if (svc && call->service->bulkhead->cold_start) {
             svc->last = now ? now : 1;
         }
     }
@@ -935,9 +937,6 @@ ngx_http_gateway_bulkhead_peer_init(ngx_http_request_t *r,
                           "timeout %Mms", &call->service->name,
                           bc->cold_start);
         }
-
-    } else if (svc) {
-        svc->last = now ? now : 1;
     }
 
     if (!cold && call->deadline == 0) {
@@ -981,9 +980,18 @@ ngx_http_gateway_bulkhead_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_http_gateway_bulkhead_call_t  *call;
 
-    /* installed only with a call, which lives as long as the request */
+    /*
+     * Installed only with a call, which lives as long as the request:
+     * the upstream's cleanups run before its pool goes.
+     */
 
     call = ngx_http_gateway_bulkhead_call(r);
+
+    if (call == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "gateway: an attempt ended without its call");
+        return;
+    }
 
     ngx_http_gateway_bulkhead_release(call);
 

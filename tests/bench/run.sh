@@ -214,7 +214,7 @@ if [ -n "$baseline" ]; then
     variants2="$variants2 gw2-before"
 fi
 
-declare -A ratios rps
+declare -A ratios rps direct last
 
 # each variant right after bare proxy_pass, so that the ratio is of two
 # runs a few seconds apart, whatever else the machine does
@@ -249,6 +249,15 @@ for round in $(seq 1 "$rounds"); do
                     'BEGIN { printf "%.3f", (b > 0) ? g / b : 0 }')
             ratios[$v]="${ratios[$v]:-} $ratio"
             rps[$v]="${rps[$v]:-} $g_rps"
+            last[$v]=$g_rps
+
+            # gwcap runs right after gw: their own ratio, seconds apart
+            if [ "${v#gwcap}" != "$v" ]; then
+                g=gw${v#gwcap}
+                direct[$v]="${direct[$v]:-} $(awk -v c="$g_rps" \
+                    -v g="${last[$g]:-0}" \
+                    'BEGIN { printf "%.3f", (g > 0) ? c / g : 0 }')"
+            fi
 
             printf '%-24s %5s %11s %11s %9s %9s %7s\n' "$v" "$round" \
                 "$b_rps" "$g_rps" "$g_p50" "$g_p99" "$ratio"
@@ -271,14 +280,11 @@ for v in $variants1 $variants2; do
         "$(median "${rps[$v]}")"
 done
 
-# the cost of "concurrency": the same gateway with and without it, each
-# against its bare run of the same round
-for pair in "gwcap gw" "gwcap2 gw2"; do
-    set -- $pair
-    echo "concurrency ($1 / $2, of their ratios to bare):" \
-         "$(awk -v c="$(median "${ratios[$1]}")" \
-                -v g="$(median "${ratios[$2]}")" \
-                'BEGIN { printf "%.3f", (g > 0) ? c / g : 0 }')"
+# the cost of "concurrency": the same gateway with and without it, the
+# one run right after the other (gw's bare run between them)
+for v in gwcap gwcap2; do
+    echo "concurrency: $v / gw${v#gwcap}, median of $rounds rounds:" \
+         "$(median "${direct[$v]}")"
 done
 
 # instructions and lock acquisitions per request under callgrind: the
