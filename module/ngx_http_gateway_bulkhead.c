@@ -91,6 +91,7 @@ struct ngx_http_gateway_bulkhead_call_s {
 };
 
 
+static void ngx_http_gateway_bulkhead_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     ngx_http_gateway_bulkhead_call_t *call);
 static ngx_gateway_bulkhead_holder_t *ngx_http_gateway_bulkhead_holder(
@@ -112,6 +113,8 @@ static void ngx_http_gateway_bulkhead_release(
 static ngx_int_t ngx_http_gateway_bulkhead_refuse(ngx_http_request_t *r,
     ngx_http_gateway_bulkhead_call_t *call, char *why);
 static void ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev);
+static void ngx_http_gateway_bulkhead_expire(
+    ngx_http_gateway_bulkhead_call_t *call);
 static void ngx_http_gateway_bulkhead_cleanup(void *data);
 static ngx_http_gateway_bulkhead_call_t *ngx_http_gateway_bulkhead_call(
     ngx_http_request_t *r);
@@ -137,13 +140,15 @@ static ngx_str_t  ngx_http_gateway_queue_time =
 /*
  * The last step of the pipeline: the request's deadline starts, and its
  * first attempt takes a slot.  NGX_OK: on to the proxy; NGX_AGAIN: it
- * waits in the queue; NGX_DONE: refused and answered.
+ * waits in the queue; NGX_DONE: refused and answered, or the request
+ * body is read first.
  */
 
 ngx_int_t
 ngx_http_gateway_bulkhead_begin(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
+    ngx_int_t                          rc;
     ngx_str_t                          name;
     ngx_msec_t                         ms, elapsed, now;
     ngx_time_t                        *tp;
@@ -240,7 +245,62 @@ ngx_http_gateway_bulkhead_begin(ngx_http_request_t *r,
         }
     }
 
+    /*
+     * The request body first, as the mirror module reads it: a client
+     * slowly sending its body holds no slot meanwhile.  The proxy finds
+     * it read.
+     */
+
+    if ((r->headers_in.content_length_n > 0 || r->headers_in.chunked)
+        && r->request_body == NULL)
+    {
+        rc = ngx_http_read_client_request_body(r,
+                                         ngx_http_gateway_bulkhead_body);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        ngx_http_finalize_request(r, NGX_DONE);
+        return NGX_DONE;
+    }
+
     return ngx_http_gateway_bulkhead_acquire(r, call);
+}
+
+
+/* the request body is read: now a slot, or a place in the queue */
+
+static void
+ngx_http_gateway_bulkhead_body(ngx_http_request_t *r)
+{
+    ngx_http_gateway_bulkhead_call_t  *call;
+
+    call = ngx_http_gateway_bulkhead_call(r);
+
+    if (call == NULL || call->expired) {
+        return;
+    }
+
+    /* the deadline passed while the body came */
+
+    if (call->deadline
+        && ngx_gateway_deadline_left(ngx_current_msec, call->deadline) == 0)
+    {
+        ngx_http_gateway_bulkhead_expire(call);
+        return;
+    }
+
+    r->preserve_body = 1;
+
+    if (ngx_http_gateway_bulkhead_acquire(r, call) != NGX_OK) {
+
+        /* NGX_AGAIN: the queue goes on with it; NGX_DONE: answered */
+        return;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
 }
 
 
@@ -722,7 +782,6 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
 {
     ngx_http_gateway_bulkhead_call_t *call = ev->data;
 
-    ngx_str_t                   detail;
     ngx_connection_t           *c;
     ngx_http_request_t         *r;
     ngx_http_upstream_t        *u;
@@ -757,7 +816,11 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
 
         if (st == NULL || !st->timer.timer_set) {
 
-            /* the request body is still coming, or the like: on time */
+            /*
+             * The request body is still coming: the 504 is given when
+             * it has come (ngx_http_gateway_bulkhead_body()), or by the
+             * proxy, whose timeouts are capped.
+             */
 
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
                            "gateway: deadline while not in a call");
@@ -768,11 +831,27 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
         st->swallow = 0;
     }
 
+    ngx_http_gateway_bulkhead_expire(call);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request ends with 504: its deadline passed */
+
+static void
+ngx_http_gateway_bulkhead_expire(ngx_http_gateway_bulkhead_call_t *call)
+{
+    ngx_str_t            detail;
+    ngx_http_request_t  *r;
+
+    r = call->request;
+
     call->expired = 1;
 
     (void) ngx_atomic_fetch_add(&call->service->bulkhead->node->deadlines, 1);
 
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gateway: deadline of service \"%V\" passed: 504",
                   &call->service->name);
 
@@ -787,8 +866,6 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
 
     (void) ngx_http_gateway_send_problem(r,
                NGX_HTTP_GATEWAY_PROBLEM_DEADLINE, &detail);
-
-    ngx_http_run_posted_requests(c);
 }
 
 

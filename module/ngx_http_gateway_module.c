@@ -141,7 +141,7 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    /* a retry, redirected here after its backoff: straight to the proxy */
+    /* a retry, redirected here after its backoff: a slot, then the proxy */
 
     if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
         return ngx_http_gateway_bulkhead_resume(r);

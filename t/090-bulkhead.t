@@ -52,15 +52,17 @@ sub parallel {
     } @socks;
 }
 
-# a GET with extra header lines, on its own connection
+# a request (GET unless told) with extra header lines, on its own
+# connection
 sub open_with {
-    my ($path, $headers) = @_;
+    my ($path, $headers, $method) = @_;
+    $method //= 'GET';
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
                                      Proto => 'tcp', Timeout => 5)
         or die "connect: $!\n";
     $sock->autoflush(1);
-    print $sock "GET $path HTTP/1.0\r\nHost: localhost\r\n$headers\r\n";
+    print $sock "$method $path HTTP/1.0\r\nHost: localhost\r\n$headers\r\n";
     return $sock;
 }
 
@@ -117,6 +119,11 @@ our $HttpConfig = <<'_EOC_';
         concurrency 2;
     }
 
+    gateway_service upload {
+        endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
+        concurrency 1;
+    }
+
     gateway_service refused {
         endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
         concurrency 1;
@@ -143,6 +150,7 @@ our $Config = <<'_EOC_';
         gateway_route /one/ one strip;
         gateway_route /two/ two strip;
         gateway_route /refused/ refused strip;
+        gateway_route /upload/ upload strip;
         proxy_pass $gateway_target;
         proxy_read_timeout 10s;
     }
@@ -339,7 +347,30 @@ GET /two/f5/200
 
 
 
-=== TEST 7: per=consumer: each consumer its own slots
+=== TEST 7: a client slowly sending its body holds no slot
+The only slot is free while a POST's body is still coming: another call
+takes it meanwhile; then the body comes, whole, to the function.
+--- init
+use Digest::SHA ();
+my $post = main::open_with('/upload/h/digest', "Content-Length: 10\r\n",
+                           'POST');
+print $post "hello";
+Time::HiRes::sleep(0.3);
+Test::More::is(GatewayProc::statuses('/upload/h2/slow100', 1), '200', 'TEST 7: the slot was free');
+print $post "world";
+my ($status, $r) = GatewayProc::read_response($post, 5);
+Test::More::is($status, 200, 'TEST 7: the POST answered');
+my $sha = Digest::SHA::sha256_hex('helloworld');
+Test::More::like($r, qr/200 digest hit=1 length=10 sha256=$sha/, 'TEST 7: its body whole');
+Test::More::ok(main::idle('upload'), 'TEST 7: all slots back');
+--- request
+GET /upload/h3/200
+--- response_body
+200 plain hit=1
+
+
+
+=== TEST 8: per=consumer: each consumer its own slots
 alice's one slot is taken: her next call is refused, bob's is not; the
 consumers' nodes go once their calls are over.
 --- user_files
@@ -375,16 +406,16 @@ my $b1 = main::open_with('/each/g3/200', "X-API-Key: bob-key\r\n");
 my ($s2) = GatewayProc::read_response($a2, 5);
 my ($s3) = GatewayProc::read_response($b1, 5);
 my ($s1) = GatewayProc::read_response($a1, 5);
-Test::More::is("$s1 $s2 $s3", '200 503 200', 'TEST 7: alice full, bob not');
+Test::More::is("$s1 $s2 $s3", '200 503 200', 'TEST 8: alice full, bob not');
 my $m = main::metrics();
-Test::More::like($m, qr/^gateway_concurrency_in_flight\{service="each"\} 0$/m, 'TEST 7: nothing in flight');
+Test::More::like($m, qr/^gateway_concurrency_in_flight\{service="each"\} 0$/m, 'TEST 8: nothing in flight');
 --- request
 GET /status
 --- response_body_like: "each": \{.*"concurrency": \{\s+"limit": 1,\s+"queue": 0,\s+"per": "consumer",\s+"in_flight": 0,.*"rejected_queue_full": 1,
 
 
 
-=== TEST 8: configuration errors name the value
+=== TEST 9: configuration errors name the value
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
@@ -397,7 +428,7 @@ invalid concurrency "0": 1 to 1000000
 
 
 
-=== TEST 9: concurrency: unknown parameter
+=== TEST 10: concurrency: unknown parameter
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
@@ -410,7 +441,7 @@ invalid concurrency parameter "wait=1s": no such parameter
 
 
 
-=== TEST 10: concurrency: a bad queue_timeout
+=== TEST 11: concurrency: a bad queue_timeout
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
@@ -423,7 +454,7 @@ invalid concurrency parameter "queue_timeout=soon": the queue's timeout is a tim
 
 
 
-=== TEST 11: per=consumer needs authentication
+=== TEST 12: per=consumer needs authentication
 --- http_config
     gateway_default_auth off;
     gateway_service a {
@@ -437,7 +468,7 @@ qr/"concurrency \.\.\. per=consumer" of gateway service "a" in \S+:\d+ needs aut
 
 
 
-=== TEST 12: concurrency is declared once
+=== TEST 13: concurrency is declared once
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;

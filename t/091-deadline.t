@@ -9,6 +9,7 @@
 
 use lib 't/inc';
 use GatewayChaos;
+use GatewayProc;
 use Test::Nginx::Socket 'no_plan';
 
 our $held;
@@ -181,14 +182,37 @@ qr/gw-done \/short\/e\/stall status=504 rt=0\.(4[5-9]|5\d)\d /
 
 
 
-=== TEST 6: a cold start: the first call, slow, is admitted; the next times out
+=== TEST 6: the deadline passes while the body comes: 504 once it came
+--- init
+use IO::Socket::INET;
+use Time::HiRes ();
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
+    or die "connect: $!\n";
+$s->autoflush(1);
+print $s "POST /short/i/digest HTTP/1.0\r\nHost: localhost\r\n"
+         . "Content-Length: 10\r\n\r\nhello";
+Time::HiRes::sleep(0.8);
+print $s "world";
+my ($status, $r) = GatewayProc::read_response($s, 5);
+Test::More::is($status, 504, 'TEST 6: 504');
+Test::More::like($r, qr/deadline-exceeded/, 'TEST 6: the deadline problem');
+Test::More::is(GatewayChaos::count('i'), 0, 'TEST 6: the function never called');
+--- request
+GET /short/i2/200
+--- response_body
+200 plain hit=1
+
+
+
+=== TEST 7: a cold start: the first call, slow, is admitted; the next times out
 The function takes 800 ms; the normal read timeout is 400 ms, the cold
 start's 3 s.  After an idle second the first call is a cold start again.
 --- init
 use GatewayProc;
 use Time::HiRes ();
-Test::More::is(GatewayProc::statuses('/cold/f/slow800', 1), '200', 'TEST 6: the first call, cold');
-Test::More::is(GatewayProc::statuses('/cold/f/slow800', 1), '504', 'TEST 6: the second, warm, times out');
+Test::More::is(GatewayProc::statuses('/cold/f/slow800', 1), '200', 'TEST 7: the first call, cold');
+Test::More::is(GatewayProc::statuses('/cold/f/slow800', 1), '504', 'TEST 7: the second, warm, times out');
 Time::HiRes::sleep(1.3);
 --- request
 GET /cold/f/slow800
@@ -203,14 +227,14 @@ gateway: cold start of service "cold": read timeout 3000ms
 
 
 
-=== TEST 7: a cold start's timeout is no breaker failure
+=== TEST 8: a cold start's timeout is no breaker failure
 The first call times out at the cold start's 300 ms: the breaker, open
 after one failure, stays closed; the next call's failure opens it.
 --- init
 use GatewayProc;
-Test::More::is(GatewayProc::statuses('/guarded/g/stall', 1), '504', 'TEST 7: cold, timed out');
-Test::More::is(GatewayProc::statuses('/guarded/g2/200', 1), '200', 'TEST 7: breaker still closed');
-Test::More::is(GatewayProc::statuses('/guarded/g3/500', 1), '500', 'TEST 7: a failure');
+Test::More::is(GatewayProc::statuses('/guarded/g/stall', 1), '504', 'TEST 8: cold, timed out');
+Test::More::is(GatewayProc::statuses('/guarded/g2/200', 1), '200', 'TEST 8: breaker still closed');
+Test::More::is(GatewayProc::statuses('/guarded/g3/500', 1), '500', 'TEST 8: a failure');
 --- request
 GET /guarded/g4/200
 --- error_code: 503
@@ -220,22 +244,22 @@ GET /guarded/g4/200
 
 
 
-=== TEST 8: status: deadlines and cold starts counted
+=== TEST 9: status: deadlines and cold starts counted
 --- init
 use GatewayProc;
 GatewayProc::statuses('/short/h/stall', 1);
 GatewayProc::statuses('/cold/h/200', 1);
 my $s = GatewayProc::open_request('/status?format=prometheus');
 my (undef, $m) = GatewayProc::read_response($s, 5);
-Test::More::like($m, qr/^gateway_deadline_exceeded_total\{service="short"\} 1$/m, 'TEST 8: deadline counted');
-Test::More::like($m, qr/^gateway_cold_starts_total\{service="cold"\} 1$/m, 'TEST 8: cold start counted');
+Test::More::like($m, qr/^gateway_deadline_exceeded_total\{service="short"\} 1$/m, 'TEST 9: deadline counted');
+Test::More::like($m, qr/^gateway_cold_starts_total\{service="cold"\} 1$/m, 'TEST 9: cold start counted');
 --- request
 GET /status
 --- response_body_like: "short": \{.*"concurrency": \{.*"deadline_exceeded": 1,
 
 
 
-=== TEST 9: deadline: a bad time
+=== TEST 10: deadline: a bad time
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
@@ -248,7 +272,7 @@ invalid deadline "0": a time from 1ms to 1d
 
 
 
-=== TEST 10: cold_start: a bad idle
+=== TEST 11: cold_start: a bad idle
 --- http_config
     gateway_service a {
         endpoint http://127.0.0.1:1/;
