@@ -243,6 +243,7 @@ $(BUILD)/fuzz/fuzz_parse: module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_routes: module/ngx_gateway_routes.c module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_retry_after: module/ngx_gateway_retry.c
 $(BUILD)/fuzz/fuzz_sigv4: module/ngx_gateway_sigv4.c
+$(BUILD)/fuzz/fuzz_grpc_timeout: module/ngx_gateway_bulkhead.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/nginx_stubs.c \
                       $(wildcard module/*.h tests/fuzz/*.h) \

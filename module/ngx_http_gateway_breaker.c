@@ -409,6 +409,15 @@ ngx_http_gateway_breaker_record(ngx_http_gateway_breaker_call_t *call)
 
         outcome = ngx_http_gateway_breaker_outcome(s, &state[i]);
 
+        /* a cold start's slowness is not the function failing */
+
+        if (outcome == NGX_GATEWAY_BREAKER_FAILURE
+            && s->bulkhead && s->bulkhead->cold_start
+            && ngx_http_gateway_bulkhead_cold_timeout(r, i, &state[i]))
+        {
+            outcome = NGX_GATEWAY_BREAKER_IGNORED;
+        }
+
         /* keep the first and the last transition for the log */
 
         (void) ngx_gateway_breaker_record(s->circuit, &s->breaker,

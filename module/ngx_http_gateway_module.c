@@ -137,16 +137,33 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     glcf = ngx_http_get_module_loc_conf(r, ngx_http_gateway_module);
 
-    if (glcf->table == NULL
-        || ngx_http_get_module_ctx(r, ngx_http_gateway_module) != NULL)
-    {
+    if (glcf->table == NULL) {
         return NGX_DECLINED;
     }
 
-    /* a retry, redirected here after its backoff: straight to the proxy */
+    /*
+     * Back after the request body was read or a queued request got its
+     * slot: the attempt is signed once, then on to the proxy.
+     */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    if (ctx != NULL) {
+        return ngx_http_gateway_sign_pending(r, ctx);
+    }
+
+    /* a retry, redirected here after its backoff: a slot, a signature */
 
     if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
-        return ngx_http_gateway_sign_retry(r);
+        ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+        ngx_http_gateway_sign_next(ctx);
+
+        rc = ngx_http_gateway_bulkhead_resume(r);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        return ngx_http_gateway_sign_pending(r, ctx);
     }
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
@@ -185,15 +202,18 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     ngx_http_gateway_set_variable(r, gmcf->target_index, &ctx->target);
 
+    /* a slot for the call, or a place in the queue (NGX_AGAIN) */
+
+    rc = ngx_http_gateway_bulkhead_begin(r, gmcf, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "gateway route \"%V\" service \"%V\" target \"%V\"",
                    &ctx->route->pattern, &ctx->service->name, &ctx->target);
 
-    if (ctx->service->sign) {
-        return ngx_http_gateway_sign_request(r, ctx);
-    }
-
-    return NGX_DECLINED;
+    return ngx_http_gateway_sign_pending(r, ctx);
 }
 
 
@@ -246,7 +266,11 @@ ngx_http_gateway_conf_bounds(ngx_conf_t *cf, void *post, void *data)
 static ngx_int_t
 ngx_http_gateway_preconfiguration(ngx_conf_t *cf)
 {
-    return ngx_http_gateway_add_variables(cf);
+    if (ngx_http_gateway_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_bulkhead_add_variables(cf);
 }
 
 
@@ -346,6 +370,10 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
         if (ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (ngx_http_gateway_bulkheads_init(cf, gmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (gmcf->shm_zone == NULL && gmcf->services.nelts) {

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 #include <openssl/evp.h>
 #include "ngx_gateway_breaker.h"
+#include "ngx_http_gateway_bulkhead.h"
 #include "ngx_gateway_cache.h"
 #include "ngx_gateway_consumers.h"
 #include "ngx_gateway_jwt.h"
@@ -158,6 +159,7 @@ typedef struct {
     ngx_gateway_budget_t            *budget;    /* in the zone */
 
     ngx_http_gateway_sign_t         *sign;      /* NULL: calls unsigned */
+    ngx_http_gateway_bulkhead_conf_t  *bulkhead;    /* NULL: none */
 
     u_char                          *file;      /* where it was declared */
     ngx_uint_t                       line;
@@ -182,6 +184,7 @@ typedef struct {
     ngx_gateway_cache_t             *jwt_cache;     /* per worker */
     EVP_MD                          *sha256;        /* per worker */
     ngx_msec_t                       limit_alert;   /* per worker */
+    ngx_http_gateway_bulkheads_t    *bulkheads;     /* NULL: none */
 
     ngx_http_gateway_header_t        service_header;
     ngx_http_gateway_header_t        consumer_header;
@@ -232,6 +235,7 @@ typedef struct {
     ngx_http_gateway_retry_t        *retry;
     ngx_http_gateway_breaker_call_t *call;      /* of the breaker */
     ngx_http_gateway_sign_ctx_t     *sign;
+    ngx_http_gateway_bulkhead_call_t  *bulk;    /* NULL: none */
 } ngx_http_gateway_ctx_t;
 
 
@@ -357,13 +361,33 @@ ngx_int_t ngx_http_gateway_sign_init(ngx_conf_t *cf,
     ngx_http_gateway_main_conf_t *gmcf);
 ngx_int_t ngx_http_gateway_sign_ready(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
-ngx_int_t ngx_http_gateway_sign_request(ngx_http_request_t *r,
+ngx_int_t ngx_http_gateway_sign_pending(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
-ngx_int_t ngx_http_gateway_sign_retry(ngx_http_request_t *r);
+void ngx_http_gateway_sign_next(ngx_http_gateway_ctx_t *ctx);
 /* a jansson object for gateway_status, of a service that signs */
 void *ngx_http_gateway_sign_status(ngx_http_gateway_service_t *s);
 ngx_int_t ngx_http_gateway_sign_init_process(ngx_cycle_t *cycle);
 void ngx_http_gateway_sign_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_gateway_bulkhead_begin(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_bulkhead_resume(ngx_http_request_t *r);
+ngx_int_t ngx_http_gateway_bulkhead_retry(ngx_http_request_t *r,
+    ngx_msec_t delay);
+ngx_uint_t ngx_http_gateway_bulkhead_cold_timeout(ngx_http_request_t *r,
+    ngx_uint_t i, ngx_http_upstream_state_t *state);
+ngx_int_t ngx_http_gateway_bulkheads_init(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_bulkhead_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_gateway_bulkhead_json(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_service_t *s, void *obj);
+void ngx_http_gateway_bulkhead_gauges(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_service_t *s, ngx_uint_t *in_flight,
+    ngx_uint_t *queued);
+u_char *ngx_http_gateway_bulkhead_prometheus(
+    ngx_http_gateway_main_conf_t *gmcf, u_char *p, ngx_array_t *services,
+    size_t stride);
 
 #define ngx_http_gateway_count(s, field)                                      \
     (void) ngx_atomic_fetch_add(&(s)->counters->field, 1)

@@ -50,7 +50,13 @@ static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
       ngx_string("Not Found") },
     { NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_string("tag:ngx-http-gateway,2026:signing-unavailable"),
-      ngx_string("Service Unavailable") }
+      ngx_string("Service Unavailable") },
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("tag:ngx-http-gateway,2026:over-capacity"),
+      ngx_string("Service Unavailable") },
+    { NGX_HTTP_GATEWAY_TIME_OUT,
+      ngx_string("tag:ngx-http-gateway,2026:deadline-exceeded"),
+      ngx_string("Gateway Timeout") }
 };
 
 

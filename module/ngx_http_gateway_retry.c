@@ -465,6 +465,12 @@ ngx_http_gateway_retry_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /* no retry that cannot finish before the request's deadline */
+
+    if (ngx_http_gateway_bulkhead_retry(r, delay) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     zone = st->gmcf->shm_zone->data;
 
     ngx_shmtx_lock(&zone->shpool->mutex);

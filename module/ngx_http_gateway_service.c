@@ -133,6 +133,27 @@ static ngx_command_t  ngx_http_gateway_service_commands[] = {
       0,
       NULL },
 
+    { ngx_string("concurrency"),
+      NGX_CONF_1MORE,
+      ngx_http_gateway_concurrency,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("deadline"),
+      NGX_CONF_TAKE1,
+      ngx_http_gateway_deadline,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("cold_start"),
+      NGX_CONF_TAKE12,
+      ngx_http_gateway_cold_start,
+      0,
+      0,
+      NULL },
+
     { ngx_string("jwt_forward_token"),
       NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,

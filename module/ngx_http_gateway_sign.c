@@ -57,6 +57,8 @@ static void ngx_http_gateway_sign_error(ngx_http_gateway_sign_t *sc,
     char *fmt, ...);
 static ngx_int_t ngx_http_gateway_sign_refuse(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
+static ngx_int_t ngx_http_gateway_sign_request(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx);
 static void ngx_http_gateway_sign_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
@@ -437,7 +439,7 @@ ngx_http_gateway_sign_ready(ngx_http_request_t *r,
  * and the phases go on from the body handler.  NGX_DECLINED: signed.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_gateway_sign_request(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx)
 {
@@ -500,20 +502,39 @@ ngx_http_gateway_sign_body(ngx_http_request_t *r)
 }
 
 
-/* a retry, after its backoff: signed afresh, with its own date */
+/*
+ * Each attempt is signed once, with its own date, when it may go: after
+ * its slot (a queued request waits for one first) and, for the first
+ * attempt, after the body is read to be hashed.  NGX_DECLINED: signed,
+ * or nothing to sign; on to the proxy.
+ */
 
 ngx_int_t
-ngx_http_gateway_sign_retry(ngx_http_request_t *r)
+ngx_http_gateway_sign_pending(ngx_http_request_t *r,
+    ngx_http_gateway_ctx_t *ctx)
 {
-    ngx_http_gateway_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
-
-    if (ctx == NULL || ctx->sign == NULL) {
+    if (ctx->service == NULL || ctx->service->sign == NULL
+        || (ctx->sign && ctx->sign->current))
+    {
         return NGX_DECLINED;
     }
 
+    if (ctx->sign == NULL) {
+        return ngx_http_gateway_sign_request(r, ctx);
+    }
+
     return ngx_http_gateway_sign_attempt(r, ctx);
+}
+
+
+/* a retry, after its backoff: to be signed afresh, with its own date */
+
+void
+ngx_http_gateway_sign_next(ngx_http_gateway_ctx_t *ctx)
+{
+    if (ctx != NULL && ctx->sign != NULL) {
+        ctx->sign->current = 0;
+    }
 }
 
 
@@ -535,6 +556,7 @@ ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
     }
 
     ctx->sign->attempts++;
+    ctx->sign->current = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "gateway signed attempt %ui of service \"%V\"",

@@ -112,6 +112,7 @@ struct ngx_http_gateway_sign_s {
 struct ngx_http_gateway_sign_ctx_s {
     ngx_str_t                       payload;    /* hashed once */
     ngx_uint_t                      attempts;
+    unsigned                        current:1;  /* this attempt signed */
 };
 
 

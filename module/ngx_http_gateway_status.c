@@ -379,7 +379,9 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
             || (st[i].service->sign
                 && json_object_set_new(svc, "sign",
                        ngx_http_gateway_sign_status(st[i].service))
-                   != 0))
+                   != 0)
+            || ngx_http_gateway_bulkhead_json(gmcf, st[i].service, svc)
+               != NGX_OK)
         {
             json_decref(svc);
             goto done;
@@ -439,7 +441,7 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 
     st = services->elts;
 
-    len = 1024 + services->nelts * 2560;
+    len = 2048 + services->nelts * (2560 + 1536);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -496,6 +498,9 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
                             &st[i].service->name, st[i].transitions);
         }
     }
+
+    p = ngx_http_gateway_bulkhead_prometheus(gmcf, p, services,
+                                             sizeof(ngx_http_gateway_status_t));
 
     if (gmcf->shm_zone) {
         p = ngx_sprintf(p, "# HELP gateway_zone_size_bytes Size of the "

@@ -159,7 +159,11 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                       &shm_zone->shm.name);
     }
 
-    return ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf);
+    if (ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_bulkheads_init_zone(shm_zone, zone->gmcf);
 }
 
 
@@ -212,6 +216,8 @@ ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&zone->sh->holds);
     ngx_queue_init(&zone->sh->objects);
+    ngx_rbtree_init(&zone->sh->bulkheads, &zone->sh->bulkheads_sentinel,
+                    ngx_str_rbtree_insert_value);
 
     zone->shpool->data = zone->sh;
 
@@ -232,7 +238,11 @@ ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
                   "gateway zone \"%V\" created, %uzk",
                   &shm_zone->shm.name, shm_zone->shm.size / 1024);
 
-    return ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf);
+    if (ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_bulkheads_init_zone(shm_zone, zone->gmcf);
 }
 
 

@@ -33,6 +33,8 @@ typedef struct {
     ngx_rbtree_node_t            services_sentinel;
     ngx_queue_t                  holds;      /* of holders */
     ngx_queue_t                  objects;    /* named blocks (fetch.c) */
+    ngx_rbtree_t                 bulkheads;  /* by service (and caller) */
+    ngx_rbtree_node_t            bulkheads_sentinel;
 } ngx_http_gateway_shctx_t;
 
 

@@ -490,3 +490,58 @@ qr/\[emerg\] .*invalid AWS credentials file "\S+aws-credentials", profile "prod"
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"sign" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 24: a capped service: a body read for the slot is still signed
+The bulkhead reads the body before the slot is taken; the attempt is
+signed after, hashed from the body it read.
+--- http_config
+    gateway_default_auth off;
+
+    gateway_service fn {
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/fn;
+        sign aws_sigv4 region=eu-west-1;
+        concurrency 1 queue=4;
+    }
+--- request
+POST /fn/k-capped/orders
+{"item": "book", "qty": 2}
+--- error_code: 200
+--- response_body eval
+"signed POST /fn/k-capped/orders ? key=$::Key1 payload="
+. Digest::SHA::sha256_hex('{"item": "book", "qty": 2}') . " length=26\n"
+
+
+
+=== TEST 25: a capped service: each retry takes a slot and is signed afresh
+--- http_config
+    gateway_default_auth off;
+    client_body_buffer_size 8k;
+
+    gateway_service fn {
+        endpoint http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/;
+        sign aws_sigv4 region=eu-west-1;
+        concurrency 1 queue=4 queue_timeout=5s;
+        retries 2 on=503 backoff=10ms:2s idempotency_header=Idempotency-Key;
+    }
+--- config
+    location / {
+        gateway_route /fn/ fn strip;
+        proxy_pass $gateway_target;
+    }
+
+    location /mock/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/;
+    }
+--- more_headers
+Idempotency-Key: 43
+--- request eval
+["POST /fn/k-capped-retry/fail-2/x\n$::Big", "GET /mock/dates/k-capped-retry"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+["^signed POST /k-capped-retry/fail-2/x \\? key=$::Key1 payload="
+ . Digest::SHA::sha256_hex($::Big) . " length=" . length($::Big) . "\n",
+ "^\\d{8}T\\d{6}Z \\d{8}T\\d{6}Z \\d{8}T\\d{6}Z\$"]
+--- timeout: 10

@@ -30,7 +30,10 @@
 #              with a random status of 200, 429, 500 or 503
 #
 # Bodies say what answered: "STATUS HOW hit=N\n" (plus what digest
-# adds).  GET /count/KEY answers the number of requests made with KEY.
+# adds).  GET /count/KEY answers the number of requests made with KEY;
+# GET /max/KEY the most of them it was answering at once (a request
+# counts from when it is read to just before the last write of its
+# answer, or until the peer goes away).
 # Keep-alive is kept unless the request or the item closes; the
 # X-Chaos-Connection header tells responses on one connection apart.
 
@@ -84,6 +87,9 @@ sub gone {
     return !kill 0, $parent;
 }
 
+# the request being answered: its key, until it stops counting
+our $busy;
+
 sub serve {
     my ($c) = @_;
     binmode $c;
@@ -91,8 +97,31 @@ sub serve {
     my $buf = '';
     while (1) {
         my $req = read_request($c, \$buf) or return;
-        my $keep = answer($c, $req) or return;
+        my $keep = answer($c, $req);
+        done();
+        return unless $keep;
     }
+}
+
+# requests of a key being answered now, and the most at once: "cur max"
+sub busy {
+    my ($key, $by) = @_;
+    $key =~ s/[^A-Za-z0-9_.-]/_/g;
+    sysopen my $fh, "$dir/$key.busy", O_RDWR | O_CREAT
+        or die "chaos: $key: $!\n";
+    flock $fh, LOCK_EX;
+    my ($cur, $max) = split ' ', (<$fh> // '0 0');
+    $cur = ($cur // 0) + $by;
+    $max = $cur if $cur > ($max // 0);
+    seek $fh, 0, 0;
+    truncate $fh, 0;
+    syswrite $fh, "$cur $max\n";
+    close $fh;
+}
+
+sub done {
+    busy($busy, -1) if defined $busy;
+    undef $busy;
 }
 
 # the next request on the connection: method, path, headers, body
@@ -175,6 +204,14 @@ sub count {
     return $n;
 }
 
+sub most {
+    my ($key) = @_;
+    $key =~ s/[^A-Za-z0-9_.-]/_/g;
+    open my $fh, '<', "$dir/$key.busy" or return 0;
+    my (undef, $max) = split ' ', (<$fh> // '0 0');
+    return $max // 0;
+}
+
 sub put {
     my ($c, $data) = @_;
     my $off = 0;
@@ -203,8 +240,8 @@ sub wait_gone {
 sub answer {
     my ($c, $req) = @_;
 
-    if ($req->{path} =~ m{^/count/([^/?]+)}) {
-        my $body = count($1) . "\n";
+    if ($req->{path} =~ m{^/(count|max)/([^/?]+)}) {
+        my $body = ($1 eq 'count' ? count($2) : most($2)) . "\n";
         put($c, "HTTP/1.1 200 OK\r\nContent-Length: " . length($body)
                 . "\r\n" . ($req->{close} ? "Connection: close\r\n" : '')
                 . "\r\n$body");
@@ -219,6 +256,8 @@ sub answer {
     }
 
     my $n = hit($key);
+    busy($key, 1);
+    $busy = $key;
     my @items = split /,/, $plan;
     my $item = $items[$n <= @items ? $n - 1 : $#items];
     my ($how, $status) = $item =~ /^(?:([a-z]+\d*)-)?(\d{3})$/;
@@ -312,11 +351,13 @@ sub answer {
     if ($how eq 'split') {
         put($c, $head) or return 0;
         sleep $delay;
+        done();
         put($c, $body) or return 0;
         return $keep;
     }
 
     # plain
+    done();
     put($c, $head . $body) or return 0;
     return $keep;
 }

@@ -2,11 +2,14 @@
 
 # make check-soak: keep-alive clients against a randomly misbehaving
 # chaos function for a while, through a gateway of two workers with
-# retries and a breaker.  Fails unless every request sent got exactly
-# one response (or was abandoned by its client on purpose) and exactly
-# one access-log line, no connection is left in CLOSE-WAIT, no retry
-# stays in flight, and the error log has no [alert], [emerg] or worker
-# crash.  Prints its figures.  Core Perl only.
+# retries and a breaker, and (a third of the requests) through a service
+# that has besides a concurrency cap with a queue and a deadline.  Fails
+# unless every request sent got exactly one response (or was abandoned by
+# its client on purpose) and exactly one access-log line, no connection
+# is left in CLOSE-WAIT, no retry stays in flight, no slot of the cap is
+# held and nobody waits in its queue at the end, and the error log has
+# no [alert], [emerg] or worker crash.  Prints its figures.  Core Perl
+# only.
 #
 #   perl t/soak.pl --nginx BIN --module SO --dir DIR [--time 60]
 #        [--clients 200] [--workers 2]
@@ -77,8 +80,25 @@ http {
                 probes=2 probe_timeout=5s;
     }
 
+    gateway_service capped {
+        endpoint http://127.0.0.1:$chaos/;
+        retries 2 on=error,timeout,502,503,504,429 backoff=1ms:20ms
+                idempotency_header=Idempotency-Key;
+        breaker failure_rate=50% min_requests=20 window=2s open=200ms max_open=1s
+                probes=2 probe_timeout=5s;
+        concurrency 8 queue=16 queue_timeout=300ms;
+        deadline 1500ms;
+    }
+
     server {
         listen 127.0.0.1:$port backlog=4096;
+
+        location /c/ {
+            access_log logs/access.log soak;
+            gateway_route /c/ capped strip;
+            proxy_pass \$gateway_target;
+            proxy_read_timeout 2s;
+        }
 
         location /s/ {
             access_log logs/access.log soak;
@@ -193,6 +213,16 @@ my ($st) = do {
 };
 my ($inflight) = $st =~ /^gateway_retries_in_flight\{service="soak"\} (\d+)$/m;
 fail("retries in flight: " . ($inflight // 'none shown')) if ($inflight // 1) != 0;
+for my $g (qw(in_flight queued)) {
+    my ($v) = $st =~ /^gateway_concurrency_${g}\{service="capped"\} (\d+)$/m;
+    fail("concurrency $g at the end: " . ($v // 'none shown'))
+        if ($v // 1) != 0;
+}
+my %cap = map { $st =~ /^gateway_concurrency_${_}\{service="capped"\} (\d+)$/m
+                ? ($_ => $1) : () }
+          qw(queued_total admitted_after_queue_total abandoned_total);
+$cap{$1} = $2 while $st =~ /^gateway_concurrency_rejected_total\{service="capped",reason="(\w+)"\} (\d+)$/mg;
+($cap{deadline}) = $st =~ /^gateway_deadline_exceeded_total\{service="capped"\} (\d+)$/m;
 my ($transitions) = $st =~ /^gateway_breaker_transitions_total\{service="soak"\} (\d+)$/m;
 
 # the error log
@@ -215,6 +245,13 @@ printf "soak: statuses %s; %d bodies cut by the function; "
        . "%d in CLOSE-WAIT, %d retries in flight\n",
        join(' ', map { "$_:$status{$_}" } sort keys %status),
        $truncated // 0, $cw, $inflight // -1;
+
+printf "soak: the capped service: %d queued, %d admitted after waiting, "
+       . "%d refused (queue full), %d (queue timeout), %d abandoned, "
+       . "%d past the deadline\n",
+       map { $_ // 0 } @cap{qw(queued_total admitted_after_queue_total
+                               queue_full queue_timeout abandoned_total
+                               deadline)};
 
 print $fail ? "soak: FAILED\n" : "soak: passed\n";
 exit $fail;
@@ -248,14 +285,15 @@ sub client_loop {
         my ($c) = @_;
         my $id = "$p-" . $seq++;
         my $key = "k" . int rand 50;
+        my $loc = rand() < 0.33 ? 'c' : 's';
         my $req;
         if (rand() < 0.1) {
             my $body = 'b' x (1 + int rand 40000);
-            $req = "POST /s/$key/random HTTP/1.1\r\nHost: soak\r\n"
+            $req = "POST /$loc/$key/random HTTP/1.1\r\nHost: soak\r\n"
                    . "X-Soak-Id: $id\r\nIdempotency-Key: $id\r\n"
                    . "Content-Length: " . length($body) . "\r\n\r\n$body";
         } else {
-            $req = "GET /s/$key/random HTTP/1.1\r\nHost: soak\r\n"
+            $req = "GET /$loc/$key/random HTTP/1.1\r\nHost: soak\r\n"
                    . "X-Soak-Id: $id\r\n\r\n";
         }
         $c->{s}->blocking(1);

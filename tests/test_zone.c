@@ -57,6 +57,22 @@ ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
 }
 
 
+ngx_int_t
+ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_gateway_main_conf_t *gmcf)
+{
+    ngx_http_gateway_zone_t  *zone = shm_zone->data;
+
+    /* the bulkheads are looked up in a tree that must be there too */
+    assert_non_null(zone->sh);
+    assert_ptr_equal(zone->sh->bulkheads.sentinel,
+                     &zone->sh->bulkheads_sentinel);
+    assert_ptr_equal(gmcf, circuit_gmcf);
+
+    return NGX_OK;
+}
+
+
 /* nginx's list of zones: the one the test set up */
 
 static ngx_shm_zone_t        *next_shm_zone;

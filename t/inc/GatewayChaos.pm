@@ -58,14 +58,21 @@ sub start {
     die "GatewayChaos: the chaos function did not start on $port\n";
 }
 
-# how many requests with this key reached the function
-sub count {
+# how many requests with this key reached the function; most(): the
+# most it answered at once
+sub most {
     my ($key) = @_;
+    return count($key, 'max');
+}
+
+sub count {
+    my ($key, $what) = @_;
+    $what //= 'count';
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => $ENV{TEST_NGINX_CHAOS_PORT},
                                   Proto => 'tcp', Timeout => 5)
         or die "GatewayChaos: connect: $!\n";
-    print $s "GET /count/$key HTTP/1.0\r\n\r\n";
+    print $s "GET /$what/$key HTTP/1.0\r\n\r\n";
     local $/;
     my $r = <$s> // '';
     return $r =~ /\r\n\r\n(\d+)/ ? $1 : -1;

@@ -62,9 +62,14 @@ EOF
 openssl pkey -in "$here/t/data/keys/rsa1.pem" -pubout \
     -out "$dir/rsa1.pub.pem" 2>/dev/null
 
-# conf NAME PORT JWT_CACHE ROUTES WORKERS [MODULE]: one nginx instance each
+# conf NAME PORT JWT_CACHE ROUTES WORKERS [MODULE]: one nginx instance each;
+# a NAME starting with gwcap is gw with a concurrency cap it never reaches
 conf() {
     local name=$1 port=$2 cache=$3 routes=$4 workers=$5 so=${6:-$module}
+    local cap=
+
+    [ "${name#gwcap}" != "$name" ] \
+        && cap="concurrency 100000 queue=100 queue_timeout=1s;"
 
     {
         [ "${name%2}" != bare ] && echo "load_module $so;"
@@ -104,6 +109,7 @@ EOF
         rate_limit 1000000r/s burst=100000;
         breaker failure_rate=50% min_requests=20 window=10s open=30s;
         retries 2 backoff=25ms:1s;
+        $cap
     }
 
     server {
@@ -189,13 +195,15 @@ conf gw10k 19303 1024 10000 1
 conf nocache 19304 0 10 1
 conf nocache-es256 19306 0 10 1
 hconf haproxy 19305 1
+conf gwcap 19320 1024 10 1
 conf bare2 19310 0 1 2
 conf gw2 19312 1024 10 2
 conf nocache2 19314 0 10 2
+conf gwcap2 19322 1024 10 2
 hconf haproxy2 19315 2
 
-variants1="gw gw10k nocache nocache-es256 haproxy"
-variants2="gw2 nocache2 haproxy2"
+variants1="gw gwcap gw10k nocache nocache-es256 haproxy"
+variants2="gw2 gwcap2 nocache2 haproxy2"
 
 if [ -n "$baseline" ]; then
     conf gw-before 19307 1024 10 1 "$baseline"
@@ -206,7 +214,7 @@ if [ -n "$baseline" ]; then
     variants2="$variants2 gw2-before"
 fi
 
-declare -A ratios rps
+declare -A ratios rps direct last
 
 # each variant right after bare proxy_pass, so that the ratio is of two
 # runs a few seconds apart, whatever else the machine does
@@ -241,6 +249,15 @@ for round in $(seq 1 "$rounds"); do
                     'BEGIN { printf "%.3f", (b > 0) ? g / b : 0 }')
             ratios[$v]="${ratios[$v]:-} $ratio"
             rps[$v]="${rps[$v]:-} $g_rps"
+            last[$v]=$g_rps
+
+            # gwcap runs right after gw: their own ratio, seconds apart
+            if [ "${v#gwcap}" != "$v" ]; then
+                g=gw${v#gwcap}
+                direct[$v]="${direct[$v]:-} $(awk -v c="$g_rps" \
+                    -v g="${last[$g]:-0}" \
+                    'BEGIN { printf "%.3f", (g > 0) ? c / g : 0 }')"
+            fi
 
             printf '%-24s %5s %11s %11s %9s %9s %7s\n' "$v" "$round" \
                 "$b_rps" "$g_rps" "$g_p50" "$g_p99" "$ratio"
@@ -261,6 +278,13 @@ printf '  %-24s %7s %11s\n' variant ratio 'req/s'
 for v in $variants1 $variants2; do
     printf '  %-24s %7s %11s\n' "$v" "$(median "${ratios[$v]}")" \
         "$(median "${rps[$v]}")"
+done
+
+# the cost of "concurrency": the same gateway with and without it, the
+# one run right after the other (gw's bare run between them)
+for v in gwcap gwcap2; do
+    echo "concurrency: $v / gw${v#gwcap}, median of $rounds rounds:" \
+         "$(median "${direct[$v]}")"
 done
 
 # instructions and lock acquisitions per request under callgrind: the
@@ -447,6 +471,7 @@ EOF
 
 read -r bare_n bare_ir bare_zl bare_bl < <(callgrind bare)
 read -r gw_n gw_ir gw_zl gw_bl < <(callgrind gw)
+read -r cap_n cap_ir cap_zl cap_bl < <(callgrind gwcap)
 read -r gw_bytes gw_allocs gw_mallocs < <(bytes gw)
 read -r nc_bytes nc_allocs nc_mallocs < <(bytes nocache)
 
@@ -474,6 +499,12 @@ if [ -n "$baseline" ]; then
         "$b4_ir" "$b4_n"
 fi
 
+printf '  %-40s %10d   (%d requests)\n' "gateway with concurrency, whole request" \
+    "$cap_ir" "$cap_n"
+printf '  %-40s %10d   (ratio gateway/with concurrency %s)\n' \
+    "concurrency's cost" $((cap_ir - gw_ir)) \
+    "$(awk -v g="$gw_ir" -v c="$cap_ir" 'BEGIN { printf "%.3f", g / c }')"
+
 echo "  of which, by phase (inclusive):"
 
 for fn in ngx_http_gateway_handler ngx_gateway_route_match \
@@ -493,6 +524,7 @@ echo "lock acquisitions (callgrind's call counts):"
 printf '  %-40s %10s %10s\n' "" "zone mutex" "breaker"
 printf '  %-40s %10s %10s\n' "bare proxy_pass" "$bare_zl" "$bare_bl"
 printf '  %-40s %10s %10s\n' "gateway" "$gw_zl" "$gw_bl"
+printf '  %-40s %10s %10s\n' "gateway with concurrency" "$cap_zl" "$cap_bl"
 if [ -n "$baseline" ]; then
     printf '  %-40s %10s %10s\n' "before" "$b4_zl" "$b4_bl"
 fi
