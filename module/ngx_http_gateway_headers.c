@@ -18,9 +18,9 @@
 
 
 static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r,
-    ngx_array_t *drop);
+    ngx_http_gateway_auth_t *auth);
 static ngx_uint_t ngx_http_gateway_own_header(ngx_table_elt_t *h,
-    ngx_array_t *drop);
+    ngx_http_gateway_auth_t *auth);
 
 
 /*
@@ -32,9 +32,7 @@ ngx_int_t
 ngx_http_gateway_set_headers(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    if (ngx_http_gateway_remove_headers(r, &ctx->service->auth.drop)
-        != NGX_OK)
-    {
+    if (ngx_http_gateway_remove_headers(r, &ctx->service->auth) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -129,7 +127,8 @@ ngx_http_gateway_add_request_header(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
+ngx_http_gateway_remove_headers(ngx_http_request_t *r,
+    ngx_http_gateway_auth_t *auth)
 {
     ngx_uint_t        i, found;
     ngx_list_t        headers;
@@ -142,7 +141,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            found += ngx_http_gateway_own_header(&h[i], drop);
+            found += ngx_http_gateway_own_header(&h[i], auth);
         }
     }
 
@@ -165,7 +164,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (ngx_http_gateway_own_header(&h[i], drop)) {
+            if (ngx_http_gateway_own_header(&h[i], auth)) {
                 ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                                "gateway removed client header \"%V\"",
                                &h[i].key);
@@ -192,7 +191,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
     /* $http_authorization reads this pointer, not the list */
 
     if (r->headers_in.authorization
-        && ngx_http_gateway_own_header(r->headers_in.authorization, drop))
+        && ngx_http_gateway_own_header(r->headers_in.authorization, auth))
     {
         r->headers_in.authorization = NULL;
     }
@@ -202,14 +201,15 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r, ngx_array_t *drop)
 
 
 /*
- * Headers the function must not get from the client: any X-Gateway-*
- * and the service's credentials, claim and method-override headers.
+ * Headers the function must not get from the client: any X-Gateway-*,
+ * the service's credentials, claim and method-override headers, and
+ * for a service that signs its calls, the signature's header family.
  * "_" and "-" are one: CGI, WSGI, Rack and PHP map both to "_", and a
  * client's "X_Gateway_Consumer" would reach them as the gateway's own.
  */
 
 static ngx_uint_t
-ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_array_t *drop)
+ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_http_gateway_auth_t *auth)
 {
     ngx_str_t   name, *d;
     ngx_uint_t  i;
@@ -225,9 +225,18 @@ ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_array_t *drop)
         return 1;
     }
 
-    d = drop->elts;
+    /* a signing service's whole family, e.g. X-Amz-* */
 
-    for (i = 0; i < drop->nelts; i++) {
+    if (auth->drop_prefix.len
+        && ngx_http_gateway_header_name_is(&name, auth->drop_prefix.data,
+                                           auth->drop_prefix.len))
+    {
+        return 1;
+    }
+
+    d = auth->drop.elts;
+
+    for (i = 0; i < auth->drop.nelts; i++) {
         if (d[i].len == name.len
             && ngx_http_gateway_header_name_is(&name, d[i].data, d[i].len))
         {

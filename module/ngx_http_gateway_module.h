@@ -57,6 +57,7 @@ typedef struct {
 
     /* request headers removed before proxying: lower case names */
     ngx_array_t                      drop;
+    ngx_str_t                        drop_prefix;   /* and all these */
 } ngx_http_gateway_auth_t;
 
 

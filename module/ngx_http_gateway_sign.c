@@ -409,6 +409,11 @@ ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
 
             *d = *name;
         }
+
+        if (sc->type == NGX_HTTP_GATEWAY_SIGN_AWS) {
+            /* X-Amz-Invocation-Type, -Log-Type, ...: the gateway's call */
+            ngx_str_set(&s[i]->auth.drop_prefix, "x-amz-");
+        }
     }
 
     return NGX_OK;
@@ -1032,7 +1037,9 @@ ngx_http_gateway_sign_check_file(ngx_log_t *log, ngx_http_gateway_sign_t *sc)
         return;
     }
 
-    pool = ngx_create_pool(1024, log);
+    /* the cycle's log: the request's goes with its connection */
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
         return;
     }

@@ -173,13 +173,25 @@ hello\r
 
 
 === TEST 6: the client's Authorization and X-Amz-* headers never reach it
-The function refuses a request with two of them, or with a security
-token its key does not have; "_" spellings are removed too.
+The function refuses a request with two of them, with a security token
+its key does not have, or with any X-Amz-* header the gateway did not
+write (Lambda's Invoke API reads X-Amz-Log-Type, -Invocation-Type and
+-Client-Context); "_" spellings, which nginx passes on here, too.
+--- config
+    underscores_in_headers on;
+
+    location / {
+        gateway_route /fn/ fn strip;
+        proxy_pass $gateway_target;
+    }
 --- more_headers
 Authorization: AWS4-HMAC-SHA256 Credential=AKIDEVIL/20000101/eu-west-1/lambda/aws4_request, SignedHeaders=host, Signature=00
 X-Amz-Date: 20000101T000000Z
 X-Amz-Security-Token: stolen
 X_Amz_Content_Sha256: 00
+X-Amz-Log-Type: Tail
+X_Amz_Invocation_Type: DryRun
+X-AMZ-Client-Context: e30=
 --- request
 GET /fn/k-forged
 --- error_code: 200
@@ -294,9 +306,10 @@ GET /fn/k-file-keys
 
 
 
-=== TEST 14: a changed credentials file is read again
+=== TEST 14: a changed credentials file is read again, and again
 nginx read the file at start; the test rewrites it, and a second later
-the workers sign with the new keys.
+the workers sign with the new keys.  It is rewritten twice, each read
+from a request of its own connection, gone when the next comes.
 --- http_config
     gateway_default_auth off;
 
@@ -313,14 +326,26 @@ aws_secret_access_key = $::Secret2
 "
 --- init
 use Time::HiRes ();
+use IO::Socket::INET ();
 my $file = "$ENV{TEST_NGINX_SERVER_ROOT}/conf/aws-credentials";
-open my $fh, '>', "$file.new" or die "$file.new: $!";
-print $fh "# rotated\n[default]\naws_access_key_id = $::Temp\n"
-    . "aws_secret_access_key = $::TempSecret\n"
-    . "aws_session_token = $::TempToken\n";
-close $fh;
-rename "$file.new", $file or die "rename: $!";
-Time::HiRes::sleep(1.1);
+my $write = sub {
+    open my $fh, '>', "$file.new" or die "$file.new: $!";
+    print $fh $_[0];
+    close $fh;
+    rename "$file.new", $file or die "rename: $!";
+    Time::HiRes::sleep(1.1);
+};
+$write->("# first\n[default]\naws_access_key_id = $::Key1\n"
+         . "aws_secret_access_key = $::Secret1\n");
+my $c = IO::Socket::INET->new("127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
+    or die "connect: $!";
+print $c "GET /fn/k-first HTTP/1.0\r\nHost: localhost\r\n\r\n";
+my $answer = join '', <$c>;
+close $c;
+die "first rotation: $answer" unless $answer =~ /key=$::Key1 /;
+$write->("# rotated\n[default]\naws_access_key_id = $::Temp\n"
+         . "aws_secret_access_key = $::TempSecret\n"
+         . "aws_session_token = $::TempToken\n");
 --- request
 GET /fn/k-rotated
 --- error_code: 200

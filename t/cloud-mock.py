@@ -322,6 +322,13 @@ class Handler(BaseHTTPRequestHandler):
             if len(self.headers.get_all(name) or []) > 1:
                 return 'more than one %s' % name
 
+        # only the gateway's own X-Amz-* headers, spelled as it spells them
+        for name in self.headers.keys():
+            norm = name.lower().replace('_', '-')
+            if (norm.startswith('x-amz-') or norm == 'authorization') \
+                    and name not in GATEWAY_AMZ:
+                return 'a client header %s' % name
+
         auth = self.headers.get('Authorization')
         if auth is None:
             return 'no Authorization'
@@ -387,6 +394,10 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
     do_OPTIONS = handle_any
+
+
+GATEWAY_AMZ = ('Authorization', 'X-Amz-Date', 'X-Amz-Content-Sha256',
+               'X-Amz-Security-Token')
 
 
 def watch_owner(server):

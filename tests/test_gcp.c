@@ -340,7 +340,8 @@ test_token_expiry(void **state)
     assert_int_equal(ngx_gateway_gcp_token_expiry(pool, &t, &exp, &err),
                      NGX_DECLINED);
 
-    t = str("eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4IiwiZXhwIjoxNzk2MzEzNjAwfQ.c2l\n");
+    t = str("eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4IiwiZXhwIjoxNzk2MzEzNjAwfQ"
+            ".c2l\n");
     assert_int_equal(ngx_gateway_gcp_token_expiry(pool, &t, &exp, &err),
                      NGX_DECLINED);
 
