@@ -27,7 +27,8 @@ NGINX_SRC    ?=
 PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
-                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl
+                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl \
+                libhiredis-dev redis-server
 
 # Debian's nginx, with the module built against its nginx-dev headers;
 # or an nginx built from NGINX_SRC with the module beside it.  All that
@@ -85,7 +86,7 @@ UNIT_TESTS   := $(patsubst tests/%.c,$(VARIANT)/tests/%, \
                   $(wildcard tests/test_*.c))
 # tests/test_X.c tests the core module/ngx_gateway_X.c, with these
 UNIT_COMMON  := module/ngx_gateway_parse.c tests/gateway_test_stubs.c
-UNIT_LIBS    := -lcmocka -lcrypto -ljansson
+UNIT_LIBS    := -lcmocka -lcrypto -ljansson -lhiredis
 
 APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list
 
@@ -214,14 +215,17 @@ $(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
 unit_src = $(firstword $(wildcard module/ngx_gateway_$(1).c) \
                        module/ngx_http_gateway_$(1).c)
 
+# cores that use another core
+UNIT_EXTRA_cluster := module/ngx_gateway_limit.c
+
 .SECONDEXPANSION:
 $(VARIANT)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
                        $(UNIT_COMMON) tests/gateway_test.h \
                        $(wildcard module/*.h) $(CORE_OBJS)
 	mkdir -p $(VARIANT)/tests
 	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
-	    $(sort $(call unit_src,$*) $(UNIT_COMMON)) $(CORE_OBJS) \
-	    $(UNIT_LIBS)
+	    $(sort $(call unit_src,$*) $(UNIT_COMMON) $(UNIT_EXTRA_$*)) \
+	    $(CORE_OBJS) $(UNIT_LIBS)
 
 # libFuzzer harnesses, built with clang; nginx core sources compiled in.
 # tests/fuzz/fuzz_NAME.c links the module sources listed for it below

@@ -18,6 +18,8 @@ static char *ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_gateway_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_gateway_init_process(ngx_cycle_t *cycle);
+static void ngx_http_gateway_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_gateway_jwt_cache_bounds = {
@@ -32,6 +34,13 @@ static ngx_command_t  ngx_http_gateway_commands[] = {
       ngx_http_gateway_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_gateway_main_conf_t, shm_zone),
+      NULL },
+
+    { ngx_string("gateway_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_gateway_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("gateway_service"),
@@ -109,10 +118,10 @@ ngx_module_t  ngx_http_gateway_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    ngx_http_gateway_auth_init_process,    /* init process */
+    ngx_http_gateway_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_gateway_retries_exit_process, /* exit process */
+    ngx_http_gateway_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -135,10 +144,29 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     glcf = ngx_http_get_module_loc_conf(r, ngx_http_gateway_module);
 
-    if (glcf->table == NULL
-        || ngx_http_get_module_ctx(r, ngx_http_gateway_module) != NULL)
-    {
+    if (glcf->table == NULL) {
         return NGX_DECLINED;
+    }
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    if (ctx != NULL) {
+
+        /* back from Redis with its word on the strict limits: admit */
+
+        if (ctx->cluster == NULL || !ctx->cluster->decided
+            || ctx->cluster->resumed)
+        {
+            return NGX_DECLINED;
+        }
+
+        ctx->cluster->resumed = 1;
+        m = ctx->cluster->match;
+
+        rc = ngx_http_gateway_breaker_admit(r, gmcf, ctx, &m);
+        goto admitted;
     }
 
     /* a retry, redirected here after its backoff: straight to the proxy */
@@ -146,8 +174,6 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
         return NGX_DECLINED;
     }
-
-    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
 
     /*
      * The pipeline: route, authenticate, admit (the breaker's word, the
@@ -163,8 +189,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_gateway_breaker_admit(r, gmcf, ctx);
+        rc = ngx_http_gateway_breaker_admit(r, gmcf, ctx, &m);
     }
+
+admitted:
 
     if (rc != NGX_OK) {
         return rc;
@@ -313,7 +341,9 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     s = gmcf->services.elts;
 
     for (i = 0; i < gmcf->services.nelts; i++) {
-        if (ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK) {
+        if (ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK
+            || ngx_http_gateway_cluster_init(cf, gmcf, s[i]) != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
     }
@@ -380,4 +410,23 @@ ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_gateway_auth_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_cluster_init_process(cycle);
+}
+
+
+static void
+ngx_http_gateway_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gateway_cluster_exit_process(cycle);
+    ngx_http_gateway_retries_exit_process(cycle);
 }
