@@ -188,6 +188,7 @@ ngx_gateway_cluster_decide(ngx_gateway_cluster_sh_t *sh,
     }
 
     d->retry = ngx_gateway_cluster_ms(wait);
+    d->reset = ngx_max(d->reset, d->retry);
 }
 
 
@@ -287,7 +288,9 @@ ngx_gateway_cluster_collect(ngx_gateway_cluster_sh_t *sh, ngx_msec_t now,
         next = ngx_queue_next(q);
         cn = ngx_queue_data(q, ngx_gateway_cluster_node_t, pending);
 
-        if (cn->inflight
+        if ((cn->inflight
+             && (ngx_msec_int_t) (now - cn->sent)
+                < NGX_GATEWAY_CLUSTER_LOST)
             || (!kick && (ngx_msec_int_t) (now - cn->due) < 0)
             || cn->len > len)
         {
@@ -318,6 +321,7 @@ ngx_gateway_cluster_collect(ngx_gateway_cluster_sh_t *sh, ngx_msec_t now,
         cn->extra = 0;
         cn->demand = 0;
         cn->inflight = 1;
+        cn->sent = now;
         cn->due = now + cn->interval;
 
         n++;

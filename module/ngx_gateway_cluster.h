@@ -45,6 +45,9 @@
 /* collections without demand after which a key gives its lease back */
 #define NGX_GATEWAY_CLUSTER_IDLE        10
 
+/* a reply awaited longer was lost with its process: collect anew */
+#define NGX_GATEWAY_CLUSTER_LOST        10000
+
 
 typedef struct {
     ngx_rbtree_t                 rbtree;    /* by ngx_crc32_short(key) */
@@ -73,6 +76,7 @@ typedef struct {
     ngx_uint_t                   idle;      /* collections, no demand */
     ngx_uint_t                   hosts;     /* of the last reply */
     ngx_uint_t                   inflight;  /* sync replies awaited */
+    ngx_msec_t                   sent;      /* since then */
     int64_t                      free;      /* cluster's, last reply */
     ngx_msec_t                   reset;     /* ms, at synced */
     ngx_msec_t                   synced;    /* 0: never */

@@ -951,17 +951,13 @@ ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r, void *data)
         return;
     }
 
-    if (sy->store->exiting) {
-        if (sy->replied == sy->n) {
-            ngx_http_gateway_sync_done(sy);
-        }
-
-        return;
-    }
-
     zone = ngx_http_gateway_store_zone(sy->store);
 
-    if (ngx_gateway_cluster_parse_grant(r, &g) != NGX_OK) {
+    /* a process that exits gives the counts back to the zone */
+
+    if (sy->store->exiting
+        || ngx_gateway_cluster_parse_grant(r, &g) != NGX_OK)
+    {
         sy->failed = 1;
 
         if (sy->why == NULL) {

@@ -10,9 +10,10 @@ package GatewayCluster;
 #       replaced by the host's port, "$TEST_NGINX_*" by the environment.
 #       Each host listens on $PORT; its error log is host-N/logs/error.log.
 #   GatewayCluster::offer(ports => [...], path => '/x', rate => 60,
-#                         secs => 3)
+#                         secs => 3, during => sub { ... })
 #       one client process per port, each sending rate / ports requests a
-#       second, paced, on a keep-alive connection; returns
+#       second, paced, on a keep-alive connection (during: code run when
+#       they start, while they send); returns
 #       { total => { status => n }, per => [ { status => n }, ... ],
 #         slowest => seconds of the slowest response }
 #   GatewayCluster::hup($n), GatewayCluster::log_of($n)
@@ -169,6 +170,10 @@ sub offer {
             POSIX::_exit(0);
         }
         push @kids, $pid;
+    }
+    if ($o{during}) {
+        sleep($start - time) if $start > time;
+        $o{during}->();
     }
     my (%total, @per);
     my $slowest = 0;
