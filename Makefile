@@ -308,8 +308,11 @@ integration: build
 
 
 # not a test: a few minutes of wrk, callgrind and gdb on loopback, with
-# HAProxy as a peer; BENCH_BASELINE_MODULE=SO also measures another build
+# HAProxy as a peer; then cluster limits on a Redis (tests/bench/cluster.sh:
+# their cost, and three gateways' accuracy at 2x and 10x the limit);
+# BENCH_BASELINE_MODULE=SO also measures another build
 bench: build
+	@$(call install_missing,redis-server)
 	@missing=""; for p in wrk valgrind curl gdb haproxy; do \
 	    command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -317,6 +320,7 @@ bench: build
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	bash tests/bench/run.sh $(NGINX_BIN) $(MODULE_SO) $(BUILD)
+	bash tests/bench/cluster.sh $(NGINX_BIN) $(MODULE_SO) $(BUILD)
 
 
 # the suite with a HUP reload instead of a restart between blocks
