@@ -217,6 +217,7 @@ unit_src = $(firstword $(wildcard module/ngx_gateway_$(1).c) \
 
 # cores that use another core
 UNIT_EXTRA_cluster := module/ngx_gateway_limit.c
+UNIT_EXTRA_zone    := module/ngx_gateway_cluster.c
 
 .SECONDEXPANSION:
 $(VARIANT)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
