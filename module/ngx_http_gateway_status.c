@@ -385,7 +385,9 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
 
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);
 
-        if (svc != NULL
+        /* only a service with a cluster limit: others keep their shape */
+
+        if (svc != NULL && st[i].cluster
             && json_object_set_new(svc, "rate_limit",
                                    ngx_http_gateway_status_store(gmcf,
                                                                  &st[i]))
@@ -614,7 +616,7 @@ ngx_http_gateway_status_cluster(ngx_http_gateway_service_t *s)
 }
 
 
-/* the scope, and for a cluster limit the host's view of the store */
+/* a cluster limit: the scope, and the host's view of the store */
 
 static json_t *
 ngx_http_gateway_status_store(ngx_http_gateway_main_conf_t *gmcf,
@@ -622,14 +624,6 @@ ngx_http_gateway_status_store(ngx_http_gateway_main_conf_t *gmcf,
 {
     ngx_uint_t  up, errors;
     ngx_msec_t  lag;
-
-    if (st->service->limits.nelts == 0) {
-        return json_null();
-    }
-
-    if (!st->cluster) {
-        return json_pack("{s:s}", "scope", "local");
-    }
 
     ngx_http_gateway_cluster_status(gmcf, &up, &lag, &errors);
 
