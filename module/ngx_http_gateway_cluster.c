@@ -30,6 +30,9 @@
 /* hosts not heard of for this long do not share strict limits */
 #define NGX_HTTP_GATEWAY_STRICT_STALE   10000
 
+/* of an error reply, what a log line quotes */
+#define NGX_HTTP_GATEWAY_ERROR_LEN      96
+
 
 typedef struct ngx_http_gateway_redis_s  ngx_http_gateway_redis_t;
 
@@ -55,6 +58,13 @@ struct ngx_http_gateway_store_s {
     ngx_msec_t                       last_sync;
     ngx_uint_t                       exiting;
     u_char                           host[NGX_HTTP_GATEWAY_HOST_LEN + 1];
+
+    /* the scripts' SHA-1, for EVALSHA; loaded on each new connection */
+    u_char                           sync_sha[40];
+    u_char                           strict_sha[40];
+
+    /* Redis's last error, printable, for the one warn of a transition */
+    u_char                           error[NGX_HTTP_GATEWAY_ERROR_LEN];
 };
 
 
@@ -88,6 +98,7 @@ typedef struct {
     ngx_uint_t                       waiting;   /* replies awaited */
     ngx_uint_t                       refs;      /* hiredis callbacks */
     ngx_uint_t                       failed;
+    const char                      *why;
     ngx_pool_cleanup_t              *cln;       /* in the request's pool */
     ngx_http_gateway_cluster_req_t  *req;
 } ngx_http_gateway_strict_op_t;
@@ -117,6 +128,12 @@ static void ngx_http_gateway_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_gateway_redis_auth(redisAsyncContext *ac, void *r,
     void *data);
+static void ngx_http_gateway_redis_loaded(redisAsyncContext *ac, void *r,
+    void *data);
+static const char *ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
+    redisAsyncContext *ac, redisReply *reply, const char *what);
+static ngx_int_t ngx_http_gateway_script_sha(u_char *sha, const char *text,
+    size_t len);
 static void ngx_http_gateway_sync_tick(ngx_event_t *ev);
 static void ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r,
     void *data);
@@ -289,6 +306,18 @@ ngx_http_gateway_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* 1 for the sync, the others for strict requests */
     st->nconns++;
+
+    if (ngx_http_gateway_script_sha(st->sync_sha,
+                                    ngx_http_gateway_sync_script,
+                                    sizeof(ngx_http_gateway_sync_script) - 1)
+        != NGX_OK
+        || ngx_http_gateway_script_sha(st->strict_sha,
+                                ngx_http_gateway_strict_script,
+                                sizeof(ngx_http_gateway_strict_script) - 1)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     gmcf->store = st;
 
@@ -607,6 +636,20 @@ ngx_http_gateway_redis_get(ngx_http_gateway_store_t *st, ngx_uint_t i)
                                  "SELECT %d", (int) st->db);
     }
 
+    /*
+     * The scripts, once per connection, so that each call is an EVALSHA:
+     * a Redis restarted (an empty script cache) is a new connection.
+     */
+
+    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
+                             st->sync_sha, "SCRIPT LOAD %b",
+                             ngx_http_gateway_sync_script,
+                             sizeof(ngx_http_gateway_sync_script) - 1);
+    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
+                             st->strict_sha, "SCRIPT LOAD %b",
+                             ngx_http_gateway_strict_script,
+                             sizeof(ngx_http_gateway_strict_script) - 1);
+
     return rd;
 }
 
@@ -789,6 +832,96 @@ ngx_http_gateway_redis_auth(redisAsyncContext *ac, void *r, void *data)
 }
 
 
+/* SCRIPT LOAD answers the script's SHA-1, which we know */
+
+static void
+ngx_http_gateway_redis_loaded(redisAsyncContext *ac, void *r, void *data)
+{
+    u_char *sha = data;
+
+    redisReply                *reply;
+    ngx_http_gateway_redis_t  *rd;
+
+    reply = r;
+    rd = ac->data;
+
+    if (reply == NULL || rd == NULL || rd->store->exiting) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40
+        || ngx_strncasecmp((u_char *) reply->str, sha, 40) != 0)
+    {
+        ngx_http_gateway_store_failed(rd->store,
+            ngx_http_gateway_redis_error(rd->store, ac, reply,
+                                         "SCRIPT LOAD refused"));
+    }
+}
+
+
+/*
+ * An error reply (or no reply) ends the connection: a script cache
+ * flushed (NOSCRIPT), a user without a right, a Redis in trouble; the
+ * next connection starts afresh.  Returns what the warn line says, or
+ * NULL for NOSCRIPT: Redis is there, and the next connection loads the
+ * scripts again (the request at hand falls back, the store is not down).
+ */
+
+static const char *
+ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
+    redisAsyncContext *ac, redisReply *reply, const char *what)
+{
+    u_char  *p, *last;
+    size_t   i;
+
+    if (reply == NULL) {
+        return "connection lost";
+    }
+
+    if (reply->type != REDIS_REPLY_ERROR || reply->str == NULL) {
+        redisAsyncFree(ac);
+        return what;
+    }
+
+    if (reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        redisAsyncFree(ac);
+        return NULL;
+    }
+
+    /* Redis's words, printable only, shortened */
+
+    p = st->error;
+    last = st->error + NGX_HTTP_GATEWAY_ERROR_LEN - 1;
+
+    for (i = 0; i < reply->len && p < last; i++) {
+        *p++ = (reply->str[i] >= 0x20 && reply->str[i] < 0x7f)
+               ? (u_char) reply->str[i] : '?';
+    }
+
+    *p = '\0';
+
+    redisAsyncFree(ac);
+
+    return (const char *) st->error;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_script_sha(u_char *sha, const char *text, size_t len)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  n;
+
+    if (EVP_Digest(text, len, md, &n, EVP_sha1(), NULL) != 1 || n != 20) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(sha, md, 20);
+
+    return NGX_OK;
+}
+
+
 /* the sync: one worker's timer, every quarter of the shortest interval */
 
 static void
@@ -864,10 +997,10 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
     sy->conn = rd;
     st->batch = sy;
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_gateway_sync_script;
-    argvlen[1] = sizeof(ngx_http_gateway_sync_script) - 1;
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (char *) st->sync_sha;
+    argvlen[1] = 40;
     argv[2] = "1";
     argvlen[2] = 1;
     argv[4] = (char *) st->host;
@@ -958,24 +1091,17 @@ ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r, void *data)
     if (sy->store->exiting
         || ngx_gateway_cluster_parse_grant(r, &g) != NGX_OK)
     {
-        sy->failed = 1;
-
-        if (sy->why == NULL) {
-            sy->why = r ? "a bad sync reply" : "connection lost";
+        if (!sy->failed && !sy->store->exiting) {
+            sy->why = ngx_http_gateway_redis_error(sy->store, ac, r,
+                                                   "a bad sync reply");
         }
+
+        sy->failed = 1;
 
         ngx_shmtx_lock(&zone->shpool->mutex);
         ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
                                   &sy->rep[i], NULL, ngx_current_msec);
         ngx_shmtx_unlock(&zone->shpool->mutex);
-
-        if (r && ((redisReply *) r)->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, sy->store->log, 0,
-                          "gateway: store %V answered a sync with an "
-                          "error: \"%*s\"", &sy->store->url,
-                          ngx_min(((redisReply *) r)->len, 200),
-                          ((redisReply *) r)->str);
-        }
 
     } else {
         ngx_shmtx_lock(&zone->shpool->mutex);
@@ -1046,7 +1172,10 @@ ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy)
     }
 
     if (!st->exiting) {
-        if (sy->failed) {
+        if (sy->failed && sy->why == NULL) {
+            /* NOSCRIPT: the next sync, on a new connection, loads them */
+
+        } else if (sy->failed) {
             ngx_http_gateway_store_failed(st, sy->why);
 
         } else {
@@ -1159,10 +1288,10 @@ ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
 
     cb = (ngx_http_gateway_strict_cb_t *) (op + 1);
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_gateway_strict_script;
-    argvlen[1] = sizeof(ngx_http_gateway_strict_script) - 1;
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (char *) st->strict_sha;
+    argvlen[1] = 40;
     argv[2] = "1";
     argvlen[2] = 1;
     argv[4] = (char *) st->host;
@@ -1246,15 +1375,15 @@ ngx_http_gateway_strict_reply(redisAsyncContext *ac, void *r, void *data)
             req->state[cb->line] = NGX_HTTP_GATEWAY_STRICT_DECIDED;
             ngx_http_gateway_store_up(op->store);
 
-        } else {
+        } else if (!op->failed) {
             op->failed = 1;
+            op->why = ngx_http_gateway_redis_error(op->store, ac, r,
+                                                   "a bad strict reply");
         }
 
         if (--op->waiting == 0) {
-            if (op->failed) {
-                ngx_http_gateway_store_failed(op->store,
-                                              r ? "bad strict reply"
-                                                : "connection lost");
+            if (op->failed && op->why) {
+                ngx_http_gateway_store_failed(op->store, op->why);
             }
 
             ngx_http_gateway_strict_resume(op);

@@ -10,8 +10,8 @@ use Test::Nginx::Socket 'no_plan';
 # the tests' own commands
 GatewayRedis::start(acl => [
     'user default on nopass ~* &* +@all',
-    'user gw on >s3cret ~gw:* -@all +eval +select +ping +time +hgetall'
-    . ' +hdel +hset +pexpire',
+    'user gw on >s3cret ~gw:* -@all +evalsha +script|load +select +time'
+    . ' +hgetall +hdel +hset +pexpire',
 ]);
 
 repeat_each(1);
@@ -317,3 +317,36 @@ qr{"a": \{.*"rate_limit": \{\s*"scope": "cluster",\s*"store": "up",\s*"sync_lag_
 GET /status?format=prometheus
 --- response_body_like eval
 qr{gateway_ratelimit_fallbacks_total\{service="a"\} 0\n.*gateway_store_up 1\n.*gateway_store_errors_total 0\n}s
+
+
+
+=== TEST 16: a flushed script cache: the connection that finds it ends, the next loads the scripts again
+Redis is there all along: the store is never down; a request that met
+NOSCRIPT falls back (closed here) once per connection, then all pass.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT connections=1;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=100 per=service scope=cluster sync=strict
+                   on_store_error=closed;
+    }
+--- init
+use GatewayProc;
+GatewayRedis::cmd('FLUSHALL');
+my @before = split ' ', GatewayProc::statuses('/b/1', 6);
+Test::More::is("@before", '200 200 200 200 200 200', 'TEST 16: before');
+GatewayRedis::cmd('SCRIPT', 'FLUSH');
+my @during = split ' ', GatewayProc::statuses('/b/2', 12);
+Test::More::diag("TEST 16: @during");
+Test::More::ok(!grep({ $_ != 200 && $_ != 429 } @during),
+               "TEST 16: 200 or 429 (@during)");
+my @after = split ' ', GatewayProc::statuses('/b/3', 6);
+Test::More::cmp_ok(scalar(grep { $_ == 200 } @after), '>=', 5,
+                   "TEST 16: the scripts loaded again (@after)");
+--- request
+GET /b/4
+--- error_code: 200
+--- no_error_log
+is down
+[error]
