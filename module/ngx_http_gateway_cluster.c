@@ -56,6 +56,7 @@ struct ngx_http_gateway_store_s {
     ngx_event_t                      sync;
     void                            *batch;     /* a sync in flight */
     ngx_msec_t                       last_sync;
+    ngx_uint_t                       probed;    /* Redis tried at start */
     ngx_uint_t                       exiting;
     u_char                           host[NGX_HTTP_GATEWAY_HOST_LEN + 1];
 
@@ -72,6 +73,7 @@ struct ngx_http_gateway_redis_s {
     redisAsyncContext               *ac;
     ngx_connection_t                *c;
     ngx_http_gateway_store_t        *store;
+    ngx_uint_t                       noscript;  /* ended for NOSCRIPT */
 };
 
 
@@ -521,7 +523,8 @@ ngx_http_gateway_cluster_init_process(ngx_cycle_t *cycle)
         st->sync.log = cycle->log;
         st->sync.cancelable = 1;
 
-        ngx_add_timer(&st->sync, st->tick);
+        /* the first tick at once: whether Redis is there, known early */
+        ngx_add_timer(&st->sync, 1);
     }
 
     return NGX_OK;
@@ -604,6 +607,7 @@ ngx_http_gateway_redis_get(ngx_http_gateway_store_t *st, ngx_uint_t i)
     rd->ac = ac;
     rd->c = c;
     rd->store = st;
+    rd->noscript = 0;
 
     ac->data = rd;
     ac->ev.data = rd;
@@ -855,7 +859,12 @@ ngx_http_gateway_redis_loaded(redisAsyncContext *ac, void *r, void *data)
         ngx_http_gateway_store_failed(rd->store,
             ngx_http_gateway_redis_error(rd->store, ac, reply,
                                          "SCRIPT LOAD refused"));
+        return;
     }
+
+    /* Redis answers, as it should */
+
+    ngx_http_gateway_store_up(rd->store);
 }
 
 
@@ -871,11 +880,16 @@ static const char *
 ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
     redisAsyncContext *ac, redisReply *reply, const char *what)
 {
-    u_char  *p, *last;
-    size_t   i;
+    u_char                    *p, *last;
+    size_t                     i;
+    ngx_http_gateway_redis_t  *rd;
+
+    rd = ac->data;
+
+    /* the other replies awaited on a connection ended for NOSCRIPT */
 
     if (reply == NULL) {
-        return "connection lost";
+        return (rd && rd->noscript) ? NULL : "connection lost";
     }
 
     if (reply->type != REDIS_REPLY_ERROR || reply->str == NULL) {
@@ -884,6 +898,10 @@ ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
     }
 
     if (reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        if (rd) {
+            rd->noscript = 1;
+        }
+
         redisAsyncFree(ac);
         return NULL;
     }
@@ -980,9 +998,24 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
 
     if (n == 0) {
         ngx_free(sy);
+
+        /*
+         * Nothing to report: still find out whether Redis is there, at
+         * start and while it is away, with a new connection (its SCRIPT
+         * LOADs answered say it is), so that the first requests of a
+         * host started while Redis is away follow on_store_error too.
+         */
+
+        if (!st->probed || zone->sh->store_down) {
+            st->probed = 1;
+            ngx_http_gateway_redis_close(&st->conns[0]);
+            (void) ngx_http_gateway_redis_get(st, 0);
+        }
+
         return;
     }
 
+    st->probed = 1;
     sy->store = st;
     sy->n = n;
     st->last_sync = ngx_current_msec;
