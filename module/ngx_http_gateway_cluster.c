@@ -817,6 +817,12 @@ ngx_http_gateway_redis_disconnected(const redisAsyncContext *ac, int status)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->store->log, 0,
                    "gateway store disconnected: %d", status);
+
+    /* Redis closed it (stopped, restarted, killed): it is away for now */
+
+    if (status != REDIS_OK && !rd->store->exiting && !rd->noscript) {
+        ngx_http_gateway_store_failed(rd->store, "connection closed");
+    }
 }
 
 
