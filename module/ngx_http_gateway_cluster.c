@@ -513,6 +513,9 @@ ngx_http_gateway_cluster_init_process(ngx_cycle_t *cycle)
 
     ngx_memcpy(st->host, zone->sh->host, NGX_HTTP_GATEWAY_HOST_LEN + 1);
 
+    /* a new configuration (maybe another store): Redis is tried at once */
+    zone->sh->store_retry = 0;
+
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     /* one worker per host syncs */

@@ -27,6 +27,13 @@ add_block_preprocessor(sub {
 
     $block->set_value("suppress_stderr", 1) if defined $block->must_die;
 
+    # a zone of its own: with TEST_NGINX_USE_HUP, state of another block
+    # (a store found down, hosts seen) would otherwise stay
+    my ($n) = $block->name =~ /TEST (\d+)/;
+    $block->set_value("http_config", "    gateway_zone gw$n 1m;\n"
+                                     . $block->http_config)
+        if defined $block->http_config && !defined $block->must_die;
+
     # a route for each service the block declares
     if (!defined $block->config) {
         my $routes = join '', map { "        gateway_route /$_/ $_;\n" }

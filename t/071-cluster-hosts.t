@@ -50,7 +50,11 @@ add_block_preprocessor(sub {
     my $block = shift;
 
     (my $http = $Services) =~ s/\$PORT\b/\$TEST_NGINX_SERVER_PORT/g;
-    $block->set_value("http_config", $http);
+
+    # a zone of its own: with TEST_NGINX_USE_HUP, state of another block
+    # (a store found down, hosts seen) would otherwise stay
+    my ($n) = $block->name =~ /TEST (\d+)/;
+    $block->set_value("http_config", "    gateway_zone gw$n 1m;\n$http");
     $block->set_value("config", $Locations . "    location = /t { return 200; }\n");
     $block->set_value("request", "GET /t");
 });
