@@ -28,7 +28,7 @@ PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
                 zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl \
-                python3-botocore
+                python3-botocore libhiredis-dev redis-server
 
 # Debian's nginx, with the module built against its nginx-dev headers;
 # or an nginx built from NGINX_SRC with the module beside it.  All that
@@ -86,7 +86,7 @@ UNIT_TESTS   := $(patsubst tests/%.c,$(VARIANT)/tests/%, \
                   $(wildcard tests/test_*.c))
 # tests/test_X.c tests the core module/ngx_gateway_X.c, with these
 UNIT_COMMON  := module/ngx_gateway_parse.c tests/gateway_test_stubs.c
-UNIT_LIBS    := -lcmocka -lcrypto -ljansson
+UNIT_LIBS    := -lcmocka -lcrypto -ljansson -lhiredis
 
 APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list
 
@@ -215,14 +215,18 @@ $(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
 unit_src = $(firstword $(wildcard module/ngx_gateway_$(1).c) \
                        module/ngx_http_gateway_$(1).c)
 
+# cores that use another core
+UNIT_EXTRA_cluster := module/ngx_gateway_limit.c
+UNIT_EXTRA_zone    := module/ngx_gateway_cluster.c
+
 .SECONDEXPANSION:
 $(VARIANT)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
                        $(UNIT_COMMON) tests/gateway_test.h \
                        $(wildcard module/*.h) $(CORE_OBJS)
 	mkdir -p $(VARIANT)/tests
 	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
-	    $(sort $(call unit_src,$*) $(UNIT_COMMON)) $(CORE_OBJS) \
-	    $(UNIT_LIBS)
+	    $(sort $(call unit_src,$*) $(UNIT_COMMON) $(UNIT_EXTRA_$*)) \
+	    $(CORE_OBJS) $(UNIT_LIBS)
 
 # libFuzzer harnesses, built with clang; nginx core sources compiled in.
 # tests/fuzz/fuzz_NAME.c links the module sources listed for it below
@@ -307,8 +311,11 @@ integration: build
 
 
 # not a test: a few minutes of wrk, callgrind and gdb on loopback, with
-# HAProxy as a peer; BENCH_BASELINE_MODULE=SO also measures another build
+# HAProxy as a peer; then cluster limits on a Redis (tests/bench/cluster.sh:
+# their cost, and three gateways' accuracy at 2x and 10x the limit);
+# BENCH_BASELINE_MODULE=SO also measures another build
 bench: build
+	@$(call install_missing,redis-server)
 	@missing=""; for p in wrk valgrind curl gdb haproxy; do \
 	    command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -316,6 +323,7 @@ bench: build
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	bash tests/bench/run.sh $(NGINX_BIN) $(MODULE_SO) $(BUILD)
+	bash tests/bench/cluster.sh $(NGINX_BIN) $(MODULE_SO) $(BUILD)
 
 
 # the suite with a HUP reload instead of a restart between blocks

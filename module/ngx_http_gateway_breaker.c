@@ -82,7 +82,8 @@ static ngx_str_t  ngx_http_gateway_breaker_reasons[] = {
 
 ngx_int_t
 ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_gateway_route_match_t *m)
 {
     uint32_t                                generation;
     ngx_int_t                               rc, peek, limited;
@@ -101,6 +102,13 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     b = s->circuit;
 
     rc = ngx_http_gateway_rate_limit_prepare(r, ctx, &lim);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* sync=strict lines ask Redis first: NGX_AGAIN while they wait */
+
+    rc = ngx_http_gateway_cluster_strict(r, gmcf, ctx, &lim, m);
     if (rc != NGX_OK) {
         return rc;
     }

@@ -79,11 +79,15 @@ ngx_http_gateway_rate_limit_prepare(ngx_http_request_t *r,
         own->per = NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER;
         own->status = NGX_HTTP_TOO_MANY_REQUESTS;
         own->dry_run = 0;
+        own->cluster = 0;
 
         for (i = s->limits.nelts; i; i--) {
             if (lc[i - 1].per == NGX_HTTP_GATEWAY_LIMIT_PER_CONSUMER) {
                 own->status = lc[i - 1].status;
                 own->dry_run = lc[i - 1].dry_run;
+                own->cluster = lc[i - 1].cluster;
+                own->sync = lc[i - 1].sync;
+                own->on_error = lc[i - 1].on_error;
                 own_number = i;
             }
         }
@@ -131,13 +135,25 @@ ngx_http_gateway_rate_limit_take(ngx_http_request_t *r,
     ngx_http_gateway_zone_t *zone, ngx_http_gateway_ctx_t *ctx,
     ngx_http_gateway_limits_t *lim)
 {
-    ngx_uint_t                       i, n, created;
+    ngx_uint_t                       i, n, created, admitted;
     ngx_http_gateway_limit_check_t  *lk;
 
     n = lim->n;
     lk = lim->lk;
 
     for (i = 0; i < n; i++) {
+
+        if (lk[i].lc->cluster) {
+            ngx_http_gateway_cluster_take(zone, &lk[i]);
+
+            if (!lk[i].decided) {
+                lim->full = i;
+                break;
+            }
+
+            goto decided;
+        }
+
         lk[i].bucket = ngx_gateway_limit_lookup(zone->shpool,
                                                 &zone->sh->limits,
                                                 &lk[i].key,
@@ -160,6 +176,8 @@ ngx_http_gateway_rate_limit_take(ngx_http_request_t *r,
                                            &lk[i].remaining,
                                            &lk[i].reset, &lk[i].retry);
 
+    decided:
+
         ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "gateway rate limit %ui of \"%V\" per %V: %s, "
                        "remaining %ui", lk[i].number, &ctx->service->name,
@@ -176,8 +194,17 @@ ngx_http_gateway_rate_limit_take(ngx_http_request_t *r,
 
     /* i entries are pinned: all admitted, or one refused, or one missing */
 
+    admitted = (lim->full == n && lim->refused == n);
+
     while (i--) {
-        if (lim->full == n && lim->refused == n && lk[i].rc == NGX_OK) {
+
+        if (lk[i].lc->cluster) {
+            ngx_http_gateway_cluster_commit(zone, ctx->service, &lk[i],
+                                            admitted && lk[i].rc == NGX_OK);
+            continue;
+        }
+
+        if (admitted && lk[i].rc == NGX_OK) {
             *lk[i].bucket = lk[i].taken;
         }
 
@@ -272,7 +299,7 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
 {
     u_char               *p;
     size_t                len;
-    ngx_str_t             id, id2;
+    ngx_str_t             id, id2, who;
     ngx_uint_t            kind;
     struct sockaddr_in   *sin;
 #if (NGX_HAVE_INET6)
@@ -346,6 +373,7 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
     *p++ = ':';
     p = ngx_http_gateway_uint(p, lk->number);
     *p++ = ':';
+    who.data = p;
     *p++ = (u_char) kind;
     *p++ = ':';
     p = ngx_cpymem(p, id.data, id.len);
@@ -356,6 +384,18 @@ ngx_http_gateway_limit_key(ngx_http_request_t *r,
     }
 
     lk->key.len = p - lk->key.data;
+
+    if (lk->lc->cluster) {
+        who.len = p - who.data;
+
+        if (ngx_http_gateway_cluster_key(r,
+                ngx_http_get_module_main_conf(r, ngx_http_gateway_module),
+                ctx, lk, &who)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     return NGX_OK;
 }
@@ -530,6 +570,8 @@ ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_memzero(lc, sizeof(ngx_http_gateway_limit_conf_t));
     lc->per = NGX_CONF_UNSET_UINT;
     lc->status = NGX_CONF_UNSET_UINT;
+    lc->sync = NGX_CONF_UNSET_MSEC;
+    lc->on_error = NGX_CONF_UNSET_UINT;
 
     value = cf->args->elts;
 
@@ -599,10 +641,80 @@ ngx_http_gateway_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strcmp(value[i].data, "scope=local") == 0) {
+            lc->cluster = 0;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "scope=cluster") == 0) {
+            lc->cluster = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sync=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (s.len == 6 && ngx_strncmp(s.data, "strict", 6) == 0) {
+                lc->sync = 0;
+                continue;
+            }
+
+            lc->sync = ngx_parse_time(&s, 0);
+
+            if (lc->sync == (ngx_msec_t) NGX_ERROR || lc->sync < 10
+                || lc->sync > 60000)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"sync\" value \"%V\": "
+                                   "\"strict\" or 10ms to 60s", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "on_store_error=", 15) == 0) {
+            s.data = value[i].data + 15;
+            s.len = value[i].len - 15;
+
+            if (s.len == 5 && ngx_strncmp(s.data, "local", 5) == 0) {
+                lc->on_error = NGX_GATEWAY_CLUSTER_LOCAL;
+
+            } else if (s.len == 4 && ngx_strncmp(s.data, "open", 4) == 0) {
+                lc->on_error = NGX_GATEWAY_CLUSTER_OPEN;
+
+            } else if (s.len == 6 && ngx_strncmp(s.data, "closed", 6) == 0) {
+                lc->on_error = NGX_GATEWAY_CLUSTER_CLOSED;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"on_store_error\" value "
+                                   "\"%V\": \"local\", \"open\" or "
+                                   "\"closed\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
     }
+
+    if (!lc->cluster
+        && (lc->sync != NGX_CONF_UNSET_MSEC
+            || lc->on_error != NGX_CONF_UNSET_UINT))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sync\" and \"on_store_error\" need "
+                           "\"scope=cluster\"");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_msec_value(lc->sync, 100);
+    ngx_conf_init_uint_value(lc->on_error, NGX_GATEWAY_CLUSTER_LOCAL);
 
     return NGX_CONF_OK;
 }

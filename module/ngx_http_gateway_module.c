@@ -36,6 +36,13 @@ static ngx_command_t  ngx_http_gateway_commands[] = {
       offsetof(ngx_http_gateway_main_conf_t, shm_zone),
       NULL },
 
+    { ngx_string("gateway_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_gateway_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("gateway_service"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_http_gateway_service_block,
@@ -141,14 +148,27 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    /*
-     * Back after the request body was read or a queued request got its
-     * slot: the attempt is signed once, then on to the proxy.
-     */
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
 
     if (ctx != NULL) {
+
+        /* back from Redis with its word on the strict limits: admit */
+
+        if (ctx->cluster && ctx->cluster->decided && !ctx->cluster->resumed) {
+            ctx->cluster->resumed = 1;
+            m = ctx->cluster->match;
+
+            rc = ngx_http_gateway_breaker_admit(r, gmcf, ctx, &m);
+            goto admitted;
+        }
+
+        /*
+         * Back after the request body was read or a queued request got
+         * its slot: the attempt is signed once, then on to the proxy.
+         */
+
         return ngx_http_gateway_sign_pending(r, ctx);
     }
 
@@ -165,8 +185,6 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
         return ngx_http_gateway_sign_pending(r, ctx);
     }
-
-    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gateway_module);
 
     /*
      * The pipeline: route, authenticate, admit (the breaker's word, the
@@ -186,8 +204,10 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_gateway_breaker_admit(r, gmcf, ctx);
+        rc = ngx_http_gateway_breaker_admit(r, gmcf, ctx, &m);
     }
+
+admitted:
 
     if (rc != NGX_OK) {
         return rc;
@@ -224,13 +244,18 @@ ngx_http_gateway_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_gateway_sign_init_process(cycle);
+    if (ngx_http_gateway_sign_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gateway_cluster_init_process(cycle);
 }
 
 
 static void
 ngx_http_gateway_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_gateway_cluster_exit_process(cycle);
     ngx_http_gateway_sign_exit_process(cycle);
     ngx_http_gateway_retries_exit_process(cycle);
 }
@@ -367,7 +392,9 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     s = gmcf->services.elts;
 
     for (i = 0; i < gmcf->services.nelts; i++) {
-        if (ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK) {
+        if (ngx_http_gateway_rate_limit_init(cf, s[i]) != NGX_OK
+            || ngx_http_gateway_cluster_init(cf, gmcf, s[i]) != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
     }

@@ -15,6 +15,7 @@
 #include "ngx_gateway_breaker.h"
 #include "ngx_http_gateway_bulkhead.h"
 #include "ngx_gateway_cache.h"
+#include "ngx_gateway_cluster.h"
 #include "ngx_gateway_consumers.h"
 #include "ngx_gateway_jwt.h"
 #include "ngx_gateway_limit.h"
@@ -76,7 +77,15 @@ typedef struct {
     ngx_uint_t                       per;
     ngx_uint_t                       status;
     ngx_uint_t                       dry_run;
+    ngx_uint_t                       cluster;   /* scope=cluster */
+    ngx_msec_t                       sync;      /* 0: sync=strict */
+    ngx_uint_t                       on_error;  /* on_store_error= */
 } ngx_http_gateway_limit_conf_t;
+
+
+/* a strict line's answer */
+#define NGX_HTTP_GATEWAY_STRICT_FALLBACK     1
+#define NGX_HTTP_GATEWAY_STRICT_DECIDED      2
 
 
 /* a request's decision on one "rate_limit" line */
@@ -90,6 +99,15 @@ typedef struct {
     ngx_uint_t                       remaining;
     ngx_msec_t                       reset;
     ngx_msec_t                       retry;
+
+    /* scope=cluster */
+    ngx_str_t                        redis_key;
+    ngx_gateway_cluster_node_t      *node;
+    ngx_gateway_cluster_strict_t     strict;
+    ngx_uint_t                       strict_state;
+    unsigned                         decided:1;
+    unsigned                         fallback:1;
+    unsigned                         kick:1;
 } ngx_http_gateway_limit_check_t;
 
 
@@ -117,6 +135,7 @@ typedef struct {
     ngx_atomic_t                     throttled;     /* 429 */
     ngx_atomic_t                     retries;
     ngx_atomic_t                     retries_refused;  /* no budget */
+    ngx_atomic_t                     fallbacks;     /* Redis away */
 } ngx_http_gateway_counters_t;
 
 
@@ -167,12 +186,16 @@ typedef struct {
 } ngx_http_gateway_service_t;
 
 
+typedef struct ngx_http_gateway_store_s  ngx_http_gateway_store_t;
+
+
 typedef struct {
     ngx_array_t                      services;  /* of service pointers */
     ngx_hash_t                       services_hash;
     ngx_hash_keys_arrays_t          *services_keys;  /* config time only */
 
     ngx_shm_zone_t                  *shm_zone;
+    ngx_http_gateway_store_t        *store;     /* gateway_store */
 
     ngx_uint_t                       default_auth;
     ngx_gateway_consumers_t         *consumers;
@@ -215,6 +238,16 @@ typedef struct {
 
 
 typedef struct ngx_http_gateway_retry_s  ngx_http_gateway_retry_t;
+
+
+/* a request that asked Redis for its strict lines */
+typedef struct {
+    ngx_gateway_route_match_t        match;
+    ngx_uint_t                       decided;
+    ngx_uint_t                       resumed;
+    ngx_uint_t                       state[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
+    ngx_gateway_cluster_strict_t     strict[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
+} ngx_http_gateway_cluster_req_t;
 typedef struct ngx_http_gateway_breaker_call_s
     ngx_http_gateway_breaker_call_t;
 
@@ -237,6 +270,7 @@ typedef struct {
     ngx_http_gateway_breaker_call_t *call;      /* of the breaker */
     ngx_http_gateway_sign_ctx_t     *sign;
     ngx_http_gateway_bulkhead_call_t  *bulk;    /* NULL: none */
+    ngx_http_gateway_cluster_req_t  *cluster;   /* strict lines asked */
 } ngx_http_gateway_ctx_t;
 
 
@@ -325,6 +359,26 @@ ngx_int_t ngx_http_gateway_rate_limit_answer(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
     ngx_http_gateway_limits_t *lim);
 
+char *ngx_http_gateway_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_gateway_cluster_init(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s);
+ngx_int_t ngx_http_gateway_cluster_init_process(ngx_cycle_t *cycle);
+void ngx_http_gateway_cluster_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limits_t *lim, ngx_gateway_route_match_t *m);
+void ngx_http_gateway_cluster_take(ngx_http_gateway_zone_t *zone,
+    ngx_http_gateway_limit_check_t *lk);
+void ngx_http_gateway_cluster_commit(ngx_http_gateway_zone_t *zone,
+    ngx_http_gateway_service_t *s, ngx_http_gateway_limit_check_t *lk,
+    ngx_uint_t admitted);
+ngx_int_t ngx_http_gateway_cluster_key(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limit_check_t *lk, ngx_str_t *who);
+void ngx_http_gateway_cluster_status(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_uint_t *up, ngx_msec_t *lag, ngx_uint_t *errors);
+
 char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 /* how an attempt of the proxy ended */
@@ -334,7 +388,8 @@ char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
 
 ngx_uint_t ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state);
 ngx_int_t ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_gateway_route_match_t *m);
 void ngx_http_gateway_breaker_attempt(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
 ngx_uint_t ngx_http_gateway_breaker_probe(ngx_http_gateway_ctx_t *ctx);

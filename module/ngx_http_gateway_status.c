@@ -21,6 +21,7 @@ typedef struct {
     ngx_uint_t                   state;
     ngx_msec_t                   in_state;
     uint64_t                     transitions;
+    ngx_uint_t                   cluster;      /* a scope=cluster line */
 } ngx_http_gateway_status_t;
 
 
@@ -36,6 +37,10 @@ static ngx_int_t ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
     ngx_str_t *out);
 static ngx_int_t ngx_http_gateway_status_wants_text(ngx_http_request_t *r);
 static size_t ngx_http_gateway_zone_used(ngx_shm_zone_t *shm_zone);
+static ngx_uint_t ngx_http_gateway_status_cluster(
+    ngx_http_gateway_service_t *s);
+static json_t *ngx_http_gateway_status_store(
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_status_t *st);
 
 
 /* Prometheus families: name, help, type, label and the counter */
@@ -94,6 +99,10 @@ static ngx_http_gateway_metric_t  ngx_http_gateway_metrics[] = {
     { "gateway_retry_budget_exhausted_total",
       "Retries not made because the retry budget was spent.", NULL,
       ngx_http_gateway_counter(retries_refused) },
+
+    { "gateway_ratelimit_fallbacks_total",
+      "Cluster rate-limit decisions made without Redis.", NULL,
+      ngx_http_gateway_counter(fallbacks) },
 
     { NULL, NULL, NULL, 0 }
 };
@@ -253,6 +262,7 @@ ngx_http_gateway_status_read(ngx_http_request_t *r,
 
         ngx_memzero(st, sizeof(ngx_http_gateway_status_t));
         st->service = s[i];
+        st->cluster = ngx_http_gateway_status_cluster(s[i]);
 
         if (s[i]->counters) {
             st->counters = *s[i]->counters;
@@ -375,6 +385,18 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
 
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);
 
+        /* only a service with a cluster limit: others keep their shape */
+
+        if (svc != NULL && st[i].cluster
+            && json_object_set_new(svc, "rate_limit",
+                                   ngx_http_gateway_status_store(gmcf,
+                                                                 &st[i]))
+               != 0)
+        {
+            json_decref(svc);
+            goto done;
+        }
+
         if (svc == NULL || name == NULL
             || (st[i].service->sign
                 && json_object_set_new(svc, "sign",
@@ -434,14 +456,15 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 {
     u_char                     *p;
     size_t                      len;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, up, errors;
+    ngx_msec_t                  lag;
     ngx_atomic_uint_t           value;
     ngx_http_gateway_metric_t  *m;
     ngx_http_gateway_status_t  *st;
 
     st = services->elts;
 
-    len = 2048 + services->nelts * (2560 + 1536);
+    len = 4096 + services->nelts * (2560 + 1536);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -501,6 +524,24 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 
     p = ngx_http_gateway_bulkhead_prometheus(gmcf, p, services,
                                              sizeof(ngx_http_gateway_status_t));
+
+    if (gmcf->store) {
+        ngx_http_gateway_cluster_status(gmcf, &up, &lag, &errors);
+
+        p = ngx_sprintf(p, "# HELP gateway_store_up Whether Redis, the "
+                           "store of cluster rate limits, answers.\n"
+                           "# TYPE gateway_store_up gauge\n"
+                           "gateway_store_up %ui\n"
+                           "# HELP gateway_store_sync_lag_ms Milliseconds "
+                           "since the last sync with the store.\n"
+                           "# TYPE gateway_store_sync_lag_ms gauge\n"
+                           "gateway_store_sync_lag_ms %M\n"
+                           "# HELP gateway_store_errors_total Failed "
+                           "exchanges with the store.\n"
+                           "# TYPE gateway_store_errors_total counter\n"
+                           "gateway_store_errors_total %ui\n",
+                        up, lag, errors);
+    }
 
     if (gmcf->shm_zone) {
         p = ngx_sprintf(p, "# HELP gateway_zone_size_bytes Size of the "
@@ -564,4 +605,42 @@ ngx_http_gateway_zone_used(ngx_shm_zone_t *shm_zone)
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     return shm_zone->shm.size - shpool->pfree * ngx_pagesize;
+}
+
+
+static ngx_uint_t
+ngx_http_gateway_status_cluster(ngx_http_gateway_service_t *s)
+{
+    ngx_uint_t                      i;
+    ngx_http_gateway_limit_conf_t  *lc;
+
+    lc = s->limits.elts;
+
+    for (i = 0; i < s->limits.nelts; i++) {
+        if (lc[i].cluster) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a cluster limit: the scope, and the host's view of the store */
+
+static json_t *
+ngx_http_gateway_status_store(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_status_t *st)
+{
+    ngx_uint_t  up, errors;
+    ngx_msec_t  lag;
+
+    ngx_http_gateway_cluster_status(gmcf, &up, &lag, &errors);
+
+    return json_pack("{s:s, s:s, s:I, s:I, s:I}",
+                     "scope", "cluster",
+                     "store", up ? "up" : "down",
+                     "sync_lag_ms", (json_int_t) lag,
+                     "store_errors", (json_int_t) errors,
+                     "fallbacks", (json_int_t) st->counters.fallbacks);
 }

@@ -212,6 +212,7 @@ ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
     zone->sh->version = NGX_HTTP_GATEWAY_SHM_VERSION;
     zone->sh->created = ngx_time();
     ngx_gateway_limit_init(&zone->sh->limits);
+    ngx_gateway_cluster_init(&zone->sh->cluster);
     ngx_rbtree_init(&zone->sh->services, &zone->sh->services_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&zone->sh->holds);

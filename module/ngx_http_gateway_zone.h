@@ -12,15 +12,19 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_gateway_limit.h"
+#include "ngx_gateway_cluster.h"
 #include "ngx_gateway_retry.h"
 
 
 /* bump the version on any change of what the zone holds */
 #define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
-#define NGX_HTTP_GATEWAY_SHM_VERSION    9
+#define NGX_HTTP_GATEWAY_SHM_VERSION    10
 
 #define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
 #define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)
+
+/* this host's name in Redis, in hex */
+#define NGX_HTTP_GATEWAY_HOST_LEN       16
 
 
 /* lives in the shared memory, first in the slab pool's data */
@@ -35,6 +39,15 @@ typedef struct {
     ngx_queue_t                  objects;    /* named blocks (fetch.c) */
     ngx_rbtree_t                 bulkheads;  /* by service (and caller) */
     ngx_rbtree_node_t            bulkheads_sentinel;
+
+    /* scope=cluster: this host's keys and its view of the store */
+    ngx_gateway_cluster_sh_t     cluster;
+    ngx_atomic_t                 store_down;
+    ngx_atomic_t                 store_retry;   /* msec of the next try */
+    ngx_atomic_t                 store_errors;
+    ngx_msec_t                   synced;        /* last sync answered */
+    ngx_uint_t                   kick;          /* a sync is wanted */
+    u_char                       host[NGX_HTTP_GATEWAY_HOST_LEN + 1];
 } ngx_http_gateway_shctx_t;
 
 

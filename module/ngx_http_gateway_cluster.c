@@ -1,0 +1,1779 @@
+
+/*
+ * Copyright (C) ngx_http_gateway_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include "ngx_http_gateway_module.h"
+
+
+/*
+ * Cluster rate limits, the glue: "gateway_store", hiredis's async API
+ * on nginx's event loop (an adapter: hiredis asks for read and write
+ * events, nginx's handlers call it back), the sync of one worker per
+ * host, the strict requests that wait for Redis, and what happens while
+ * Redis is away.  See ngx_gateway_cluster.h for the arithmetic.
+ */
+
+
+/* between attempts while Redis is away */
+#define NGX_HTTP_GATEWAY_STORE_RETRY    500
+
+/* keys one sync reports in one pipelined batch */
+#define NGX_HTTP_GATEWAY_SYNC_BATCH     512
+
+/* hosts not heard of for this long do not share strict limits */
+#define NGX_HTTP_GATEWAY_STRICT_STALE   10000
+
+/* of an error reply, what a log line quotes */
+#define NGX_HTTP_GATEWAY_ERROR_LEN      96
+
+
+typedef struct ngx_http_gateway_redis_s  ngx_http_gateway_redis_t;
+
+
+struct ngx_http_gateway_store_s {
+    ngx_str_t                        url;       /* without the password */
+    u_char                          *addr;      /* numeric, NUL-ended */
+    int                              port;
+    ngx_str_t                        user;
+    ngx_str_t                        password;
+    ngx_int_t                        db;
+    ngx_msec_t                       timeout;
+    ngx_uint_t                       nconns;
+    ngx_msec_t                       tick;      /* of the sync timer */
+
+    /* per worker */
+    ngx_log_t                       *log;
+    ngx_http_gateway_main_conf_t    *gmcf;
+    ngx_http_gateway_redis_t        *conns;
+    ngx_uint_t                       next;
+    ngx_event_t                      sync;
+    void                            *batch;     /* a sync in flight */
+    ngx_msec_t                       last_sync;
+    ngx_uint_t                       probed;    /* Redis tried at start */
+    ngx_uint_t                       exiting;
+    u_char                           host[NGX_HTTP_GATEWAY_HOST_LEN + 1];
+
+    /* the scripts' SHA-1, for EVALSHA; loaded on each new connection */
+    u_char                           sync_sha[40];
+    u_char                           strict_sha[40];
+
+    /* Redis's last error, printable, for the one warn of a transition */
+    u_char                           error[NGX_HTTP_GATEWAY_ERROR_LEN];
+};
+
+
+struct ngx_http_gateway_redis_s {
+    redisAsyncContext               *ac;
+    ngx_connection_t                *c;
+    ngx_http_gateway_store_t        *store;
+    ngx_uint_t                       noscript;  /* ended for NOSCRIPT */
+};
+
+
+/* a sync in flight: its reports and their replies */
+typedef struct {
+    ngx_http_gateway_store_t        *store;
+    ngx_http_gateway_redis_t        *conn;
+    ngx_event_t                      timer;
+    ngx_uint_t                       n;
+    ngx_uint_t                       replied;
+    ngx_uint_t                       failed;
+    const char                      *why;
+    ngx_gateway_cluster_report_t     rep[NGX_HTTP_GATEWAY_SYNC_BATCH];
+    u_char                          *keys;
+} ngx_http_gateway_sync_t;
+
+
+/* a request waiting for Redis's word on its strict lines */
+typedef struct {
+    ngx_http_request_t              *request;   /* NULL: gone */
+    ngx_http_gateway_store_t        *store;
+    ngx_http_gateway_redis_t        *conn;
+    ngx_event_t                      timer;
+    ngx_uint_t                       waiting;   /* replies awaited */
+    ngx_uint_t                       refs;      /* hiredis callbacks */
+    ngx_uint_t                       failed;
+    const char                      *why;
+    ngx_pool_cleanup_t              *cln;       /* in the request's pool */
+    ngx_http_gateway_cluster_req_t  *req;
+} ngx_http_gateway_strict_op_t;
+
+
+typedef struct {
+    ngx_http_gateway_strict_op_t    *op;
+    ngx_uint_t                       line;      /* index in lim->lk */
+} ngx_http_gateway_strict_cb_t;
+
+
+static ngx_int_t ngx_http_gateway_store_url(ngx_conf_t *cf,
+    ngx_http_gateway_store_t *st, ngx_str_t *value);
+static ngx_http_gateway_redis_t *ngx_http_gateway_redis_get(
+    ngx_http_gateway_store_t *st, ngx_uint_t i);
+static void ngx_http_gateway_redis_close(ngx_http_gateway_redis_t *rd);
+static void ngx_http_gateway_redis_add_read(void *data);
+static void ngx_http_gateway_redis_del_read(void *data);
+static void ngx_http_gateway_redis_add_write(void *data);
+static void ngx_http_gateway_redis_del_write(void *data);
+static void ngx_http_gateway_redis_cleanup(void *data);
+static void ngx_http_gateway_redis_read(ngx_event_t *ev);
+static void ngx_http_gateway_redis_write(ngx_event_t *ev);
+static void ngx_http_gateway_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_gateway_redis_disconnected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_gateway_redis_auth(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_gateway_redis_loaded(redisAsyncContext *ac, void *r,
+    void *data);
+static const char *ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
+    redisAsyncContext *ac, redisReply *reply, const char *what);
+static ngx_int_t ngx_http_gateway_script_sha(u_char *sha, const char *text,
+    size_t len);
+static void ngx_http_gateway_sync_tick(ngx_event_t *ev);
+static void ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_gateway_sync_timeout(ngx_event_t *ev);
+static void ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy);
+static void ngx_http_gateway_strict_reply(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_gateway_strict_timeout(ngx_event_t *ev);
+static void ngx_http_gateway_strict_resume(ngx_http_gateway_strict_op_t *op);
+static void ngx_http_gateway_strict_cleanup(void *data);
+static void ngx_http_gateway_store_up(ngx_http_gateway_store_t *st);
+static void ngx_http_gateway_store_failed(ngx_http_gateway_store_t *st,
+    const char *why);
+static ngx_uint_t ngx_http_gateway_store_usable(
+    ngx_http_gateway_store_t *st);
+static ngx_http_gateway_zone_t *ngx_http_gateway_store_zone(
+    ngx_http_gateway_store_t *st);
+
+
+/*
+ * One script per key and sync: the arithmetic of
+ * ngx_gateway_cluster_grant(), with Redis's clock.  The key is a hash:
+ * "t" the cluster's theoretical arrival time in us, and per host
+ * "us:demand" when it last reported.
+ */
+
+static const char  ngx_http_gateway_sync_script[] =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
+    "local host = ARGV[1] "
+    "local te, tau, hz = tonumber(ARGV[2]), tonumber(ARGV[3]), "
+    "  tonumber(ARGV[4]) "
+    "local hold, extra = tonumber(ARGV[5]), tonumber(ARGV[6]) "
+    "local demand, want = tonumber(ARGV[7]), tonumber(ARGV[8]) "
+    "local stale = tonumber(ARGV[9]) * 1000 "
+    "local h = redis.call('HGETALL', KEYS[1]) "
+    "local tat, others, n = now, 0, 1 "
+    "for i = 1, #h, 2 do "
+    "  local f, v = h[i], h[i + 1] "
+    "  if f == 't' then "
+    "    tat = math.max(tonumber(v) or now, now) "
+    "  elseif f ~= host then "
+    "    local ts, d = string.match(v, '^(%d+):(%d+)$') "
+    "    if ts and now - tonumber(ts) <= stale then "
+    "      others = others + tonumber(d) n = n + 1 "
+    "    else redis.call('HDEL', KEYS[1], f) end "
+    "  end "
+    "end "
+    "tat = tat + extra * te "
+    "local free = math.floor((now + tau + te + hz - tat) / te) "
+    "local avail = free + hold "
+    "local target = 0 "
+    "if avail > 0 then "
+    "  local x "
+    "  if others + demand == 0 then x = avail / n "
+    "  else x = avail * demand / (others + demand) end "
+    "  target = math.floor(x) "
+    "  if x - target > (now % 1000) / 1000 then target = target + 1 end "
+    "end "
+    "if target > want then target = want end "
+    "local delta = target - hold "
+    "tat = math.max(tat + delta * te, now) "
+    "local left = math.floor((now + tau + te + hz - tat) / te) "
+    "redis.call('HSET', KEYS[1], 't', string.format('%.0f', tat), host, "
+    "  string.format('%.0f:%.0f', now, demand)) "
+    "redis.call('PEXPIRE', KEYS[1], "
+    "  math.floor((tat - now) / 1000) + tonumber(ARGV[9]) + 1000) "
+    "return {delta, left, n, math.floor((tat - now) / 1000)}";
+
+
+/* sync=strict: GCRA on Redis for each request; a refusal is not counted */
+
+static const char  ngx_http_gateway_strict_script[] =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
+    "local te, tau = tonumber(ARGV[2]), tonumber(ARGV[3]) "
+    "local stale = tonumber(ARGV[4]) * 1000 "
+    "local h = redis.call('HGETALL', KEYS[1]) "
+    "local tat, n = now, 1 "
+    "for i = 1, #h, 2 do "
+    "  local f, v = h[i], h[i + 1] "
+    "  if f == 't' then "
+    "    tat = math.max(tonumber(v) or now, now) "
+    "  elseif f ~= ARGV[1] then "
+    "    if now - (tonumber(string.match(v, '^%d+') or '0')) <= stale "
+    "    then n = n + 1 else redis.call('HDEL', KEYS[1], f) end "
+    "  end "
+    "end "
+    "local new = tat + te "
+    "local ok, rem, retry = 1, 0, 0 "
+    "if new - now > tau + te then "
+    "  ok = 0 retry = math.ceil((new - now - tau - te) / 1000) new = tat "
+    "else rem = math.floor((now + tau + te - new) / te) end "
+    "redis.call('HSET', KEYS[1], 't', string.format('%.0f', new), "
+    "  ARGV[1], string.format('%.0f:0', now)) "
+    "redis.call('PEXPIRE', KEYS[1], "
+    "  math.floor((new - now) / 1000) + tonumber(ARGV[4]) + 1000) "
+    "return {ok, rem, math.floor((new - now) / 1000), retry, n}";
+
+
+/* gateway_store redis://[user:password@]host:port[/db] [timeout=] [...] */
+
+char *
+ngx_http_gateway_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gateway_main_conf_t *gmcf = conf;
+
+    ngx_int_t                  n;
+    ngx_str_t                 *value, s;
+    ngx_uint_t                 i;
+    ngx_http_gateway_store_t  *st;
+
+    if (gmcf->store) {
+        return "is duplicate";
+    }
+
+    st = ngx_pcalloc(cf->pool, sizeof(ngx_http_gateway_store_t));
+    if (st == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    st->timeout = 50;
+    st->nconns = 4;
+    st->db = 0;
+
+    value = cf->args->elts;
+
+    if (ngx_http_gateway_store_url(cf, st, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            st->timeout = ngx_parse_time(&s, 0);
+
+            if (st->timeout == (ngx_msec_t) NGX_ERROR || st->timeout == 0
+                || st->timeout > 60000)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid timeout \"%V\": 1ms to 60s",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connections=", 12) == 0) {
+            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
+
+            if (n < 1 || n > 64) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid connections \"%V\": 1 to 64",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            st->nconns = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* 1 for the sync, the others for strict requests */
+    st->nconns++;
+
+    if (ngx_http_gateway_script_sha(st->sync_sha,
+                                    ngx_http_gateway_sync_script,
+                                    sizeof(ngx_http_gateway_sync_script) - 1)
+        != NGX_OK
+        || ngx_http_gateway_script_sha(st->strict_sha,
+                                ngx_http_gateway_strict_script,
+                                sizeof(ngx_http_gateway_strict_script) - 1)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->store = st;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_store_url(ngx_conf_t *cf, ngx_http_gateway_store_t *st,
+    ngx_str_t *value)
+{
+    u_char     *p, *at, *colon, *slash, *end, text[NGX_SOCKADDR_STRLEN];
+    size_t      len;
+    ngx_url_t   u;
+
+    if (value->len <= 8 || ngx_strncmp(value->data, "redis://", 8) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": "
+                           "redis://[user:password@]host:port[/db]", value);
+        return NGX_ERROR;
+    }
+
+    p = value->data + 8;
+    end = value->data + value->len;
+
+    for (at = end; at > p && at[-1] != '@'; at--) { /* void */ }
+
+    if (at > p) {
+        colon = ngx_strlchr(p, at - 1, ':');
+
+        if (colon) {
+            st->user.data = p;
+            st->user.len = colon - p;
+            st->password.data = colon + 1;
+            st->password.len = at - 1 - (colon + 1);
+
+        } else {
+            st->password.data = p;
+            st->password.len = at - 1 - p;
+        }
+
+        if (st->password.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store: an empty password");
+            return NGX_ERROR;
+        }
+
+        p = at;
+    }
+
+    slash = ngx_strlchr(p, end, '/');
+
+    if (slash) {
+        st->db = ngx_atoi(slash + 1, end - slash - 1);
+
+        if (st->db == NGX_ERROR || st->db > 1000000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store database \"%*s\"",
+                               end - slash, slash);
+            return NGX_ERROR;
+        }
+
+        end = slash;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = p;
+    u.url.len = end - p;
+    u.default_port = 6379;
+
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store host \"%V\"%s%s", &u.url,
+                           u.err ? ": " : "", u.err ? u.err : "");
+        return NGX_ERROR;
+    }
+
+    /* the address as hiredis wants it: numeric, so that it never resolves */
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
+                        NGX_SOCKADDR_STRLEN, 0);
+
+    st->addr = ngx_pnalloc(cf->pool, len + 1);
+    if (st->addr == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(st->addr, text, len + 1);
+    st->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+    /* for the logs: never the password */
+
+    st->url.data = ngx_pnalloc(cf->pool, sizeof("redis://@/") - 1
+                                         + st->user.len + u.url.len
+                                         + NGX_INT_T_LEN);
+    if (st->url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(st->url.data, "redis://%V%s%V", &st->user,
+                    st->user.len ? "@" : "", &u.url);
+
+    if (slash) {
+        p = ngx_sprintf(p, "/%i", st->db);
+    }
+
+    st->url.len = p - st->url.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * rate_limit's cluster settings, when the configuration is read: a
+ * cluster line needs the store.
+ */
+
+ngx_int_t
+ngx_http_gateway_cluster_init(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_service_t *s)
+{
+    ngx_uint_t                      i;
+    ngx_http_gateway_limit_conf_t  *lc;
+    ngx_http_gateway_store_t       *st;
+
+    lc = s->limits.elts;
+    st = gmcf->store;
+
+    for (i = 0; i < s->limits.nelts; i++) {
+
+        if (!lc[i].cluster) {
+            continue;
+        }
+
+        if (st == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"rate_limit ... scope=cluster\" of gateway "
+                          "service \"%V\" in %s:%ui needs "
+                          "\"gateway_store\"", &s->name, s->file, s->line);
+            return NGX_ERROR;
+        }
+
+        if (lc[i].sync
+            && (st->tick == 0 || lc[i].sync / 4 < st->tick))
+        {
+            st->tick = ngx_max(lc[i].sync / 4, 5);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_gateway_cluster_init_process(ngx_cycle_t *cycle)
+{
+    uint32_t                       r1, r2;
+    ngx_http_gateway_zone_t       *zone;
+    ngx_http_gateway_store_t      *st;
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gateway_module);
+
+    if (gmcf == NULL || gmcf->store == NULL || gmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    st = gmcf->store;
+    st->log = cycle->log;
+    st->gmcf = gmcf;
+
+    st->conns = ngx_pcalloc(cycle->pool,
+                            st->nconns * sizeof(ngx_http_gateway_redis_t));
+    if (st->conns == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone = gmcf->shm_zone->data;
+
+    /* this host's name in Redis: made once per zone, kept across reloads */
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (zone->sh->host[0] == '\0') {
+        r1 = (uint32_t) ngx_random();
+        r2 = (uint32_t) ngx_random() ^ (uint32_t) ngx_pid;
+        ngx_sprintf(zone->sh->host, "%08xD%08xD%Z", r1, r2);
+    }
+
+    ngx_memcpy(st->host, zone->sh->host, NGX_HTTP_GATEWAY_HOST_LEN + 1);
+
+    /* a new configuration (maybe another store): Redis is tried at once */
+    zone->sh->store_retry = 0;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    /* one worker per host syncs */
+
+    if (st->tick && ngx_worker == 0) {
+        st->sync.handler = ngx_http_gateway_sync_tick;
+        st->sync.data = st;
+        st->sync.log = cycle->log;
+        st->sync.cancelable = 1;
+
+        /* the first tick at once: whether Redis is there, known early */
+        ngx_add_timer(&st->sync, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_gateway_cluster_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_gateway_store_t      *st;
+    ngx_http_gateway_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gateway_module);
+
+    if (gmcf == NULL || gmcf->store == NULL) {
+        return;
+    }
+
+    st = gmcf->store;
+    st->exiting = 1;
+
+    if (st->sync.timer_set) {
+        ngx_del_timer(&st->sync);
+    }
+
+    if (st->conns == NULL) {
+        return;
+    }
+
+    for (i = 0; i < st->nconns; i++) {
+        ngx_http_gateway_redis_close(&st->conns[i]);
+    }
+}
+
+
+/*
+ * Connection i, connected (or connecting) with AUTH and SELECT queued
+ * first: hiredis sends commands in order once connected.
+ */
+
+static ngx_http_gateway_redis_t *
+ngx_http_gateway_redis_get(ngx_http_gateway_store_t *st, ngx_uint_t i)
+{
+    redisAsyncContext         *ac;
+    ngx_connection_t          *c;
+    ngx_http_gateway_redis_t  *rd;
+
+    rd = &st->conns[i];
+
+    if (rd->ac) {
+        return rd;
+    }
+
+    ac = redisAsyncConnect((char *) st->addr, st->port);
+
+    if (ac == NULL) {
+        ngx_http_gateway_store_failed(st, "no memory");
+        return NULL;
+    }
+
+    if (ac->err) {
+        ngx_http_gateway_store_failed(st, ac->errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+
+    c = ngx_get_connection(ac->c.fd, st->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        return NULL;
+    }
+
+    c->data = rd;
+    c->read->handler = ngx_http_gateway_redis_read;
+    c->write->handler = ngx_http_gateway_redis_write;
+    c->read->log = st->log;
+    c->write->log = st->log;
+
+    rd->ac = ac;
+    rd->c = c;
+    rd->store = st;
+    rd->noscript = 0;
+
+    ac->data = rd;
+    ac->ev.data = rd;
+    ac->ev.addRead = ngx_http_gateway_redis_add_read;
+    ac->ev.delRead = ngx_http_gateway_redis_del_read;
+    ac->ev.addWrite = ngx_http_gateway_redis_add_write;
+    ac->ev.delWrite = ngx_http_gateway_redis_del_write;
+    ac->ev.cleanup = ngx_http_gateway_redis_cleanup;
+
+    (void) redisAsyncSetConnectCallback(ac,
+                                        ngx_http_gateway_redis_connected);
+    (void) redisAsyncSetDisconnectCallback(ac,
+                                        ngx_http_gateway_redis_disconnected);
+
+    if (st->password.len) {
+        if (st->user.len) {
+            (void) redisAsyncCommand(ac, ngx_http_gateway_redis_auth, st,
+                                     "AUTH %b %b", st->user.data,
+                                     st->user.len, st->password.data,
+                                     st->password.len);
+        } else {
+            (void) redisAsyncCommand(ac, ngx_http_gateway_redis_auth, st,
+                                     "AUTH %b", st->password.data,
+                                     st->password.len);
+        }
+    }
+
+    if (st->db) {
+        (void) redisAsyncCommand(ac, ngx_http_gateway_redis_auth, st,
+                                 "SELECT %d", (int) st->db);
+    }
+
+    /*
+     * The scripts, once per connection, so that each call is an EVALSHA:
+     * a Redis restarted (an empty script cache) is a new connection.
+     */
+
+    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
+                             st->sync_sha, "SCRIPT LOAD %b",
+                             ngx_http_gateway_sync_script,
+                             sizeof(ngx_http_gateway_sync_script) - 1);
+    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
+                             st->strict_sha, "SCRIPT LOAD %b",
+                             ngx_http_gateway_strict_script,
+                             sizeof(ngx_http_gateway_strict_script) - 1);
+
+    return rd;
+}
+
+
+/* frees the connection: hiredis calls every callback still awaited */
+
+static void
+ngx_http_gateway_redis_close(ngx_http_gateway_redis_t *rd)
+{
+    redisAsyncContext  *ac;
+
+    ac = rd->ac;
+
+    if (ac == NULL) {
+        return;
+    }
+
+    redisAsyncFree(ac);
+}
+
+
+static void
+ngx_http_gateway_redis_add_read(void *data)
+{
+    ngx_http_gateway_redis_t *rd = data;
+
+    /* level-triggered: hiredis reads what one read gives, then asks again */
+
+    if (rd->c && !rd->c->read->active) {
+        (void) ngx_add_event(rd->c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_gateway_redis_del_read(void *data)
+{
+    ngx_http_gateway_redis_t *rd = data;
+
+    if (rd->c && rd->c->read->active) {
+        (void) ngx_del_event(rd->c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_gateway_redis_add_write(void *data)
+{
+    ngx_http_gateway_redis_t *rd = data;
+
+    if (rd->c && !rd->c->write->active) {
+        (void) ngx_add_event(rd->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_gateway_redis_del_write(void *data)
+{
+    ngx_http_gateway_redis_t *rd = data;
+
+    if (rd->c && rd->c->write->active) {
+        (void) ngx_del_event(rd->c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/* hiredis closes the socket after this */
+
+static void
+ngx_http_gateway_redis_cleanup(void *data)
+{
+    ngx_http_gateway_redis_t *rd = data;
+
+    ngx_connection_t  *c;
+
+    c = rd->c;
+
+    rd->ac = NULL;
+    rd->c = NULL;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+}
+
+
+static void
+ngx_http_gateway_redis_read(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_gateway_redis_t  *rd;
+
+    c = ev->data;
+    rd = c->data;
+
+    if (rd->ac) {
+        redisAsyncHandleRead(rd->ac);
+    }
+}
+
+
+static void
+ngx_http_gateway_redis_write(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_gateway_redis_t  *rd;
+
+    c = ev->data;
+    rd = c->data;
+
+    if (rd->ac) {
+        redisAsyncHandleWrite(rd->ac);
+    }
+}
+
+
+static void
+ngx_http_gateway_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_gateway_redis_t  *rd;
+
+    rd = ac->data;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this */
+        ngx_http_gateway_store_failed(rd->store, ac->errstr);
+    }
+}
+
+
+static void
+ngx_http_gateway_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_gateway_redis_t  *rd;
+
+    rd = ac->data;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->store->log, 0,
+                   "gateway store disconnected: %d", status);
+
+    /* Redis closed it (stopped, restarted, killed): it is away for now */
+
+    if (status != REDIS_OK && !rd->store->exiting && !rd->noscript) {
+        ngx_http_gateway_store_failed(rd->store, "connection closed");
+    }
+}
+
+
+static void
+ngx_http_gateway_redis_auth(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_gateway_store_t *st = data;
+
+    if (r == NULL || st->exiting) {
+        return;
+    }
+
+    if (ngx_gateway_cluster_parse_ok(r) != NGX_OK) {
+        ngx_http_gateway_store_failed(st, "AUTH or SELECT refused");
+        redisAsyncFree(ac);
+    }
+}
+
+
+/* SCRIPT LOAD answers the script's SHA-1, which we know */
+
+static void
+ngx_http_gateway_redis_loaded(redisAsyncContext *ac, void *r, void *data)
+{
+    u_char *sha = data;
+
+    redisReply                *reply;
+    ngx_http_gateway_redis_t  *rd;
+
+    reply = r;
+    rd = ac->data;
+
+    if (reply == NULL || rd == NULL || rd->store->exiting) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40
+        || ngx_strncasecmp((u_char *) reply->str, sha, 40) != 0)
+    {
+        ngx_http_gateway_store_failed(rd->store,
+            ngx_http_gateway_redis_error(rd->store, ac, reply,
+                                         "SCRIPT LOAD refused"));
+        return;
+    }
+
+    /* Redis answers, as it should */
+
+    ngx_http_gateway_store_up(rd->store);
+}
+
+
+/*
+ * An error reply (or no reply) ends the connection: a script cache
+ * flushed (NOSCRIPT), a user without a right, a Redis in trouble; the
+ * next connection starts afresh.  Returns what the warn line says, or
+ * NULL for NOSCRIPT: Redis is there, and the next connection loads the
+ * scripts again (the request at hand falls back, the store is not down).
+ */
+
+static const char *
+ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
+    redisAsyncContext *ac, redisReply *reply, const char *what)
+{
+    u_char                    *p, *last;
+    size_t                     i;
+    ngx_http_gateway_redis_t  *rd;
+
+    rd = ac->data;
+
+    /* the other replies awaited on a connection ended for NOSCRIPT */
+
+    if (reply == NULL) {
+        return (rd && rd->noscript) ? NULL : "connection lost";
+    }
+
+    if (reply->type != REDIS_REPLY_ERROR || reply->str == NULL) {
+        redisAsyncFree(ac);
+        return what;
+    }
+
+    if (reply->len >= 8 && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        if (rd) {
+            rd->noscript = 1;
+        }
+
+        redisAsyncFree(ac);
+        return NULL;
+    }
+
+    /* Redis's words, printable only, shortened */
+
+    p = st->error;
+    last = st->error + NGX_HTTP_GATEWAY_ERROR_LEN - 1;
+
+    for (i = 0; i < reply->len && p < last; i++) {
+        *p++ = (reply->str[i] >= 0x20 && reply->str[i] < 0x7f)
+               ? (u_char) reply->str[i] : '?';
+    }
+
+    *p = '\0';
+
+    redisAsyncFree(ac);
+
+    return (const char *) st->error;
+}
+
+
+static ngx_int_t
+ngx_http_gateway_script_sha(u_char *sha, const char *text, size_t len)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  n;
+
+    if (EVP_Digest(text, len, md, &n, EVP_sha1(), NULL) != 1 || n != 20) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(sha, md, 20);
+
+    return NGX_OK;
+}
+
+
+/* the sync: one worker's timer, every quarter of the shortest interval */
+
+static void
+ngx_http_gateway_sync_tick(ngx_event_t *ev)
+{
+    u_char                    *p, te[NGX_INT64_LEN], tau[NGX_INT64_LEN],
+                              hz[NGX_INT64_LEN], hold[NGX_INT_T_LEN],
+                              extra[NGX_INT_T_LEN], demand[NGX_INT_T_LEN],
+                              want[NGX_INT_T_LEN], stale[NGX_INT_T_LEN];
+    size_t                     argvlen[13];
+    int64_t                    t;
+    ngx_uint_t                 i, n, kick;
+    const char                *argv[13];
+    ngx_http_gateway_sync_t   *sy;
+    ngx_http_gateway_zone_t   *zone;
+    ngx_http_gateway_redis_t  *rd;
+    ngx_http_gateway_store_t  *st;
+
+    st = ev->data;
+
+    if (st->exiting || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(&st->sync, st->tick);
+
+    if (st->batch || !ngx_http_gateway_store_usable(st)) {
+        return;
+    }
+
+    zone = ngx_http_gateway_store_zone(st);
+
+    sy = ngx_alloc(sizeof(ngx_http_gateway_sync_t)
+                   + NGX_HTTP_GATEWAY_SYNC_BATCH * 256, st->log);
+    if (sy == NULL) {
+        return;
+    }
+
+    ngx_memzero(sy, sizeof(ngx_http_gateway_sync_t));
+    sy->keys = (u_char *) sy + sizeof(ngx_http_gateway_sync_t);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    kick = zone->sh->kick
+           && ngx_current_msec - st->last_sync >= st->tick;
+
+    n = ngx_gateway_cluster_collect(&zone->sh->cluster, ngx_current_msec,
+                                    kick, sy->rep,
+                                    NGX_HTTP_GATEWAY_SYNC_BATCH, sy->keys,
+                                    NGX_HTTP_GATEWAY_SYNC_BATCH * 256);
+    if (n) {
+        zone->sh->kick = 0;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (n == 0) {
+        ngx_free(sy);
+
+        /*
+         * Nothing to report: still find out whether Redis is there, at
+         * start and while it is away, with a new connection (its SCRIPT
+         * LOADs answered say it is), so that the first requests of a
+         * host started while Redis is away follow on_store_error too.
+         */
+
+        if (!st->probed || zone->sh->store_down) {
+            st->probed = 1;
+            ngx_http_gateway_redis_close(&st->conns[0]);
+            (void) ngx_http_gateway_redis_get(st, 0);
+        }
+
+        return;
+    }
+
+    st->probed = 1;
+    sy->store = st;
+    sy->n = n;
+    st->last_sync = ngx_current_msec;
+
+    rd = ngx_http_gateway_redis_get(st, 0);
+
+    if (rd == NULL) {
+        ngx_http_gateway_sync_done(sy);
+        return;
+    }
+
+    sy->conn = rd;
+    st->batch = sy;
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (char *) st->sync_sha;
+    argvlen[1] = 40;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[4] = (char *) st->host;
+    argvlen[4] = ngx_strlen(st->host);
+
+    for (i = 0; i < n; i++) {
+        argv[3] = (char *) sy->rep[i].key.data;
+        argvlen[3] = sy->rep[i].key.len;
+
+        t = ngx_gateway_cluster_te(sy->rep[i].rate);
+
+        p = ngx_sprintf(te, "%L", t);
+        argv[5] = (char *) te;
+        argvlen[5] = p - te;
+
+        p = ngx_sprintf(tau, "%L", t * (int64_t) sy->rep[i].burst);
+        argv[6] = (char *) tau;
+        argvlen[6] = p - tau;
+
+        p = ngx_sprintf(hz, "%L", (int64_t) sy->rep[i].interval * 1000);
+        argv[7] = (char *) hz;
+        argvlen[7] = p - hz;
+
+        p = ngx_sprintf(hold, "%ui", sy->rep[i].hold);
+        argv[8] = (char *) hold;
+        argvlen[8] = p - hold;
+
+        p = ngx_sprintf(extra, "%ui", sy->rep[i].extra);
+        argv[9] = (char *) extra;
+        argvlen[9] = p - extra;
+
+        p = ngx_sprintf(demand, "%ui", sy->rep[i].demand);
+        argv[10] = (char *) demand;
+        argvlen[10] = p - demand;
+
+        p = ngx_sprintf(want, "%ui", sy->rep[i].want);
+        argv[11] = (char *) want;
+        argvlen[11] = p - want;
+
+        p = ngx_sprintf(stale, "%M", 3 * sy->rep[i].interval);
+        argv[12] = (char *) stale;
+        argvlen[12] = p - stale;
+
+        if (redisAsyncCommandArgv(rd->ac, ngx_http_gateway_sync_reply, sy,
+                                  13, argv, argvlen)
+            != REDIS_OK)
+        {
+            sy->failed = 1;
+            sy->why = "a command not sent";
+            sy->replied++;
+        }
+    }
+
+    sy->timer.handler = ngx_http_gateway_sync_timeout;
+    sy->timer.data = sy;
+    sy->timer.log = st->log;
+    sy->timer.cancelable = 1;
+
+    ngx_add_timer(&sy->timer, st->timeout);
+
+    if (sy->replied == sy->n) {
+        ngx_http_gateway_sync_done(sy);
+    }
+}
+
+
+/* replies come in the order of the commands */
+
+static void
+ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_gateway_sync_t *sy = data;
+
+    ngx_uint_t                    i;
+    ngx_http_gateway_zone_t      *zone;
+    ngx_gateway_cluster_grant_t   g;
+
+    i = sy->replied++;
+
+    if (i >= sy->n) {
+        return;
+    }
+
+    zone = ngx_http_gateway_store_zone(sy->store);
+
+    /* a process that exits gives the counts back to the zone */
+
+    if (sy->store->exiting
+        || ngx_gateway_cluster_parse_grant(r, &g) != NGX_OK)
+    {
+        if (!sy->failed && !sy->store->exiting) {
+            sy->why = ngx_http_gateway_redis_error(sy->store, ac, r,
+                                                   "a bad sync reply");
+        }
+
+        sy->failed = 1;
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
+                                  &sy->rep[i], NULL, ngx_current_msec);
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    } else {
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
+                                  &sy->rep[i], &g, ngx_current_msec);
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+    }
+
+    if (sy->replied == sy->n) {
+        ngx_http_gateway_sync_done(sy);
+    }
+}
+
+
+static void
+ngx_http_gateway_sync_timeout(ngx_event_t *ev)
+{
+    ngx_http_gateway_sync_t *sy = ev->data;
+
+    /* each reply awaited comes now, as none: then the batch is done */
+
+    sy->failed = 1;
+    sy->why = "sync timed out";
+
+    if (sy->conn && sy->conn->ac) {
+        ngx_http_gateway_redis_close(sy->conn);
+
+    } else {
+        ngx_http_gateway_sync_done(sy);
+    }
+}
+
+
+static void
+ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy)
+{
+    ngx_uint_t                 i;
+    ngx_http_gateway_zone_t   *zone;
+    ngx_http_gateway_store_t  *st;
+
+    st = sy->store;
+
+    if (sy->timer.timer_set) {
+        ngx_del_timer(&sy->timer);
+    }
+
+    if (st->batch == sy) {
+        st->batch = NULL;
+    }
+
+    zone = ngx_http_gateway_store_zone(st);
+
+    if (sy->conn == NULL && !st->exiting) {
+
+        /* never sent: the counts go back to their keys */
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        for (i = 0; i < sy->n; i++) {
+            ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
+                                      &sy->rep[i], NULL, ngx_current_msec);
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        sy->failed = 1;
+        sy->why = "cannot connect";
+    }
+
+    if (!st->exiting) {
+        if (sy->failed && sy->why == NULL) {
+            /* NOSCRIPT: the next sync, on a new connection, loads them */
+
+        } else if (sy->failed) {
+            ngx_http_gateway_store_failed(st, sy->why);
+
+        } else {
+            zone->sh->synced = ngx_current_msec;
+            ngx_http_gateway_store_up(st);
+        }
+    }
+
+    ngx_free(sy);
+}
+
+
+/*
+ * sync=strict: before the admission, Redis decides each strict line of
+ * the request; the request waits (asynchronously) up to the store's
+ * timeout.  NGX_OK: decided (or Redis is away: the lines fall back),
+ * NGX_AGAIN: waiting, the handler runs again with the answers.
+ */
+
+ngx_int_t
+ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limits_t *lim, ngx_gateway_route_match_t *m)
+{
+    u_char                          *p, te[NGX_INT64_LEN],
+                                    tau[NGX_INT64_LEN], stale[NGX_INT_T_LEN];
+    size_t                           argvlen[8];
+    int64_t                          t;
+    ngx_uint_t                       i, n;
+    const char                      *argv[8];
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_gateway_redis_t        *rd;
+    ngx_http_gateway_store_t        *st;
+    ngx_http_gateway_strict_cb_t    *cb;
+    ngx_http_gateway_strict_op_t    *op;
+    ngx_http_gateway_cluster_req_t  *req;
+
+    req = ctx->cluster;
+
+    if (req && req->decided) {
+        for (i = 0; i < lim->n && i < NGX_HTTP_GATEWAY_LIMITS_MAX + 1; i++) {
+            lim->lk[i].strict = req->strict[i];
+            lim->lk[i].strict_state = req->state[i];
+        }
+
+        return NGX_OK;
+    }
+
+    n = 0;
+
+    for (i = 0; i < lim->n; i++) {
+        if (lim->lk[i].lc->cluster && lim->lk[i].lc->sync == 0) {
+            lim->lk[i].strict_state = NGX_HTTP_GATEWAY_STRICT_FALLBACK;
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    st = gmcf->store;
+
+    if (!ngx_http_gateway_store_usable(st)) {
+        return NGX_OK;
+    }
+
+    req = ngx_pcalloc(r->pool, sizeof(ngx_http_gateway_cluster_req_t));
+    if (req == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    req->match = *m;
+
+    for (i = 0; i < lim->n; i++) {
+        req->state[i] = lim->lk[i].strict_state;
+    }
+
+    /* not in the request's pool: hiredis may call back after it is gone */
+
+    op = ngx_calloc(sizeof(ngx_http_gateway_strict_op_t)
+                    + n * sizeof(ngx_http_gateway_strict_cb_t), st->log);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_free(op);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st->next = (st->next + 1) % (st->nconns - 1);
+
+    rd = ngx_http_gateway_redis_get(st, 1 + st->next);
+
+    if (rd == NULL) {
+        ngx_free(op);
+        return NGX_OK;
+    }
+
+    op->request = r;
+    op->store = st;
+    op->conn = rd;
+    op->req = req;
+    op->cln = cln;
+
+    cln->handler = ngx_http_gateway_strict_cleanup;
+    cln->data = op;
+
+    cb = (ngx_http_gateway_strict_cb_t *) (op + 1);
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = 7;
+    argv[1] = (char *) st->strict_sha;
+    argvlen[1] = 40;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[4] = (char *) st->host;
+    argvlen[4] = ngx_strlen(st->host);
+
+    p = ngx_sprintf(stale, "%d", NGX_HTTP_GATEWAY_STRICT_STALE);
+    argv[7] = (char *) stale;
+    argvlen[7] = p - stale;
+
+    for (i = 0; i < lim->n; i++) {
+        if (!lim->lk[i].lc->cluster || lim->lk[i].lc->sync) {
+            continue;
+        }
+
+        argv[3] = (char *) lim->lk[i].redis_key.data;
+        argvlen[3] = lim->lk[i].redis_key.len;
+
+        t = ngx_gateway_cluster_te(lim->lk[i].lc->rate);
+
+        p = ngx_sprintf(te, "%L", t);
+        argv[5] = (char *) te;
+        argvlen[5] = p - te;
+
+        p = ngx_sprintf(tau, "%L", t * (int64_t) lim->lk[i].lc->burst);
+        argv[6] = (char *) tau;
+        argvlen[6] = p - tau;
+
+        cb->op = op;
+        cb->line = i;
+
+        if (redisAsyncCommandArgv(rd->ac, ngx_http_gateway_strict_reply, cb,
+                                  8, argv, argvlen)
+            == REDIS_OK)
+        {
+            op->waiting++;
+            op->refs++;
+        }
+
+        cb++;
+    }
+
+    if (op->refs == 0) {
+        cln->handler = NULL;
+        ngx_free(op);
+        return NGX_OK;
+    }
+
+    ctx->cluster = req;
+
+    op->timer.handler = ngx_http_gateway_strict_timeout;
+    op->timer.data = op;
+    op->timer.log = r->connection->log;
+
+    ngx_add_timer(&op->timer, st->timeout);
+
+    /* as limit_req's delay: the client may go meanwhile */
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_gateway_strict_reply(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_gateway_strict_cb_t *cb = data;
+
+    ngx_http_gateway_strict_op_t    *op;
+    ngx_http_gateway_cluster_req_t  *req;
+    ngx_gateway_cluster_strict_t     s;
+
+    op = cb->op;
+
+    if (op->request && !op->store->exiting) {
+        req = op->req;
+
+        if (ngx_gateway_cluster_parse_strict(r, &s) == NGX_OK) {
+            req->strict[cb->line] = s;
+            req->state[cb->line] = NGX_HTTP_GATEWAY_STRICT_DECIDED;
+            ngx_http_gateway_store_up(op->store);
+
+        } else if (!op->failed) {
+            op->failed = 1;
+            op->why = ngx_http_gateway_redis_error(op->store, ac, r,
+                                                   "a bad strict reply");
+        }
+
+        if (--op->waiting == 0) {
+            if (op->failed && op->why) {
+                ngx_http_gateway_store_failed(op->store, op->why);
+            }
+
+            ngx_http_gateway_strict_resume(op);
+        }
+    }
+
+    if (--op->refs == 0) {
+        if (op->timer.timer_set) {
+            ngx_del_timer(&op->timer);
+        }
+
+        if (op->request == NULL) {
+            ngx_free(op);
+        }
+    }
+}
+
+
+static void
+ngx_http_gateway_strict_timeout(ngx_event_t *ev)
+{
+    ngx_http_gateway_strict_op_t *op = ev->data;
+
+    ngx_http_gateway_redis_t  *rd;
+
+    rd = op->conn;
+
+    ngx_http_gateway_store_failed(op->store, "strict request timed out");
+
+    /* the lines not answered fall back; the op waits for hiredis alone */
+
+    ngx_http_gateway_strict_resume(op);
+
+    /* every callback awaited on it comes now, as none, and frees op */
+
+    ngx_http_gateway_redis_close(rd);
+}
+
+
+/* the request goes on with what Redis said; op no longer knows it */
+
+static void
+ngx_http_gateway_strict_resume(ngx_http_gateway_strict_op_t *op)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = op->request;
+
+    if (r == NULL) {
+        return;
+    }
+
+    op->request = NULL;
+    op->req->decided = 1;
+    op->cln->handler = NULL;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+
+    if (op->refs == 0) {
+        ngx_free(op);
+    }
+
+    c = r->connection;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request ended first (the client went): the op forgets it */
+
+static void
+ngx_http_gateway_strict_cleanup(void *data)
+{
+    ngx_http_gateway_strict_op_t *op = data;
+
+    if (op->request == NULL) {
+        return;
+    }
+
+    op->request = NULL;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+
+    if (op->refs == 0) {
+        ngx_free(op);
+    }
+}
+
+
+/*
+ * A cluster line's dry decision, under the zone's lock, after the strict
+ * lines had Redis's word: nothing is spent until the commit.
+ */
+
+void
+ngx_http_gateway_cluster_take(ngx_http_gateway_zone_t *zone,
+    ngx_http_gateway_limit_check_t *lk)
+{
+    ngx_gateway_cluster_node_t      *cn;
+    ngx_gateway_cluster_decision_t   d;
+
+    lk->node = NULL;
+    lk->fallback = 0;
+    lk->kick = 0;
+
+    if (lk->lc->sync == 0
+        && lk->strict_state == NGX_HTTP_GATEWAY_STRICT_DECIDED)
+    {
+        lk->rc = lk->strict.admitted ? NGX_OK : NGX_BUSY;
+        lk->remaining = lk->strict.remaining;
+        lk->reset = lk->strict.reset;
+        lk->retry = lk->strict.admitted ? 0 : ngx_max(lk->strict.retry, 1);
+        lk->decided = 1;
+        return;
+    }
+
+    cn = ngx_gateway_cluster_lookup(zone->shpool, &zone->sh->cluster,
+                                    &lk->redis_key, lk->lc->rate,
+                                    lk->lc->burst,
+                                    lk->lc->sync ? lk->lc->sync : 1000,
+                                    ngx_current_msec);
+    if (cn == NULL) {
+        lk->decided = 0;
+        return;
+    }
+
+    lk->node = cn;
+    lk->decided = 1;
+
+    if (lk->lc->sync == 0 || zone->sh->store_down) {
+        lk->fallback = 1;
+        ngx_gateway_cluster_fallback(cn, lk->lc->on_error, ngx_current_msec,
+                                     zone->sh->store_retry, 0, &d);
+
+    } else {
+        ngx_gateway_cluster_decide(&zone->sh->cluster, cn, ngx_current_msec,
+                                   0, &d);
+        lk->kick = d.kick;
+    }
+
+    lk->rc = d.rc;
+    lk->remaining = d.remaining;
+    lk->reset = d.reset;
+    lk->retry = d.retry;
+}
+
+
+/* the same lock hold: the request offered, and admitted or not */
+
+void
+ngx_http_gateway_cluster_commit(ngx_http_gateway_zone_t *zone,
+    ngx_http_gateway_service_t *s, ngx_http_gateway_limit_check_t *lk,
+    ngx_uint_t admitted)
+{
+    ngx_gateway_cluster_node_t      *cn;
+    ngx_gateway_cluster_decision_t   d;
+
+    cn = lk->node;
+
+    if (lk->lc->sync == 0
+        && lk->strict_state == NGX_HTTP_GATEWAY_STRICT_DECIDED)
+    {
+        zone->sh->cluster.hosts = lk->strict.hosts;
+        return;
+    }
+
+    if (cn == NULL) {
+        return;
+    }
+
+    if (lk->fallback) {
+        ngx_http_gateway_count(s, fallbacks);
+
+        if (admitted) {
+            ngx_gateway_cluster_fallback(cn, lk->lc->on_error,
+                                         ngx_current_msec,
+                                         zone->sh->store_retry, 1, &d);
+        }
+
+        return;
+    }
+
+    ngx_gateway_cluster_offer(&zone->sh->cluster, cn);
+
+    if (admitted) {
+        ngx_gateway_cluster_decide(&zone->sh->cluster, cn, ngx_current_msec,
+                                   1, &d);
+    }
+
+    if (lk->kick) {
+        zone->sh->kick = 1;
+    }
+}
+
+
+/*
+ * The Redis key of a line's bucket, with its hash tag: the service, the
+ * line and a digest of whom it counts, so that hosts agree whatever the
+ * order of their services, and Redis sees no identity.
+ */
+
+ngx_int_t
+ngx_http_gateway_cluster_key(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
+    ngx_http_gateway_limit_check_t *lk, ngx_str_t *who)
+{
+    u_char        *p, md[EVP_MAX_MD_SIZE];
+    unsigned int   len;
+
+    if (EVP_Digest(who->data, who->len, md, &len, gmcf->sha256, NULL) != 1
+        || len < 16)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("gw:{:}") - 1 + ctx->service->name.len
+                             + NGX_INT_T_LEN + 1 + 32);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    lk->redis_key.data = p;
+
+    p = ngx_cpymem(p, "gw:{", 4);
+    p = ngx_cpymem(p, ctx->service->name.data, ctx->service->name.len);
+    *p++ = ':';
+    p = ngx_http_gateway_uint(p, lk->number);
+    *p++ = ':';
+    p = ngx_hex_dump(p, md, 16);
+    *p++ = '}';
+
+    lk->redis_key.len = p - lk->redis_key.data;
+
+    return NGX_OK;
+}
+
+
+/* gateway_status: the host's view of the store */
+
+void
+ngx_http_gateway_cluster_status(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_uint_t *up, ngx_msec_t *lag, ngx_uint_t *errors)
+{
+    ngx_http_gateway_zone_t  *zone;
+
+    *up = 0;
+    *lag = 0;
+    *errors = 0;
+
+    if (gmcf->store == NULL || gmcf->shm_zone == NULL) {
+        return;
+    }
+
+    zone = gmcf->shm_zone->data;
+
+    *up = !zone->sh->store_down;
+    *errors = zone->sh->store_errors;
+
+    if (zone->sh->synced) {
+        *lag = ngx_current_msec - zone->sh->synced;
+    }
+}
+
+
+static void
+ngx_http_gateway_store_up(ngx_http_gateway_store_t *st)
+{
+    ngx_http_gateway_zone_t  *zone;
+
+    zone = ngx_http_gateway_store_zone(st);
+
+    if (zone->sh->store_down
+        && ngx_atomic_cmp_set(&zone->sh->store_down, 1, 0))
+    {
+        ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                      "gateway: store %V is up again: cluster rate limits "
+                      "are shared again", &st->url);
+    }
+}
+
+
+static void
+ngx_http_gateway_store_failed(ngx_http_gateway_store_t *st,
+    const char *why)
+{
+    ngx_http_gateway_zone_t  *zone;
+
+    if (st->exiting) {
+        return;
+    }
+
+    zone = ngx_http_gateway_store_zone(st);
+
+    (void) ngx_atomic_fetch_add(&zone->sh->store_errors, 1);
+
+    zone->sh->store_retry = ngx_current_msec + NGX_HTTP_GATEWAY_STORE_RETRY;
+
+    if (!zone->sh->store_down
+        && ngx_atomic_cmp_set(&zone->sh->store_down, 0, 1))
+    {
+        ngx_log_error(NGX_LOG_WARN, st->log, 0,
+                      "gateway: store %V is down (%s): cluster rate limits "
+                      "follow on_store_error until it is back",
+                      &st->url, why ? why : "error");
+    }
+}
+
+
+/*
+ * Whether to ask Redis now: always while it is up; while it is down,
+ * once every NGX_HTTP_GATEWAY_STORE_RETRY ms for the whole host (the
+ * first process to see the time take the attempt).
+ */
+
+static ngx_uint_t
+ngx_http_gateway_store_usable(ngx_http_gateway_store_t *st)
+{
+    ngx_atomic_uint_t         retry;
+    ngx_http_gateway_zone_t  *zone;
+
+    zone = ngx_http_gateway_store_zone(st);
+
+    if (!zone->sh->store_down) {
+        return 1;
+    }
+
+    retry = zone->sh->store_retry;
+
+    if ((ngx_msec_int_t) (ngx_current_msec - retry) < 0) {
+        return 0;
+    }
+
+    return ngx_atomic_cmp_set(&zone->sh->store_retry, retry,
+                              ngx_current_msec
+                              + NGX_HTTP_GATEWAY_STORE_RETRY);
+}
+
+
+static ngx_http_gateway_zone_t *
+ngx_http_gateway_store_zone(ngx_http_gateway_store_t *st)
+{
+    return st->gmcf->shm_zone->data;
+}

@@ -1,0 +1,359 @@
+# Cluster rate limits on one host: the directives, a real Redis (started
+# by t/inc/GatewayRedis.pm on a free port), AUTH with an ACL user, the
+# keys left in Redis, sync=strict, the RateLimit fields, the status.
+
+use lib 't/inc';
+use GatewayRedis;
+use Test::Nginx::Socket 'no_plan';
+
+# "gw" may run the scripts on its keys only; the default user is for
+# the tests' own commands
+GatewayRedis::start(acl => [
+    'user default on nopass ~* &* +@all',
+    'user gw on >s3cret ~gw:* -@all +evalsha +script|load +select +time'
+    . ' +hgetall +hdel +hset +pexpire',
+]);
+
+repeat_each(1);
+master_on();
+workers(2);
+no_shuffle();
+no_long_string();
+no_root_location();
+log_level('info');
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("suppress_stderr", 1) if defined $block->must_die;
+
+    # a zone of its own: with TEST_NGINX_USE_HUP, state of another block
+    # (a store found down, hosts seen) would otherwise stay
+    my ($n) = $block->name =~ /TEST (\d+)/;
+    $block->set_value("http_config", "    gateway_zone gw$n 1m;\n"
+                                     . $block->http_config)
+        if defined $block->http_config && !defined $block->must_die;
+
+    # a route for each service the block declares
+    if (!defined $block->config) {
+        my $routes = join '', map { "        gateway_route /$_/ $_;\n" }
+                     ($block->http_config // '') =~ /gateway_service (\w+)/g;
+        $block->set_value("config", <<"_EOC_");
+    location /fn/ { return 200 "ok\\n"; }
+
+    location = /status { gateway_status; }
+
+    location / {
+$routes        add_header X-Remaining \$gateway_ratelimit_remaining always;
+        proxy_pass \$gateway_target;
+    }
+_EOC_
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: scope=cluster needs a store
+--- http_config
+    gateway_default_auth off;
+    gateway_service a {
+        endpoint http://127.0.0.1:1/;
+        rate_limit 10r/s scope=cluster;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"rate_limit \.\.\. scope=cluster" of gateway service "a" in \S+nginx\.conf:\d+ needs "gateway_store"}
+
+
+
+=== TEST 2: a sync interval that is none
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service a {
+        endpoint http://127.0.0.1:1/;
+        rate_limit 10r/s scope=cluster sync=5ms;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid "sync" value "sync=5ms": "strict" or 10ms to 60s in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 3: an unknown on_store_error
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service a {
+        endpoint http://127.0.0.1:1/;
+        rate_limit 10r/s scope=cluster on_store_error=fail;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid "on_store_error" value "on_store_error=fail": "local", "open" or "closed" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 4: sync= on a local limit
+--- http_config
+    gateway_default_auth off;
+    gateway_service a {
+        endpoint http://127.0.0.1:1/;
+        rate_limit 10r/s sync=strict;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"sync" and "on_store_error" need "scope=cluster" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 5: a store that is not a redis:// URL
+--- http_config
+    gateway_store http://127.0.0.1:6379;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid store "http://127\.0\.0\.1:6379": redis://\[user:password\@\]host:port\[/db\] in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 6: a bad store timeout, and a store given twice
+--- http_config
+    gateway_store redis://127.0.0.1:1 timeout=0;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid timeout "timeout=0": 1ms to 60s in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 7: a store given twice
+--- http_config
+    gateway_store redis://127.0.0.1:1;
+    gateway_store redis://127.0.0.1:2;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"gateway_store" directive is duplicate in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 8: sync=100ms, a fresh key: burst + 1 at once, then 429, with the fields
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service a {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=2 per=service scope=cluster;
+    }
+--- init
+GatewayRedis::cmd('FLUSHALL');
+--- pipelined_requests eval
+["GET /a/1", "GET /a/2", "GET /a/3", "GET /a/4"]
+--- error_code eval
+[200, 200, 200, 429]
+--- response_headers eval
+["RateLimit-Policy: \"a\";q=3;w=60\nRateLimit: \"a\";r=2;t=63\nX-Remaining: 2",
+ "X-Remaining: 1", "X-Remaining: 0",
+ "X-Remaining: 0\nRateLimit: \"a\";r=0;t=1\nRetry-After: 1"]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 9: what the sync left in Redis: one hash-tagged key that expires
+The key names the service and line; its hash tag is the whole limited
+identity; it holds the cluster's time ("t") and this host's demand.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service a {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=2 per=service scope=cluster;
+    }
+--- init
+my $keys = GatewayRedis::cmd('KEYS', '*');
+Test::More::is(scalar @$keys, 1, 'TEST 9: one key');
+Test::More::like($keys->[0], qr/^gw:\{a:1:[0-9a-f]{32}\}$/,
+                 'TEST 9: its name and hash tag');
+my $ttl = GatewayRedis::cmd('PTTL', $keys->[0]);
+Test::More::cmp_ok($ttl, '>', 0, "TEST 9: it expires ($ttl ms)");
+Test::More::cmp_ok($ttl, '<', 300_000, 'TEST 9: within the time its tokens take');
+my $h = { @{ GatewayRedis::cmd('HGETALL', $keys->[0]) } };
+Test::More::ok(exists $h->{t}, 'TEST 9: the cluster time');
+Test::More::is(scalar keys %$h, 2, 'TEST 9: and one host');
+--- request
+GET /fn/5
+--- error_code: 200
+
+
+
+=== TEST 10: sync=strict: exactly burst + 1, asked of Redis each time
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=1 per=service scope=cluster sync=strict
+                   on_store_error=closed;
+    }
+--- init
+GatewayRedis::cmd('FLUSHALL');
+--- pipelined_requests eval
+["GET /b/1", "GET /b/2", "GET /b/3", "GET /b/4"]
+--- error_code eval
+[200, 200, 429, 429]
+--- response_headers eval
+["RateLimit: \"b\";r=1;t=63\nX-Remaining: 1", "X-Remaining: 0",
+ "Retry-After: 63", "Retry-After: 63"]
+--- no_error_log
+[warn]
+[error]
+
+
+
+=== TEST 11: strict, and the limit is Redis's: another host's requests count
+Two requests are made "elsewhere", straight on Redis with the script's
+effect (the key's time moved two tokens ahead: 1r/m is 62.5 s a token):
+this host admits none.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=1 per=service scope=cluster sync=strict
+                   on_store_error=open;
+    }
+--- init
+GatewayRedis::cmd('FLUSHALL');
+my $t = GatewayRedis::cmd('TIME');
+my $now = $t->[0] * 1_000_000 + $t->[1];
+# the key of service b, line 1, per=service: found by a first request
+my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                 PeerPort => $ENV{TEST_NGINX_SERVER_PORT});
+print $sock "GET /b/0 HTTP/1.0\r\nHost: x\r\n\r\n";
+my $first = <$sock>;
+Test::More::like($first, qr/ 200 /, 'TEST 11: the first request');
+my ($key) = @{ GatewayRedis::cmd('KEYS', 'gw:{b:1:*') };
+GatewayRedis::cmd('HSET', $key, 't', sprintf('%.0f', $now + 125_000_000));
+--- request
+GET /b/1
+--- error_code: 429
+--- response_headers
+Retry-After: 63
+
+
+
+=== TEST 12: AUTH as an ACL user
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://gw:s3cret@127.0.0.1:$TEST_NGINX_REDIS_PORT/0
+                  timeout=200ms connections=2;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m per=service scope=cluster sync=strict
+                   on_store_error=closed;
+    }
+--- init
+GatewayRedis::cmd('FLUSHALL');
+--- pipelined_requests eval
+["GET /b/1", "GET /b/2"]
+--- error_code eval
+[200, 429]
+--- no_error_log
+[warn]
+s3cret
+
+
+
+=== TEST 13: a wrong password: the store is down, on_store_error applies, no secret logged
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://gw:wrong-s3cret@127.0.0.1:$TEST_NGINX_REDIS_PORT
+                  timeout=200ms;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m per=service scope=cluster sync=strict
+                   on_store_error=closed;
+    }
+--- request
+GET /b/1
+--- error_code: 429
+--- error_log eval
+qr{\[warn\] .*gateway: store redis://gw\@127\.0\.0\.1:\d+ is down \(AUTH or SELECT refused\)}
+--- no_error_log
+wrong-s3cret
+
+
+
+=== TEST 14: the status shows the scope and the store of a cluster limit, nothing for a local one
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service a {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 10r/s per=service scope=cluster;
+    }
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 10r/s per=service;
+    }
+--- request
+GET /status
+--- response_body_like eval
+qr{"a": \{.*"rate_limit": \{\s*"scope": "cluster",\s*"store": "up",\s*"sync_lag_ms": \d+,\s*"store_errors": 0,\s*"fallbacks": 0\s*\}\s*\},\s*"b": \{(?:(?!rate_limit").)*\}\s*\}\s*\}\s*\z}s
+
+
+
+=== TEST 15: the status in Prometheus text
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service a {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 10r/s per=service scope=cluster;
+    }
+--- request
+GET /status?format=prometheus
+--- response_body_like eval
+qr{gateway_ratelimit_fallbacks_total\{service="a"\} 0\n.*gateway_store_up 1\n.*gateway_store_errors_total 0\n}s
+
+
+
+=== TEST 16: a flushed script cache: the connection that finds it ends, the next loads the scripts again
+Redis is there all along: the store is never down; a request that met
+NOSCRIPT falls back (closed here) once per connection, then all pass.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT connections=1;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=100 per=service scope=cluster sync=strict
+                   on_store_error=closed;
+    }
+--- init
+use GatewayProc;
+GatewayRedis::cmd('FLUSHALL');
+my @before = split ' ', GatewayProc::statuses('/b/1', 6);
+Test::More::is("@before", '200 200 200 200 200 200', 'TEST 16: before');
+GatewayRedis::cmd('SCRIPT', 'FLUSH');
+my @during = split ' ', GatewayProc::statuses('/b/2', 12);
+Test::More::diag("TEST 16: @during");
+Test::More::ok(!grep({ $_ != 200 && $_ != 429 } @during),
+               "TEST 16: 200 or 429 (@during)");
+my @after = split ' ', GatewayProc::statuses('/b/3', 6);
+Test::More::cmp_ok(scalar(grep { $_ == 200 } @after), '>=', 5,
+                   "TEST 16: the scripts loaded again (@after)");
+--- request
+GET /b/4
+--- error_code: 200
+--- no_error_log
+is down
+[error]

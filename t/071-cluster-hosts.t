@@ -1,0 +1,131 @@
+# One cluster limit on three gateway hosts: the nginx of Test::Nginx and
+# two more (t/inc/GatewayCluster.pm: separate processes, zones and
+# prefixes), two workers each, one Redis.  Clients spread over the three
+# at twice and ten times the limit: the total admitted stays within 10%
+# of the quota; sync=strict is exact.
+
+use lib 't/inc';
+use GatewayRedis;
+use GatewayCluster;
+use Test::Nginx::Socket 'no_plan';
+
+GatewayRedis::start();
+
+master_on();
+workers(2);
+no_shuffle();
+repeat_each(1);
+no_long_string();
+no_root_location();
+log_level('info');
+
+# a host's configuration: its services (the function is a location of
+# the host itself, on $PORT) and its locations
+our $Services = <<'_EOC_';
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=100ms;
+    gateway_default_auth off;
+
+    gateway_service synced {
+        endpoint http://127.0.0.1:$PORT/fn/;
+        rate_limit 30r/s burst=3 per=service scope=cluster sync=100ms;
+    }
+
+    gateway_service strict {
+        endpoint http://127.0.0.1:$PORT/fn/;
+        rate_limit 10r/s burst=2 per=service scope=cluster sync=strict;
+    }
+_EOC_
+
+our $Locations = <<'_EOC_';
+    location /fn/ { return 200 "ok\n"; }
+
+    location / {
+        gateway_route /synced/ synced;
+        gateway_route /strict/ strict;
+        proxy_pass $gateway_target;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    (my $http = $Services) =~ s/\$PORT\b/\$TEST_NGINX_SERVER_PORT/g;
+
+    # a zone of its own: with TEST_NGINX_USE_HUP, state of another block
+    # (a store found down, hosts seen) would otherwise stay
+    my ($n) = $block->name =~ /TEST (\d+)/;
+    $block->set_value("http_config", "    gateway_zone gw$n 1m;\n$http");
+    $block->set_value("config", $Locations . "    location = /t { return 200; }\n");
+    $block->set_value("request", "GET /t");
+});
+
+# three hosts: this nginx and two more; then load over all three
+sub run_load {
+    my (%o) = @_;
+    GatewayRedis::cmd('FLUSHALL');
+    my @ports = ($ENV{TEST_NGINX_SERVER_PORT},
+                 GatewayCluster::start_hosts(2, $Services
+                     . "    server {\n        listen 127.0.0.1:\$PORT;\n"
+                     . $Locations . "    }\n"));
+    my $r = GatewayCluster::offer(ports => \@ports, %o);
+    GatewayCluster::stop_hosts();
+    return $r;
+}
+
+sub summary {
+    my ($r) = @_;
+    return join ' ', map { "$_:$r->{total}{$_}" } sort keys %{ $r->{total} };
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: sync=100ms at twice the limit: within 10% of the quota
+--- init
+my $r = main::run_load(path => '/synced/x', rate => 60, secs => 5);
+my $ok = $r->{total}{200} // 0;
+my $quota = 30 * 5 + 4;
+Test::More::diag("TEST 1: 2x: " . main::summary($r) . " of quota $quota, "
+                 . sprintf('%+.1f%%', 100 * ($ok - $quota) / $quota));
+Test::More::cmp_ok(abs($ok - $quota), '<=', $quota * 0.10,
+                   "TEST 1: admitted $ok of a quota of $quota");
+Test::More::is(join(',', sort keys %{ $r->{total} }), '200,429',
+               'TEST 1: 200 or 429, nothing else');
+Test::More::ok(!grep({ !$_->{200} } @{ $r->{per} }),
+               'TEST 1: every host admits some');
+Test::More::cmp_ok($r->{slowest}, '<', 1, 'TEST 1: no request waits');
+--- error_code: 200
+
+
+
+=== TEST 2: sync=100ms at ten times the limit: within 10% of the quota
+--- init
+my $r = main::run_load(path => '/synced/y', rate => 300, secs => 5);
+my $ok = $r->{total}{200} // 0;
+my $quota = 30 * 5 + 4;
+Test::More::diag("TEST 2: 10x: " . main::summary($r) . " of quota $quota, "
+                 . sprintf('%+.1f%%', 100 * ($ok - $quota) / $quota));
+Test::More::cmp_ok(abs($ok - $quota), '<=', $quota * 0.10,
+                   "TEST 2: admitted $ok of a quota of $quota");
+Test::More::is(join(',', sort keys %{ $r->{total} }), '200,429',
+               'TEST 2: 200 or 429, nothing else');
+--- error_code: 200
+
+
+
+=== TEST 3: sync=strict over three hosts: exact
+At 10r/s burst=2, Redis admits 3 at once, then one request each 100 ms
+of its own clock, whichever host asks: over 3 s, 3 + 30, less the last
+100 ms.
+--- init
+my $r = main::run_load(path => '/strict/z', rate => 60, secs => 3);
+my $ok = $r->{total}{200} // 0;
+Test::More::diag("TEST 3: strict 6x: " . main::summary($r));
+Test::More::cmp_ok($ok, '<=', 33, "TEST 3: admitted $ok: no more than the limit");
+Test::More::cmp_ok($ok, '>=', 31, "TEST 3: admitted $ok: not fewer");
+Test::More::is(join(',', sort keys %{ $r->{total} }), '200,429',
+               'TEST 3: 200 or 429, nothing else');
+--- error_code: 200
+--- no_error_log
+[warn]
