@@ -224,6 +224,10 @@ ngx_http_gateway_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_gateway_bulkheads_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_gateway_sign_init_process(cycle);
 }
 
