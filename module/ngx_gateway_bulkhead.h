@@ -51,6 +51,7 @@ typedef struct {
                                               ended; 0: never */
     ngx_atomic_t               refs;       /* requests using the node */
     ngx_msec_t                 reclaimed;  /* last looked for the dead */
+    ngx_msec_t                 unheld;     /* all holders were taken */
 
     /* they only grow */
     ngx_atomic_t               admitted_queued;  /* after waiting */

@@ -67,7 +67,6 @@ struct ngx_http_gateway_bulkheads_s {
     ngx_cycle_t                        *cycle;      /* its configuration */
     ngx_uint_t                          holders;    /* of a new node */
     ngx_msec_t                          full_alert;
-    ngx_msec_t                          unheld;     /* no holder, when */
 };
 
 
@@ -444,8 +443,9 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
 
 /*
  * This worker's holder of a bulkhead, claimed at its first use.  When
- * none was free, claims are tried again only a second later: a request
- * without a holder does not wait on the lock and the search for the dead.
+ * none was free, claims of any worker are tried again only a second
+ * later: a request without a holder does not wait on the lock and the
+ * search for the dead.
  */
 
 static ngx_gateway_bulkhead_holder_t *
@@ -456,7 +456,7 @@ ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
 
     h = ngx_gateway_bulkhead_find(b, ngx_pid);
 
-    if (h || (bh->unheld && ngx_current_msec - bh->unheld < 1000)) {
+    if (h || (b->unheld && ngx_current_msec - b->unheld < 1000)) {
         return h;
     }
 
@@ -478,7 +478,7 @@ ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
     }
 
     if (h == NULL) {
-        bh->unheld = ngx_current_msec ? ngx_current_msec : 1;
+        b->unheld = ngx_current_msec ? ngx_current_msec : 1;
 
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "gateway: all %ui holders of a bulkhead are taken: "
@@ -879,11 +879,18 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
         return;
     }
 
-    /* the request went on elsewhere (an error_page): the call is over */
+    /*
+     * The request went on elsewhere (an error_page): the call is over;
+     * but for the backoff of a retry that an error_page's redirect began
+     */
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
 
-    if (ctx == NULL || ctx->bulk != call) {
+    if ((ctx && ctx->bulk != call)
+        || (ctx == NULL
+            && (call->ctx->retry == NULL
+                || !call->ctx->retry->timer.timer_set)))
+    {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "gateway: deadline of a call that is over");
         return;

@@ -255,9 +255,10 @@ for my $svc ('short', 'plain') {
 }
 Test::More::is(GatewayChaos::count('i'), 0, 'TEST 6: the function never called');
 --- request
-GET /short/i2/200
---- response_body
-200 plain hit=1
+POST /plain/i2/digest
+helloworld
+--- response_body_like
+200 digest hit=1 length=10 sha256=936a185caaa266bb9cbe981e9e05cb78cd732b0b3280eb944412bb6f8f8f07af
 
 
 
