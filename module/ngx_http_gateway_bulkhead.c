@@ -387,7 +387,9 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     bc = call->service->bulkhead;
     bh = call->gmcf->bulkheads;
 
-    if (call->holder == NULL) {
+    /* a consumer's node: the holder its reference was counted in */
+
+    if (call->holder == NULL && call->consumer == NULL) {
         call->holder = ngx_http_gateway_bulkhead_holder(bh, b);
     }
 
