@@ -343,14 +343,14 @@ invalid cold_start parameter "idle=never": idle is a time from 1ms to 30d
 
 
 === TEST 12: no retry when the attempt that answered 503 took too long
-The first attempt answers 503 after 700 ms of a 1 s deadline: another
-700 ms attempt cannot finish in time, so the function's 503 is the
+The first attempt answers 503 after 600 ms of a 1 s deadline: another
+600 ms attempt cannot finish in time, so the function's 503 is the
 answer (not a retry cut at the deadline, nor a 504).
 --- request
-GET /capped/j/slow700-503,slow700-200
+GET /capped/j/slow600-503,slow600-200
 --- error_code: 503
 --- response_body_like
-503 slow700 hit=1
+503 slow600 hit=1
 --- timeout: 5
 --- error_log eval
 qr/gateway: no retry of service "capped": it cannot finish before the deadline/
@@ -414,7 +414,12 @@ then nothing is in flight or queued, and a call gets the slot.
 --- init
 use IO::Socket::INET;
 my $a = GatewayProc::open_request('/short/o/stall?n=1');
-Time::HiRes::sleep(0.1);
+for (1 .. 100) {
+    my $s = GatewayProc::open_request('/status?format=prometheus');
+    my (undef, $m) = GatewayProc::read_response($s, 5);
+    last if $m =~ /^gateway_concurrency_in_flight\{service="short"\} 1$/m;
+    Time::HiRes::sleep(0.02);
+}
 my $b = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
     or die "connect: $!\n";
