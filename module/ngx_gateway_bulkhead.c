@@ -14,9 +14,11 @@ static void ngx_gateway_bulkhead_decrement(ngx_atomic_t *n,
 
 
 void
-ngx_gateway_bulkhead_init(ngx_gateway_bulkhead_t *b)
+ngx_gateway_bulkhead_init(ngx_gateway_bulkhead_t *b, ngx_uint_t n)
 {
-    ngx_memzero(b, sizeof(ngx_gateway_bulkhead_t));
+    ngx_memzero(b, ngx_gateway_bulkhead_size(n));
+
+    b->nholders = n;
 }
 
 
@@ -28,7 +30,7 @@ ngx_gateway_bulkhead_holder(ngx_gateway_bulkhead_t *b, ngx_pid_t pid)
 
     free = NULL;
 
-    for (i = 0; i < NGX_GATEWAY_BULKHEAD_HOLDERS; i++) {
+    for (i = 0; i < b->nholders; i++) {
         h = &b->holders[i];
 
         if (h->pid == (ngx_atomic_uint_t) pid) {
@@ -60,7 +62,7 @@ ngx_gateway_bulkhead_find(ngx_gateway_bulkhead_t *b, ngx_pid_t pid)
 {
     ngx_uint_t  i;
 
-    for (i = 0; i < NGX_GATEWAY_BULKHEAD_HOLDERS; i++) {
+    for (i = 0; i < b->nholders; i++) {
         if (b->holders[i].pid == (ngx_atomic_uint_t) pid) {
             return &b->holders[i];
         }
@@ -213,9 +215,11 @@ ngx_gateway_bulkhead_head(ngx_gateway_bulkhead_t *b)
 
     head = 0;
 
-    for (i = 0; i < NGX_GATEWAY_BULKHEAD_HOLDERS; i++) {
+    for (i = 0; i < b->nholders; i++) {
 
-        if (b->holders[i].pid == 0) {
+        /* a first without waiters is stale: none of it is in the queue */
+
+        if (b->holders[i].pid == 0 || b->holders[i].waiting == 0) {
             continue;
         }
 
@@ -266,8 +270,34 @@ ngx_gateway_bulkhead_leave(ngx_gateway_bulkhead_t *b,
             h->waiting--;
         }
 
-        h->first = next;
+        h->first = h->waiting ? next : 0;
     }
+}
+
+
+void
+ngx_gateway_bulkhead_ref(ngx_gateway_bulkhead_t *b,
+    ngx_gateway_bulkhead_holder_t *h)
+{
+    (void) ngx_atomic_fetch_add(&b->refs, 1);
+
+    if (h) {
+        h->refs++;
+    }
+}
+
+
+ngx_atomic_uint_t
+ngx_gateway_bulkhead_unref(ngx_gateway_bulkhead_t *b,
+    ngx_gateway_bulkhead_holder_t *h)
+{
+    if (h && h->refs) {
+        h->refs--;
+    }
+
+    ngx_gateway_bulkhead_decrement(&b->refs, 1);
+
+    return b->refs;
 }
 
 
@@ -392,4 +422,11 @@ ngx_gateway_cold(ngx_msec_t now, ngx_msec_t last, ngx_msec_t idle)
     }
 
     return (ngx_msec_int_t) (now - last) > (ngx_msec_int_t) idle;
+}
+
+
+ngx_uint_t
+ngx_gateway_cold_during(ngx_msec_t now, ngx_msec_t until)
+{
+    return until != 0 && (ngx_msec_int_t) (until - now) > 0;
 }

@@ -24,14 +24,13 @@
  * places in the queue) and the ticket of its first waiter, so that the
  * queue's head is the smallest of the holders' first tickets, and what a
  * killed worker held can be given back.  A holder is written only by its
- * own worker, but when that worker is dead; slots and the queue's length
- * are atomics.  Claiming and freeing holders is under the bulkhead's
- * lock, which the caller takes.
+ * own worker, but when that worker is dead; slots, the queue's length and
+ * the references are atomics.  Claiming and freeing holders is under the
+ * bulkhead's lock, which the caller takes.  The holders are as many as
+ * the caller sized the bulkhead for (the workers of two generations, as
+ * a reload has, and some more): the bulkhead is allocated with
+ * ngx_gateway_bulkhead_size().
  */
-
-
-/* workers that may hold a bulkhead at once (a reload: old and new) */
-#define NGX_GATEWAY_BULKHEAD_HOLDERS   16
 
 
 typedef struct {
@@ -52,6 +51,7 @@ typedef struct {
                                               ended; 0: never */
     ngx_atomic_t               refs;       /* requests using the node */
     ngx_msec_t                 reclaimed;  /* last looked for the dead */
+    ngx_msec_t                 unheld;     /* all holders were taken */
 
     /* they only grow */
     ngx_atomic_t               admitted_queued;  /* after waiting */
@@ -62,16 +62,25 @@ typedef struct {
     ngx_atomic_t               deadlines;  /* 504 by the deadline */
     ngx_atomic_t               cold;       /* cold starts */
 
-    ngx_gateway_bulkhead_holder_t  holders[NGX_GATEWAY_BULKHEAD_HOLDERS];
+    ngx_atomic_t               cold_until; /* ms: a cold start goes on;
+                                              0: none */
+    ngx_uint_t                 nholders;
+    ngx_gateway_bulkhead_holder_t  holders[1];
 } ngx_gateway_bulkhead_t;
 
 
-void ngx_gateway_bulkhead_init(ngx_gateway_bulkhead_t *b);
+/* the bytes of a bulkhead with n holders (n >= 1) */
+#define ngx_gateway_bulkhead_size(n)                                         \
+    (offsetof(ngx_gateway_bulkhead_t, holders)                                \
+     + (n) * sizeof(ngx_gateway_bulkhead_holder_t))
+
+void ngx_gateway_bulkhead_init(ngx_gateway_bulkhead_t *b, ngx_uint_t n);
 
 /*
  * The holder of pid, claimed if it has none (the lock held); NULL when
  * all are taken: its requests are then counted but not given back
- * should the worker die, and they do not keep the queue's order.
+ * should the worker die, and they do not keep the queue's order (their
+ * tickets are never a holder's first).
  */
 ngx_gateway_bulkhead_holder_t *ngx_gateway_bulkhead_holder(
     ngx_gateway_bulkhead_t *b, ngx_pid_t pid);
@@ -119,9 +128,24 @@ ngx_int_t ngx_gateway_bulkhead_admit(ngx_gateway_bulkhead_t *b,
     ngx_uint_t limit, ngx_gateway_bulkhead_holder_t *h,
     ngx_atomic_uint_t ticket, ngx_atomic_uint_t next);
 
-/* a waiter leaves the queue without a slot: timed out or abandoned */
+/*
+ * A waiter leaves the queue without a slot: timed out or abandoned.  As
+ * in admit, next is the ticket of the next waiter of the same holder: a
+ * holder none of whose waiters is left has no first, whatever next says.
+ */
 void ngx_gateway_bulkhead_leave(ngx_gateway_bulkhead_t *b,
     ngx_gateway_bulkhead_holder_t *h, ngx_atomic_uint_t next);
+
+/*
+ * A request uses the bulkhead (per=consumer: its node stays while
+ * used); unref returns the references left.  The bulkhead's count first
+ * up and last down, so that a worker killed between the two leaves one
+ * too many (a node that stays), never one too few.
+ */
+void ngx_gateway_bulkhead_ref(ngx_gateway_bulkhead_t *b,
+    ngx_gateway_bulkhead_holder_t *h);
+ngx_atomic_uint_t ngx_gateway_bulkhead_unref(ngx_gateway_bulkhead_t *b,
+    ngx_gateway_bulkhead_holder_t *h);
 
 
 /*
@@ -159,6 +183,13 @@ ngx_int_t ngx_gateway_parse_grpc_timeout(u_char *value, size_t len,
  */
 ngx_uint_t ngx_gateway_cold(ngx_msec_t now, ngx_msec_t last,
     ngx_msec_t idle);
+
+/*
+ * Whether an attempt starting now begins while a cold start goes on
+ * (until: when it began plus the cold start's timeout; 0: none): the
+ * function is still starting, the attempt is cold too.
+ */
+ngx_uint_t ngx_gateway_cold_during(ngx_msec_t now, ngx_msec_t until);
 
 
 #endif /* _NGX_GATEWAY_BULKHEAD_H_INCLUDED_ */

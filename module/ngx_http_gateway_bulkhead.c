@@ -40,14 +40,19 @@
 #define NGX_HTTP_GATEWAY_QUEUE_POLL   5
 
 
+/* a bulkhead in the zone; after its holders, the name */
 typedef struct {
     ngx_str_node_t                      sn;
     ngx_queue_t                         consumers;  /* service node: its
                                                        consumer nodes */
     ngx_queue_t                         queue;      /* in consumers */
-    ngx_gateway_bulkhead_t              bulkhead;
-    u_char                              name[1];
+    ngx_gateway_bulkhead_t              bulkhead;   /* last */
 } ngx_http_gateway_bulkhead_node_t;
+
+
+#define ngx_http_gateway_bulkhead_node_size(n, len)                          \
+    (offsetof(ngx_http_gateway_bulkhead_node_t, bulkhead)                     \
+     + ngx_gateway_bulkhead_size(n) + (len))
 
 
 typedef struct {
@@ -59,6 +64,8 @@ typedef struct {
 struct ngx_http_gateway_bulkheads_s {
     ngx_array_t                         peers;      /* wrapped peer.init */
     ngx_queue_t                         waiters;    /* this worker's */
+    ngx_cycle_t                        *cycle;      /* its configuration */
+    ngx_uint_t                          holders;    /* of a new node */
     ngx_msec_t                          full_alert;
 };
 
@@ -85,6 +92,7 @@ struct ngx_http_gateway_bulkhead_call_s {
     ngx_msec_t                          last;       /* it took */
     ngx_uint_t                          cold;       /* upstream state + 1 */
     unsigned                            slot:1;
+    unsigned                            body:1;     /* being read */
     unsigned                            waiting:1;
     unsigned                            attempt:1;
     unsigned                            expired:1;
@@ -95,14 +103,16 @@ static void ngx_http_gateway_bulkhead_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     ngx_http_gateway_bulkhead_call_t *call);
 static ngx_gateway_bulkhead_holder_t *ngx_http_gateway_bulkhead_holder(
-    ngx_gateway_bulkhead_t *b);
+    ngx_http_gateway_bulkheads_t *bh, ngx_gateway_bulkhead_t *b);
 static void ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
     ngx_gateway_bulkhead_t *b, ngx_uint_t force);
 static void ngx_http_gateway_bulkhead_lock(ngx_atomic_t *lock);
 static void ngx_http_gateway_bulkhead_unlock(ngx_atomic_t *lock);
 static ngx_http_gateway_bulkhead_call_t *ngx_http_gateway_bulkhead_first(
     ngx_http_gateway_bulkheads_t *bh, ngx_gateway_bulkhead_t *b,
-    ngx_http_gateway_bulkhead_call_t *after);
+    ngx_gateway_bulkhead_holder_t *h, ngx_http_gateway_bulkhead_call_t *after);
+static void ngx_http_gateway_bulkhead_wake(ngx_http_gateway_bulkheads_t *bh,
+    ngx_gateway_bulkhead_t *b);
 static void ngx_http_gateway_bulkhead_arm(
     ngx_http_gateway_bulkhead_call_t *call, ngx_msec_t delay);
 static void ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev);
@@ -127,6 +137,8 @@ static ngx_gateway_bulkhead_t *ngx_http_gateway_bulkhead_consumer(
     ngx_http_gateway_ctx_t *ctx);
 static void ngx_http_gateway_bulkhead_unref(
     ngx_http_gateway_bulkhead_call_t *call);
+static void ngx_http_gateway_bulkhead_sweep(ngx_http_gateway_bulkhead_node_t
+    *node);
 static ngx_int_t ngx_http_gateway_queue_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_http_gateway_bulkhead_conf_t *ngx_http_gateway_bulkhead_conf(
@@ -161,7 +173,25 @@ ngx_http_gateway_bulkhead_begin(ngx_http_request_t *r,
     s = ctx->service;
     bc = s->bulkhead;
 
-    if (bc == NULL || r != r->main) {
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    /*
+     * An error_page sent the request here from another call of the
+     * gateway: that call is over, its deadline too (a call here has the
+     * request's own, from when it came).
+     */
+
+    if (r->internal) {
+        call = ngx_http_gateway_bulkhead_call(r);
+
+        if (call && call->timer.timer_set) {
+            ngx_del_timer(&call->timer);
+        }
+    }
+
+    if (bc == NULL) {
         return NGX_OK;
     }
 
@@ -232,11 +262,11 @@ ngx_http_gateway_bulkhead_begin(ngx_http_request_t *r,
         ngx_add_timer(&call->timer, ms);
     }
 
-    if (bc->limit == 0) {
+    if (bc->limit == 0 && bc->deadline == 0) {
         return NGX_OK;
     }
 
-    if (bc->per == NGX_HTTP_GATEWAY_BULKHEAD_PER_CONSUMER) {
+    if (bc->per == NGX_HTTP_GATEWAY_BULKHEAD_PER_CONSUMER && bc->limit) {
         call->node = ngx_http_gateway_bulkhead_consumer(r, call, ctx);
 
         if (call->node == NULL) {
@@ -247,22 +277,29 @@ ngx_http_gateway_bulkhead_begin(ngx_http_request_t *r,
 
     /*
      * The request body first, as the mirror module reads it: a client
-     * slowly sending its body holds no slot meanwhile.  The proxy finds
-     * it read.
+     * slowly sending its body holds no slot meanwhile, and the deadline
+     * can end the request while it comes.  The proxy finds it read.
      */
 
     if ((r->headers_in.content_length_n > 0 || r->headers_in.chunked)
         && r->request_body == NULL)
     {
+        call->body = 1;
+
         rc = ngx_http_read_client_request_body(r,
                                          ngx_http_gateway_bulkhead_body);
 
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            call->body = 0;
             return rc;
         }
 
         ngx_http_finalize_request(r, NGX_DONE);
         return NGX_DONE;
+    }
+
+    if (bc->limit == 0) {
+        return NGX_OK;
     }
 
     return ngx_http_gateway_bulkhead_acquire(r, call);
@@ -282,7 +319,9 @@ ngx_http_gateway_bulkhead_body(ngx_http_request_t *r)
         return;
     }
 
-    /* the deadline passed while the body came */
+    call->body = 0;
+
+    /* the deadline passed while the body came (its timer not yet run) */
 
     if (call->deadline
         && ngx_gateway_deadline_left(ngx_current_msec, call->deadline) == 0)
@@ -293,7 +332,9 @@ ngx_http_gateway_bulkhead_body(ngx_http_request_t *r)
 
     r->preserve_body = 1;
 
-    if (ngx_http_gateway_bulkhead_acquire(r, call) != NGX_OK) {
+    if (call->service->bulkhead->limit
+        && ngx_http_gateway_bulkhead_acquire(r, call) != NGX_OK)
+    {
 
         /* NGX_AGAIN: the queue goes on with it; NGX_DONE: answered */
         return;
@@ -346,8 +387,10 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     bc = call->service->bulkhead;
     bh = call->gmcf->bulkheads;
 
-    if (call->holder == NULL) {
-        call->holder = ngx_http_gateway_bulkhead_holder(b);
+    /* a consumer's node: the holder its reference was counted in */
+
+    if (call->holder == NULL && call->consumer == NULL) {
+        call->holder = ngx_http_gateway_bulkhead_holder(bh, b);
     }
 
     if (ngx_gateway_bulkhead_try(b, bc->limit, call->holder) == NGX_OK) {
@@ -386,7 +429,7 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
 
     delay = bc->queue_timeout;
 
-    if (ngx_http_gateway_bulkhead_first(bh, b, NULL) == call) {
+    if (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL) == call) {
         delay = ngx_min(delay, NGX_HTTP_GATEWAY_QUEUE_POLL);
     }
 
@@ -400,16 +443,22 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
 }
 
 
-/* this worker's holder of a bulkhead, claimed at its first use */
+/*
+ * This worker's holder of a bulkhead, claimed at its first use.  When
+ * none was free, claims of any worker are tried again only a second
+ * later: a request without a holder does not wait on the lock and the
+ * search for the dead.
+ */
 
 static ngx_gateway_bulkhead_holder_t *
-ngx_http_gateway_bulkhead_holder(ngx_gateway_bulkhead_t *b)
+ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
+    ngx_gateway_bulkhead_t *b)
 {
     ngx_gateway_bulkhead_holder_t  *h;
 
     h = ngx_gateway_bulkhead_find(b, ngx_pid);
 
-    if (h) {
+    if (h || (b->unheld && ngx_current_msec - b->unheld < 1000)) {
         return h;
     }
 
@@ -428,6 +477,15 @@ ngx_http_gateway_bulkhead_holder(ngx_gateway_bulkhead_t *b)
         ngx_http_gateway_bulkhead_lock(&b->lock);
         h = ngx_gateway_bulkhead_holder(b, ngx_pid);
         ngx_http_gateway_bulkhead_unlock(&b->lock);
+    }
+
+    if (h == NULL) {
+        b->unheld = ngx_current_msec ? ngx_current_msec : 1;
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "gateway: all %ui holders of a bulkhead are taken: "
+                      "this worker's calls keep no place in the order of "
+                      "its queue", b->nholders);
     }
 
     return h;
@@ -457,7 +515,7 @@ ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
 
     ngx_http_gateway_bulkhead_lock(&b->lock);
 
-    for (i = 0; i < NGX_GATEWAY_BULKHEAD_HOLDERS; i++) {
+    for (i = 0; i < b->nholders; i++) {
         h = &b->holders[i];
         pid = (ngx_pid_t) h->pid;
 
@@ -529,11 +587,18 @@ ngx_http_gateway_bulkhead_unlock(ngx_atomic_t *lock)
 }
 
 
-/* this worker's first waiter on a bulkhead after "after" (NULL: first) */
+/*
+ * This worker's first waiter on a bulkhead with holder h after "after"
+ * (NULL: the first).  Only the tickets of waiters of one holder follow
+ * each other as its first: a waiter queued while the worker had no
+ * holder (h NULL) is not in the holder's count, and its ticket there
+ * would stay when it leaves.
+ */
 
 static ngx_http_gateway_bulkhead_call_t *
 ngx_http_gateway_bulkhead_first(ngx_http_gateway_bulkheads_t *bh,
-    ngx_gateway_bulkhead_t *b, ngx_http_gateway_bulkhead_call_t *after)
+    ngx_gateway_bulkhead_t *b, ngx_gateway_bulkhead_holder_t *h,
+    ngx_http_gateway_bulkhead_call_t *after)
 {
     ngx_queue_t                       *q;
     ngx_http_gateway_bulkhead_call_t  *call;
@@ -545,12 +610,35 @@ ngx_http_gateway_bulkhead_first(ngx_http_gateway_bulkheads_t *bh,
     {
         call = ngx_queue_data(q, ngx_http_gateway_bulkhead_call_t, queue);
 
-        if (call->node == b) {
+        if (call->node == b && call->holder == h) {
             return call;
         }
     }
 
     return NULL;
+}
+
+
+/* a slot came free: this worker's first waiters on it look at once */
+
+static void
+ngx_http_gateway_bulkhead_wake(ngx_http_gateway_bulkheads_t *bh,
+    ngx_gateway_bulkhead_t *b)
+{
+    ngx_http_gateway_bulkhead_call_t  *nc;
+
+    nc = ngx_http_gateway_bulkhead_first(bh, b,
+                                         ngx_gateway_bulkhead_find(b, ngx_pid),
+                                         NULL);
+    if (nc) {
+        ngx_http_gateway_bulkhead_arm(nc, 1);
+    }
+
+    nc = ngx_http_gateway_bulkhead_first(bh, b, NULL, NULL);
+
+    if (nc) {
+        ngx_http_gateway_bulkhead_arm(nc, 1);
+    }
 }
 
 
@@ -596,8 +684,8 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_gateway_bulkhead_first(bh, b, NULL) == call) {
-        nc = ngx_http_gateway_bulkhead_first(bh, b, call);
+    if (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL) == call) {
+        nc = ngx_http_gateway_bulkhead_first(bh, b, call->holder, call);
         next = nc ? nc->ticket : 0;
 
         if (ngx_gateway_bulkhead_admit(b, bc->limit, call->holder,
@@ -647,7 +735,7 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_gateway_bulkhead_first(bh, b, NULL) == call) {
+    if (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL) == call) {
         left = ngx_min(left, NGX_HTTP_GATEWAY_QUEUE_POLL);
     }
 
@@ -671,8 +759,10 @@ ngx_http_gateway_bulkhead_leave(ngx_http_gateway_bulkhead_call_t *call)
 
     bh = call->gmcf->bulkheads;
 
-    first = (ngx_http_gateway_bulkhead_first(bh, call->node, NULL) == call);
-    nc = ngx_http_gateway_bulkhead_first(bh, call->node, call);
+    first = (ngx_http_gateway_bulkhead_first(bh, call->node, call->holder,
+                                             NULL)
+             == call);
+    nc = ngx_http_gateway_bulkhead_first(bh, call->node, call->holder, call);
 
     ngx_queue_remove(&call->queue);
     call->waiting = 0;
@@ -702,9 +792,8 @@ ngx_http_gateway_bulkhead_leave(ngx_http_gateway_bulkhead_call_t *call)
 static void
 ngx_http_gateway_bulkhead_release(ngx_http_gateway_bulkhead_call_t *call)
 {
-    ngx_msec_t                         now;
-    ngx_gateway_bulkhead_t            *svc;
-    ngx_http_gateway_bulkhead_call_t  *nc;
+    ngx_msec_t               now;
+    ngx_gateway_bulkhead_t  *svc;
 
     now = ngx_current_msec;
 
@@ -730,11 +819,7 @@ ngx_http_gateway_bulkhead_release(ngx_http_gateway_bulkhead_call_t *call)
     ngx_gateway_bulkhead_release(call->node, call->holder);
 
     if (call->node->queued && call->gmcf->bulkheads) {
-        nc = ngx_http_gateway_bulkhead_first(call->gmcf->bulkheads,
-                                             call->node, NULL);
-        if (nc) {
-            ngx_http_gateway_bulkhead_arm(nc, 1);
-        }
+        ngx_http_gateway_bulkhead_wake(call->gmcf->bulkheads, call->node);
     }
 }
 
@@ -785,6 +870,7 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
     ngx_connection_t           *c;
     ngx_http_request_t         *r;
     ngx_http_upstream_t        *u;
+    ngx_http_gateway_ctx_t     *ctx;
     ngx_http_gateway_retry_t   *st;
 
     r = call->request;
@@ -795,9 +881,37 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
         return;
     }
 
+    /*
+     * The request went on elsewhere (an error_page): the call is over;
+     * but for the backoff of a retry that an error_page's redirect began
+     */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    if ((ctx && ctx->bulk != call)
+        || (ctx == NULL
+            && (call->ctx->retry == NULL
+                || !call->ctx->retry->timer.timer_set)))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "gateway: deadline of a call that is over");
+        return;
+    }
+
     st = NULL;
 
-    if (call->waiting) {
+    if (call->body) {
+
+        /*
+         * The request body is still coming: the rest of it is not read,
+         * the connection is not kept.
+         */
+
+        call->body = 0;
+        r->keepalive = 0;
+        r->lingering_close = 1;
+
+    } else if (call->waiting) {
         ngx_http_gateway_bulkhead_leave(call);
 
     } else if (u && u->cleanup) {
@@ -816,11 +930,7 @@ ngx_http_gateway_bulkhead_deadline_handler(ngx_event_t *ev)
 
         if (st == NULL || !st->timer.timer_set) {
 
-            /*
-             * The request body is still coming: the 504 is given when
-             * it has come (ngx_http_gateway_bulkhead_body()), or by the
-             * proxy, whose timeouts are capped.
-             */
+            /* between the steps of a call: they check the deadline */
 
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
                            "gateway: deadline while not in a call");
@@ -948,6 +1058,7 @@ ngx_http_gateway_bulkhead_peer_init(ngx_http_request_t *r,
     ngx_uint_t                         i, cold;
     ngx_msec_t                         now, last;
     ngx_http_upstream_t               *u;
+    ngx_http_gateway_ctx_t            *ctx;
     ngx_http_upstream_conf_t          *conf;
     ngx_http_gateway_bulkheads_t      *bh;
     ngx_gateway_bulkhead_t            *svc;
@@ -976,11 +1087,18 @@ ngx_http_gateway_bulkhead_peer_init(ngx_http_request_t *r,
         return rc;
     }
 
-    call = ngx_http_gateway_bulkhead_call(r);
+    /*
+     * Only an attempt of the gateway's call: not one of a location an
+     * error_page sent the request to after the call was over.
+     */
 
-    if (call == NULL) {
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    if (ctx == NULL || ctx->bulk == NULL) {
         return NGX_OK;
     }
+
+    call = ctx->bulk;
 
     u = r->upstream;
     bc = call->service->bulkhead;
@@ -998,14 +1116,17 @@ ngx_http_gateway_bulkhead_peer_init(ngx_http_request_t *r,
     if (bc->cold_start && svc) {
         last = svc->last;
 
-        /* of attempts that begin at once, one is the cold start */
+        /*
+         * Of attempts that begin at once, one is the cold start; those
+         * that begin while it goes on wait for the same start: cold too.
+         */
 
         if (ngx_gateway_cold(now, last, bc->idle)
             && ngx_atomic_cmp_set(&svc->last, last, now ? now : 1))
         {
             cold = 1;
-            call->cold = (r->upstream_states ? r->upstream_states->nelts
-                                             : 0) + 1;
+            svc->cold_until = (now + bc->cold_start) ? now + bc->cold_start
+                                                     : 1;
 
             (void) ngx_atomic_fetch_add(&svc->cold, 1);
 
@@ -1013,6 +1134,19 @@ ngx_http_gateway_bulkhead_peer_init(ngx_http_request_t *r,
                           "gateway: cold start of service \"%V\": read "
                           "timeout %Mms", &call->service->name,
                           bc->cold_start);
+
+        } else if (ngx_gateway_cold_during(now, svc->cold_until)) {
+            cold = 1;
+
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gateway: service \"%V\" is starting: read "
+                          "timeout %Mms", &call->service->name,
+                          bc->cold_start);
+        }
+
+        if (cold) {
+            call->cold = (r->upstream_states ? r->upstream_states->nelts
+                                             : 0) + 1;
         }
     }
 
@@ -1070,6 +1204,15 @@ ngx_http_gateway_bulkhead_finalize(ngx_http_request_t *r, ngx_int_t rc)
         return;
     }
 
+    /* a cold attempt answered: the function is warm, the start over */
+
+    if (call->attempt && call->cold && r->upstream->state
+        && r->upstream->state->header_time != (ngx_msec_t) -1
+        && call->service->bulkhead->node)
+    {
+        call->service->bulkhead->node->cold_until = 0;
+    }
+
     ngx_http_gateway_bulkhead_release(call);
 
     call->finalize(r, rc);
@@ -1084,6 +1227,7 @@ ngx_http_gateway_bulkhead_finalize(ngx_http_request_t *r, ngx_int_t rc)
 ngx_int_t
 ngx_http_gateway_bulkhead_retry(ngx_http_request_t *r, ngx_msec_t delay)
 {
+    ngx_msec_t                         last;
     ngx_http_gateway_bulkhead_call_t  *call;
 
     call = ngx_http_gateway_bulkhead_call(r);
@@ -1092,9 +1236,16 @@ ngx_http_gateway_bulkhead_retry(ngx_http_request_t *r, ngx_msec_t delay)
         return NGX_OK;
     }
 
+    /*
+     * A response of the function (a 503 to retry) is decided on before
+     * its attempt is finalized: the attempt is still the one in flight.
+     */
+
+    last = call->attempt ? ngx_current_msec - call->started : call->last;
+
     if (!call->expired
         && ngx_gateway_deadline_retry(ngx_current_msec, call->deadline,
-                                      delay, call->last))
+                                      delay, last))
     {
         return NGX_OK;
     }
@@ -1120,7 +1271,9 @@ ngx_http_gateway_bulkhead_cold_timeout(ngx_http_request_t *r, ngx_uint_t i,
 
     call = ngx_http_gateway_bulkhead_call(r);
 
-    return call && call->cold == i + 1 && !call->expired
+    /* cut by the read timeout of the cold start, or by the deadline */
+
+    return call && call->cold == i + 1
            && ngx_http_gateway_attempt_failure(state)
               == NGX_HTTP_GATEWAY_ATTEMPT_TIMEOUT;
 }
@@ -1145,10 +1298,12 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
     ngx_http_gateway_zone_t           *zone;
     ngx_gateway_bulkhead_holder_t     *h;
     ngx_http_gateway_service_t        *s;
+    ngx_http_gateway_bulkheads_t      *bh;
     ngx_http_gateway_bulkhead_node_t  *node, *parent;
 
     s = ctx->service;
     zone = call->gmcf->shm_zone->data;
+    bh = call->gmcf->bulkheads;
 
     /* service NUL kind id [NUL subject] */
 
@@ -1189,9 +1344,9 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
         node = (ngx_http_gateway_bulkhead_node_t *) sn;
 
     } else {
-        size = offsetof(ngx_http_gateway_bulkhead_node_t, name) + key.len;
+        size = ngx_http_gateway_bulkhead_node_size(bh->holders, key.len);
 
-        node = ngx_slab_calloc_locked(zone->shpool, size);
+        node = ngx_slab_alloc_locked(zone->shpool, size);
 
         if (node == NULL) {
             ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1210,8 +1365,12 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
             return NULL;
         }
 
-        ngx_memcpy(node->name, key.data, key.len);
-        node->sn.str.data = node->name;
+        ngx_memzero(node, sizeof(ngx_http_gateway_bulkhead_node_t));
+        ngx_gateway_bulkhead_init(&node->bulkhead, bh->holders);
+
+        p = (u_char *) node + size - key.len;
+        ngx_memcpy(p, key.data, key.len);
+        node->sn.str.data = p;
         node->sn.str.len = key.len;
         node->sn.node.key = hash;
 
@@ -1223,13 +1382,14 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
 
     call->consumer = node;
 
-    h = ngx_http_gateway_bulkhead_holder(&node->bulkhead);
+    /*
+     * Atomics: a worker that finds another dead gives back its references
+     * under the bulkhead's lock only.
+     */
 
-    node->bulkhead.refs++;
+    h = ngx_http_gateway_bulkhead_holder(bh, &node->bulkhead);
 
-    if (h) {
-        h->refs++;
-    }
+    ngx_gateway_bulkhead_ref(&node->bulkhead, h);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -1261,15 +1421,9 @@ ngx_http_gateway_bulkhead_unref(ngx_http_gateway_bulkhead_call_t *call)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    if (b->refs) {
-        b->refs--;
-    }
-
-    if (call->holder && call->holder->refs) {
-        call->holder->refs--;
-    }
-
-    if (b->refs == 0 && b->in_flight == 0 && b->queued == 0) {
+    if (ngx_gateway_bulkhead_unref(b, call->holder) == 0
+        && b->in_flight == 0 && b->queued == 0)
+    {
         ngx_rbtree_delete(&zone->sh->bulkheads, &node->sn.node);
         ngx_queue_remove(&node->queue);
         ngx_slab_free_locked(zone->shpool, node);
@@ -1330,6 +1484,7 @@ ngx_http_gateway_bulkheads_init(ngx_conf_t *cf,
             }
 
             ngx_queue_init(&bh->waiters);
+            bh->cycle = cf->cycle;
             gmcf->bulkheads = bh;
         }
 
@@ -1365,22 +1520,150 @@ ngx_http_gateway_bulkheads_init(ngx_conf_t *cf,
 }
 
 
+/*
+ * A worker starts: what holders of its pid hold is a dead process's (a
+ * pid used again), and kill() would never say so; the holders of dead
+ * workers give back what they held, and the consumer nodes nobody uses
+ * any more go (the zone's mutex held, as they come and go).
+ */
+
+ngx_int_t
+ngx_http_gateway_bulkheads_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                          i;
+    ngx_queue_t                        *q, *next;
+    ngx_gateway_bulkhead_t             *b;
+    ngx_http_gateway_zone_t            *zone;
+    ngx_http_gateway_service_t        **s;
+    ngx_http_gateway_main_conf_t       *gmcf;
+    ngx_http_gateway_bulkhead_node_t   *parent, *node;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_gateway_module);
+
+    if (gmcf == NULL || gmcf->bulkheads == NULL || gmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    zone = gmcf->shm_zone->data;
+    s = gmcf->services.elts;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < gmcf->services.nelts; i++) {
+
+        if (s[i]->bulkhead == NULL || s[i]->bulkhead->node == NULL) {
+            continue;
+        }
+
+        parent = (ngx_http_gateway_bulkhead_node_t *)
+                     ((u_char *) s[i]->bulkhead->node
+                      - offsetof(ngx_http_gateway_bulkhead_node_t, bulkhead));
+
+        ngx_http_gateway_bulkhead_sweep(parent);
+
+        for (q = ngx_queue_head(&parent->consumers);
+             q != ngx_queue_sentinel(&parent->consumers);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            node = ngx_queue_data(q, ngx_http_gateway_bulkhead_node_t, queue);
+            b = &node->bulkhead;
+
+            ngx_http_gateway_bulkhead_sweep(node);
+
+            if (b->refs == 0 && b->in_flight == 0 && b->queued == 0) {
+                ngx_rbtree_delete(&zone->sh->bulkheads, &node->sn.node);
+                ngx_queue_remove(&node->queue);
+                ngx_slab_free_locked(zone->shpool, node);
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gateway_bulkhead_sweep(ngx_http_gateway_bulkhead_node_t *node)
+{
+    ngx_uint_t                      i, slots;
+    ngx_str_t                       name;
+    ngx_pid_t                       pid;
+    ngx_gateway_bulkhead_t         *b;
+    ngx_gateway_bulkhead_holder_t  *h;
+
+    b = &node->bulkhead;
+
+    /* a consumer node's name: the service's, NUL, the consumer's */
+
+    name.data = node->sn.str.data;
+    name.len = ngx_strnlen(name.data, node->sn.str.len);
+
+    ngx_http_gateway_bulkhead_lock(&b->lock);
+
+    for (i = 0; i < b->nholders; i++) {
+        h = &b->holders[i];
+        pid = (ngx_pid_t) h->pid;
+
+        if (pid == 0
+            || (pid != ngx_pid
+                && (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)))
+        {
+            continue;
+        }
+
+        slots = ngx_gateway_bulkhead_release_holder(b, h);
+
+        if (slots) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "gateway: worker %P is gone: %ui slots it "
+                          "held of service \"%V\" given back", pid, slots,
+                          &name);
+        }
+    }
+
+    ngx_http_gateway_bulkhead_unlock(&b->lock);
+}
+
+
 /* at zone initialisation, in the master: each service's node by name */
 
 ngx_int_t
 ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf)
 {
+    u_char                             *p;
     size_t                              size;
     uint32_t                            hash;
     ngx_uint_t                          i;
     ngx_str_node_t                     *sn;
+    ngx_core_conf_t                    *ccf;
     ngx_http_gateway_zone_t            *zone;
     ngx_http_gateway_service_t        **s;
+    ngx_http_gateway_bulkheads_t       *bh;
     ngx_http_gateway_bulkhead_node_t   *node;
 
     zone = shm_zone->data;
     s = gmcf->services.elts;
+    bh = gmcf->bulkheads;
+
+    if (bh == NULL) {
+        return NGX_OK;
+    }
+
+    /*
+     * A holder for each worker of two generations (a reload's old
+     * workers finishing their calls beside the new ones) and two more
+     */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(bh->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    bh->holders = 2 * (ccf->worker_processes > 0 ? ccf->worker_processes : 1)
+                  + 2;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1397,11 +1680,19 @@ ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
         if (sn) {
             node = (ngx_http_gateway_bulkhead_node_t *) sn;
 
-        } else {
-            size = offsetof(ngx_http_gateway_bulkhead_node_t, name)
-                   + s[i]->name.len;
+            if (node->bulkhead.nholders < bh->holders) {
+                ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                              "gateway: the bulkhead of service \"%V\" "
+                              "keeps its %ui holders, made for fewer "
+                              "worker processes, until nginx is restarted",
+                              &s[i]->name, node->bulkhead.nholders);
+            }
 
-            node = ngx_slab_calloc_locked(zone->shpool, size);
+        } else {
+            size = ngx_http_gateway_bulkhead_node_size(bh->holders,
+                                                        s[i]->name.len);
+
+            node = ngx_slab_alloc_locked(zone->shpool, size);
             if (node == NULL) {
                 ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -1412,12 +1703,15 @@ ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
                 return NGX_ERROR;
             }
 
-            ngx_memcpy(node->name, s[i]->name.data, s[i]->name.len);
-            node->sn.str.data = node->name;
+            ngx_memzero(node, sizeof(ngx_http_gateway_bulkhead_node_t));
+            ngx_gateway_bulkhead_init(&node->bulkhead, bh->holders);
+
+            p = (u_char *) node + size - s[i]->name.len;
+            ngx_memcpy(p, s[i]->name.data, s[i]->name.len);
+            node->sn.str.data = p;
             node->sn.str.len = s[i]->name.len;
             node->sn.node.key = hash;
 
-            ngx_gateway_bulkhead_init(&node->bulkhead);
             ngx_queue_init(&node->consumers);
             ngx_queue_init(&node->queue);
 

@@ -244,7 +244,9 @@ ngx_http_gateway_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (ngx_http_gateway_sign_init_process(cycle) != NGX_OK) {
+    if (ngx_http_gateway_bulkheads_init_process(cycle) != NGX_OK
+        || ngx_http_gateway_sign_init_process(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -436,6 +436,7 @@ ngx_int_t ngx_http_gateway_bulkheads_init(ngx_conf_t *cf,
 ngx_int_t ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
 ngx_int_t ngx_http_gateway_bulkhead_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_gateway_bulkheads_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_gateway_bulkhead_json(ngx_http_gateway_main_conf_t *gmcf,
     ngx_http_gateway_service_t *s, void *obj);
 void ngx_http_gateway_bulkhead_gauges(ngx_http_gateway_main_conf_t *gmcf,

@@ -73,25 +73,32 @@ sub metrics {
     return $r;
 }
 
-# waits (at most 5 s) until no attempt of the service is in flight
-sub idle {
-    my ($service) = @_;
+# waits (at most 5 s) until the service has that many attempts in
+# flight and requests queued
+sub gauges {
+    my ($service, $in_flight, $queued) = @_;
     my $m;
     for (1 .. 100) {
         $m = metrics();
-        return 1 if $m =~ /^gateway_concurrency_in_flight\{service="$service"\} 0$/m
-                    && $m =~ /^gateway_concurrency_queued\{service="$service"\} 0$/m;
+        return 1 if $m =~ /^gateway_concurrency_in_flight\{service="$service"\} $in_flight$/m
+                    && $m =~ /^gateway_concurrency_queued\{service="$service"\} $queued$/m;
         Time::HiRes::sleep(0.05);
     }
     Test::More::diag($m);
     return 0;
 }
 
+# waits (at most 5 s) until no attempt of the service is in flight
+sub idle {
+    my ($service) = @_;
+    return gauges($service, 0, 0);
+}
+
 our $HttpConfig = <<'_EOC_';
     gateway_zone gw 1m;
     gateway_default_auth off;
 
-    log_format gw 'gw-done $uri status=$status queue=$gateway_queue_time rt=$request_time up=$upstream_status';
+    log_format gw 'gw-done $uri status=$status queue=$gateway_queue_time rt=$request_time up=$upstream_status pid=$pid';
 
     gateway_service capped {
         endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
@@ -127,6 +134,24 @@ our $HttpConfig = <<'_EOC_';
     gateway_service refused {
         endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
         concurrency 1;
+    }
+
+    gateway_service fifo {
+        endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
+        concurrency 1 queue=8 queue_timeout=10s;
+    }
+
+    # each connection to a worker by its addresses' hash, so that the
+    # waiters of the FIFO test are spread over the workers
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 reuseport;
+        access_log logs/error.log gw;
+
+        location / {
+            gateway_route /fifo/ fifo strip;
+            proxy_pass $gateway_target;
+            proxy_read_timeout 10s;
+        }
     }
 _EOC_
 
@@ -231,9 +256,9 @@ client closes its connection: the next call takes the place at once
 instead of being refused, and the function never sees the one that left.
 --- init
 my $first = GatewayProc::open_request('/patient/c/slow1500');
-Time::HiRes::sleep(0.3);
+Test::More::ok(main::gauges('patient', 1, 0), 'TEST 3: the first in flight');
 my $gone = GatewayProc::open_request('/patient/c/slow1500?gone');
-Time::HiRes::sleep(0.3);
+Test::More::ok(main::gauges('patient', 1, 1), 'TEST 3: the second waits');
 close $gone;
 my @lines = GatewayProc::wait_logged(3, 1, qr/a request left the queue of service "patient"/);
 Test::More::is(scalar @lines, 1, 'TEST 3: the waiter left');
@@ -270,9 +295,9 @@ Test::More::is(GatewayProc::statuses('/one/d2/503,503,200', 1), '200', 'TEST 4: 
 Test::More::is(GatewayChaos::count('d2'), 3, 'TEST 4: three attempts');
 # a client that goes away in the middle of an attempt
 my $sock = GatewayProc::open_request('/one/d3/stall');
-Time::HiRes::sleep(0.3);
+Test::More::ok(main::gauges('one', 1, 0), 'TEST 4: the call in flight');
 close $sock;
-Time::HiRes::sleep(0.3);
+Test::More::ok(main::idle('one'), 'TEST 4: its slot back once its client left');
 @s = ();
 push @s, GatewayProc::statuses('/one/d4/200', 1) for 1 .. 4;
 Test::More::is("@s", '200 200 200 200', 'TEST 4: after a client abort');
@@ -288,11 +313,13 @@ at its concurrency
 
 
 === TEST 5: a reload: the old workers' slots come back as their calls end
-Two calls in flight on the old workers; after the reload the new workers
-see the service full, and get both slots once the old calls end.
+Two calls in flight on the old workers, which the function never
+answers; after the reload the new workers see the service full however
+long the reload took, and get both slots once the old calls end (their
+clients go away).
 --- init
-my @socks = map { GatewayProc::open_request("/two/e/slow1500?n=$_") } 1 .. 2;
-Time::HiRes::sleep(0.4);
+my @socks = map { GatewayProc::open_request("/two/e/stall?n=$_") } 1 .. 2;
+Test::More::ok(main::gauges('two', 2, 0), 'TEST 5: both in flight');
 my @old = GatewayProc::workers();
 kill 'HUP', GatewayProc::master_pid();
 my %old = map { $_ => 1 } @old;
@@ -302,10 +329,8 @@ for (1 .. 100) {
     Time::HiRes::sleep(0.05);
 }
 Test::More::is(GatewayProc::statuses('/two/e2/200', 1), '503', 'TEST 5: still full after the reload');
-for my $s (@socks) {
-    my ($status) = GatewayProc::read_response($s, 5);
-    Test::More::is($status, 200, 'TEST 5: the old workers finished');
-}
+close $_ for @socks;
+Test::More::ok(main::idle('two'), 'TEST 5: the old workers gave the slots back');
 my @r = main::parallel('/two/e3/slow500', '/two/e3/slow500');
 Test::More::is("$r[0][0] $r[1][0]", '200 200', 'TEST 5: both slots for the new workers');
 Test::More::is(GatewayChaos::most('e3'), 2, 'TEST 5: two at once');
@@ -479,3 +504,34 @@ qr/"concurrency \.\.\. per=consumer" of gateway service "a" in \S+:\d+ needs aut
 --- must_die
 --- error_log
 "concurrency" directive is duplicate
+
+
+
+=== TEST 14: FIFO across the workers
+One call holds the only slot; six more come one after the other, each
+on a connection of its own (spread over the four workers by reuseport),
+each queued before the next is sent: the function answers them in the
+order they came.
+--- init
+# the port of the reuseport server, from the configuration written
+open my $conf, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf" or die "$!\n";
+my ($port) = map { /listen 127\.0\.0\.1:(\d+) reuseport/ ? $1 : () } <$conf>;
+close $conf;
+my $first = GatewayProc::open_request('/fifo/q0/slow1000', port => $port);
+Test::More::ok(main::gauges('fifo', 1, 0), 'TEST 14: the first in flight');
+my @w;
+for my $k (1 .. 6) {
+    push @w, GatewayProc::open_request("/fifo/q/slow50?k=$k", port => $port);
+    Test::More::ok(main::gauges('fifo', 1, $k), "TEST 14: waiter $k queued");
+}
+my @hits = map { my (undef, $r) = GatewayProc::read_response($_, 10);
+                 $r =~ /hit=(\d+)/ ? $1 : 0 } @w;
+Test::More::is("@hits", '1 2 3 4 5 6', 'TEST 14: admitted in order');
+my @lines = GatewayProc::wait_logged(5, 6, qr{gw-done /fifo/q/slow50 status=200 });
+my %pids = map { /pid=(\d+)/ ? ($1 => 1) : () } @lines;
+Test::More::cmp_ok(scalar keys %pids, '>=', 2, 'TEST 14: waiters in more than one worker');
+Test::More::ok(main::idle('fifo'), 'TEST 14: all slots back');
+--- request
+GET /status?format=prometheus
+--- response_body_like
+gateway_concurrency_admitted_after_queue_total\{service="fifo"\} 6
