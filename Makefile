@@ -27,7 +27,8 @@ NGINX_SRC    ?=
 PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
-                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl
+                zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl \
+                libio-socket-ssl-perl
 
 # Debian's nginx, with the module built against its nginx-dev headers;
 # or an nginx built from NGINX_SRC with the module beside it.  All that
@@ -84,7 +85,8 @@ TEST_CFLAGS  := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter \
 UNIT_TESTS   := $(patsubst tests/%.c,$(VARIANT)/tests/%, \
                   $(wildcard tests/test_*.c))
 # tests/test_X.c tests the core module/ngx_gateway_X.c, with these
-UNIT_COMMON  := module/ngx_gateway_parse.c tests/gateway_test_stubs.c
+UNIT_COMMON  := module/ngx_gateway_parse.c module/ngx_gateway_http.c \
+                tests/gateway_test_stubs.c
 UNIT_LIBS    := -lcmocka -lcrypto -ljansson
 
 APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list

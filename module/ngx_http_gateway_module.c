@@ -15,6 +15,7 @@ static ngx_int_t ngx_http_gateway_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gateway_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_gateway_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf);
+static void ngx_http_gateway_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_gateway_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gateway_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -51,6 +52,27 @@ static ngx_command_t  ngx_http_gateway_commands[] = {
     { ngx_string("gateway_jwks"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_gateway_auth_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_jwks_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_gateway_jwks_uri,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_oidc_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_gateway_jwks_uri,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_jwks_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gateway_jwks_trusted,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -112,7 +134,7 @@ ngx_module_t  ngx_http_gateway_module = {
     ngx_http_gateway_auth_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_gateway_retries_exit_process, /* exit process */
+    ngx_http_gateway_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -134,16 +156,19 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
     ngx_http_gateway_main_conf_t    *gmcf;
 
     glcf = ngx_http_get_module_loc_conf(r, ngx_http_gateway_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+
+    /* a request that waited for keys runs again; other ones went on */
 
     if (glcf->table == NULL
-        || ngx_http_get_module_ctx(r, ngx_http_gateway_module) != NULL)
+        || (ctx != NULL && ngx_http_gateway_keys_resume(ctx, &m) != NGX_OK))
     {
         return NGX_DECLINED;
     }
 
     /* a retry, redirected here after its backoff: straight to the proxy */
 
-    if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
+    if (ctx == NULL && ngx_http_gateway_retries_resume(r) == NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -156,10 +181,13 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
      * refuses answers itself and returns NGX_DONE.
      */
 
-    rc = ngx_http_gateway_route_request(r, glcf, &m, &ctx);
+    rc = (ctx == NULL) ? ngx_http_gateway_route_request(r, glcf, &m, &ctx)
+                       : NGX_OK;
 
     if (rc == NGX_OK) {
+        ctx->match = &m;
         rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
+        ctx->match = NULL;
     }
 
     if (rc == NGX_OK) {
@@ -330,6 +358,14 @@ ngx_http_gateway_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_gateway_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gateway_keys_exit_process(cycle);
+    ngx_http_gateway_retries_exit_process(cycle);
 }
 
 

@@ -47,7 +47,10 @@ static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
       ngx_string("Bad Request") },
     { NGX_HTTP_NOT_FOUND,
       ngx_string("tag:ngx-http-gateway,2026:unknown-service"),
-      ngx_string("Not Found") }
+      ngx_string("Not Found") },
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("tag:ngx-http-gateway,2026:keys-unavailable"),
+      ngx_string("Service Unavailable") }
 };
 
 
