@@ -440,11 +440,21 @@ ngx_http_gateway_keys_tick(ngx_event_t *ev)
         ngx_http_gateway_keys_try(src);
     }
 
-    wait = ngx_gateway_keys_wait(&src->sh->state, ngx_current_msec);
+    /*
+     * Due and not fetching: another worker holds the lease, and this one
+     * looks again soon, in case that worker dies.
+     */
+
+    if (src->fetch) {
+        wait = NGX_HTTP_GATEWAY_KEYS_TICK;
+
+    } else {
+        wait = ngx_gateway_keys_wait(&src->sh->state, ngx_current_msec);
+        wait = wait ? ngx_min(wait, NGX_HTTP_GATEWAY_KEYS_TICK) : 100;
+    }
 
     if (!ev->timer_set) {
-        ngx_add_timer(ev, ngx_max(ngx_min(wait, NGX_HTTP_GATEWAY_KEYS_TICK),
-                                  10));
+        ngx_add_timer(ev, wait);
     }
 }
 
