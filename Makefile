@@ -243,6 +243,9 @@ $(BUILD)/fuzz/fuzz_consumers: module/ngx_gateway_consumers.c \
 $(BUILD)/fuzz/fuzz_parse: module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_routes: module/ngx_gateway_routes.c module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_retry_after: module/ngx_gateway_retry.c
+$(BUILD)/fuzz/fuzz_discovery: module/ngx_gateway_keys.c \
+                              module/ngx_gateway_http.c
+$(BUILD)/fuzz/fuzz_http: module/ngx_gateway_http.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/nginx_stubs.c \
                       $(wildcard module/*.h tests/fuzz/*.h) \
