@@ -88,6 +88,8 @@ UNIT_TESTS   := $(patsubst tests/%.c,$(VARIANT)/tests/%, \
 UNIT_COMMON  := module/ngx_gateway_parse.c module/ngx_gateway_http.c \
                 tests/gateway_test_stubs.c
 UNIT_LIBS    := -lcmocka -lcrypto -ljansson
+# other cores a unit test links: UNIT_EXTRA_X for tests/test_X.c
+UNIT_EXTRA_keys := module/ngx_gateway_jwt.c
 
 APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list
 
@@ -218,11 +220,13 @@ unit_src = $(firstword $(wildcard module/ngx_gateway_$(1).c) \
 
 .SECONDEXPANSION:
 $(VARIANT)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
+                       $$(UNIT_EXTRA_$$*) \
                        $(UNIT_COMMON) tests/gateway_test.h \
                        $(wildcard module/*.h) $(CORE_OBJS)
 	mkdir -p $(VARIANT)/tests
 	cc $(TEST_CFLAGS) $(CORE_INCS) -o $@ $< \
-	    $(sort $(call unit_src,$*) $(UNIT_COMMON)) $(CORE_OBJS) \
+	    $(sort $(call unit_src,$*) $(UNIT_COMMON) $(UNIT_EXTRA_$*)) \
+	    $(CORE_OBJS) \
 	    $(UNIT_LIBS)
 
 # libFuzzer harnesses, built with clang; nginx core sources compiled in.
@@ -244,7 +248,8 @@ $(BUILD)/fuzz/fuzz_parse: module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_routes: module/ngx_gateway_routes.c module/ngx_gateway_parse.c
 $(BUILD)/fuzz/fuzz_retry_after: module/ngx_gateway_retry.c
 $(BUILD)/fuzz/fuzz_discovery: module/ngx_gateway_keys.c \
-                              module/ngx_gateway_http.c
+                              module/ngx_gateway_http.c \
+                              module/ngx_gateway_jwt.c
 $(BUILD)/fuzz/fuzz_http: module/ngx_gateway_http.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/nginx_stubs.c \

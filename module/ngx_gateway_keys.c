@@ -197,6 +197,160 @@ done:
 
 
 ngx_int_t
+ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_gateway_jwks_t *jwks, ngx_uint_t *skipped, ngx_str_t *err)
+{
+    char                *text;
+    json_t              *root, *keys, *key, *v, *one;
+    ngx_int_t            rc;
+    ngx_str_t            why;
+    ngx_uint_t           i, j, n;
+    const char          *kty, *use;
+    json_error_t         error;
+    ngx_gateway_jwk_t   *k;
+    ngx_gateway_jwks_t   set;
+
+    jwks->keys = NULL;
+    jwks->nkeys = 0;
+    *skipped = 0;
+    ngx_str_null(err);
+
+    root = json_loadb((const char *) data, len, JSON_REJECT_DUPLICATES,
+                      &error);
+
+    if (root == NULL) {
+        err->data = ngx_pnalloc(pool, 80);
+        if (err->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        err->len = ngx_sprintf(err->data, "invalid JSON at line %d, "
+                               "column %d", error.line, error.column)
+                   - err->data;
+        return NGX_DECLINED;
+    }
+
+    keys = json_object_get(root, "keys");
+
+    if (!json_is_object(root) || !json_is_array(keys)) {
+        ngx_str_set(err, "the document is no JWK Set: no \"keys\" array");
+        json_decref(root);
+        return NGX_DECLINED;
+    }
+
+    n = json_array_size(keys);
+    rc = NGX_ERROR;
+
+    one = json_pack("{s:[]}", "keys");
+    k = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_gateway_jwk_t));
+
+    if (one == NULL || k == NULL) {
+        goto done;
+    }
+
+    jwks->keys = k;
+
+    for (i = 0; i < n; i++) {
+        key = json_array_get(keys, i);
+
+        v = json_object_get(key, "kty");
+        kty = json_is_string(v) ? json_string_value(v) : NULL;
+        v = json_object_get(key, "use");
+        use = json_is_string(v) ? json_string_value(v) : NULL;
+
+        if (kty && ngx_strcmp(kty, "oct") == 0) {
+            ngx_str_set(&why, "a secret (\"kty\": \"oct\") is never "
+                              "taken from a provider");
+            goto skip;
+        }
+
+        if (use && ngx_strcmp(use, "sig") != 0) {
+            ngx_str_set(&why, "a key not for signatures (\"use\")");
+            goto skip;
+        }
+
+        /* the key alone, as a set: loaded or refused as one */
+
+        if (json_array_clear(json_object_get(one, "keys")) != 0
+            || json_array_append(json_object_get(one, "keys"), key) != 0)
+        {
+            goto done;
+        }
+
+        text = json_dumps(one, JSON_COMPACT);
+        if (text == NULL) {
+            goto done;
+        }
+
+        rc = ngx_gateway_jwks_parse(pool, (u_char *) text, ngx_strlen(text),
+                                    &set, &why);
+        free(text);
+
+        if (rc == NGX_ERROR) {
+            goto done;
+        }
+
+        if (rc != NGX_OK) {
+            goto skip;
+        }
+
+        for (j = 0; set.keys[0].kid.len && j < jwks->nkeys; j++) {
+            if (k[j].kid.len == set.keys[0].kid.len
+                && ngx_strncmp(k[j].kid.data, set.keys[0].kid.data,
+                               k[j].kid.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (set.keys[0].kid.len && j < jwks->nkeys) {
+            ngx_str_set(&why, "a \"kid\" seen before");
+            goto skip;
+        }
+
+        k[jwks->nkeys++] = set.keys[0];
+        continue;
+
+    skip:
+
+        if ((*skipped)++ == 0) {
+            err->data = ngx_pnalloc(pool, why.len + 32);
+            if (err->data == NULL) {
+                goto done;
+            }
+
+            err->len = ngx_sprintf(err->data, "key %ui: %V", i, &why)
+                       - err->data;
+        }
+    }
+
+    if (jwks->nkeys == 0) {
+        rc = NGX_DECLINED;
+
+        if (err->len == 0) {
+            ngx_str_set(err, "the JWK Set is empty");
+        }
+
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    json_decref(one);
+    json_decref(root);
+
+    if (rc == NGX_ERROR) {
+        ngx_str_set(err, "no memory");
+    }
+
+    return rc;
+}
+
+
+ngx_int_t
 ngx_gateway_keys_discovery_url(ngx_pool_t *pool, ngx_str_t *issuer,
     ngx_str_t *url)
 {

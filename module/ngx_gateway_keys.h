@@ -10,6 +10,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_gateway_jwt.h"
 
 
 /*
@@ -81,6 +82,20 @@ ngx_msec_t ngx_gateway_keys_wait(ngx_gateway_keys_state_t *st,
  */
 ngx_int_t ngx_gateway_keys_discovery(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_str_t *issuer, ngx_str_t *jwks_uri, ngx_str_t *err);
+
+/*
+ * Loads a JWK Set published by an identity provider.  Unlike a file of
+ * the operator's (ngx_gateway_jwks_parse(), all or nothing), a provider's
+ * set may hold keys that are not for signatures ("use": "enc", as
+ * Keycloak publishes) or that the gateway does not take: each is skipped,
+ * and the others load.  A secret ("kty": "oct") is never taken from the
+ * network: it would be public.  A "kid" seen before is skipped too.
+ * *skipped counts the keys skipped, *err (when any was) says why the
+ * first was.  NGX_OK with at least one key; NGX_DECLINED with *err when
+ * none loads or the document is no JWK Set; NGX_ERROR: no memory.
+ */
+ngx_int_t ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
+    ngx_gateway_jwks_t *jwks, ngx_uint_t *skipped, ngx_str_t *err);
 
 /* the discovery document's URL: issuer + "/.well-known/openid-configuration" */
 ngx_int_t ngx_gateway_keys_discovery_url(ngx_pool_t *pool,

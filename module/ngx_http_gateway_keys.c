@@ -48,7 +48,7 @@ static ngx_uint_t ngx_http_gateway_keys_adopt(
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_keys_t *src,
     ngx_log_t *log);
 static ngx_int_t ngx_http_gateway_keys_merge(
-    ngx_http_gateway_main_conf_t *gmcf, ngx_log_t *log);
+    ngx_http_gateway_main_conf_t *gmcf);
 static ngx_uint_t ngx_http_gateway_keys_attempts(
     ngx_http_gateway_keys_main_t *km);
 static ngx_int_t ngx_http_gateway_keys_wait(ngx_http_request_t *r,
@@ -387,7 +387,7 @@ ngx_http_gateway_keys_init_process(ngx_cycle_t *cycle,
         ngx_add_timer(&src[i].timer, 1 + ngx_random() % 100);
     }
 
-    return ngx_http_gateway_keys_merge(gmcf, cycle->log);
+    return ngx_http_gateway_keys_merge(gmcf);
 }
 
 
@@ -433,7 +433,7 @@ ngx_http_gateway_keys_tick(ngx_event_t *ev)
     }
 
     if (ngx_http_gateway_keys_adopt(src->gmcf, src, ev->log)) {
-        (void) ngx_http_gateway_keys_merge(src->gmcf, ev->log);
+        (void) ngx_http_gateway_keys_merge(src->gmcf);
     }
 
     if (src->fetch == NULL) {
@@ -641,7 +641,7 @@ ngx_http_gateway_keys_fetched(ngx_http_gateway_fetch_t *f)
     ngx_http_gateway_keys_release(src);
 
     if (ngx_http_gateway_keys_adopt(gmcf, src, ngx_cycle->log)) {
-        (void) ngx_http_gateway_keys_merge(gmcf, ngx_cycle->log);
+        (void) ngx_http_gateway_keys_merge(gmcf);
     }
 }
 
@@ -708,7 +708,7 @@ ngx_http_gateway_keys_publish(ngx_http_gateway_keys_t *src,
 {
     u_char                      *p;
     ngx_str_t                    err, *body;
-    ngx_uint_t                   changed, recovered;
+    ngx_uint_t                   changed, recovered, skipped;
     ngx_pool_t                  *pool;
     ngx_slab_pool_t             *shpool;
     ngx_gateway_jwks_t           jwks;
@@ -724,7 +724,8 @@ ngx_http_gateway_keys_publish(ngx_http_gateway_keys_t *src,
         return NGX_DECLINED;
     }
 
-    if (ngx_gateway_jwks_parse(pool, body->data, body->len, &jwks, &err)
+    if (ngx_gateway_keys_parse(pool, body->data, body->len, &jwks,
+                               &skipped, &err)
         != NGX_OK)
     {
         why->data = ngx_pnalloc(f->pool, err.len + 32);
@@ -741,8 +742,6 @@ ngx_http_gateway_keys_publish(ngx_http_gateway_keys_t *src,
         return NGX_DECLINED;
     }
 
-    ngx_destroy_pool(pool);
-
     sh = src->sh;
     shpool = ngx_http_gateway_keys_shpool(src);
 
@@ -756,6 +755,7 @@ ngx_http_gateway_keys_publish(ngx_http_gateway_keys_t *src,
 
         if (p == NULL) {
             ngx_shmtx_unlock(&shpool->mutex);
+            ngx_destroy_pool(pool);
             ngx_str_set(why, "the gateway zone is full");
             return NGX_DECLINED;
         }
@@ -782,9 +782,12 @@ ngx_http_gateway_keys_publish(ngx_http_gateway_keys_t *src,
 
     if (changed || recovered) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "gateway: key set of \"%V\" loaded: %ui keys",
-                      &src->url, jwks.nkeys);
+                      "gateway: key set of \"%V\" loaded: %ui keys%s%V",
+                      &src->url, jwks.nkeys,
+                      skipped ? "; skipped: " : "", &err);
     }
+
+    ngx_destroy_pool(pool);
 
     return NGX_OK;
 }
@@ -861,7 +864,7 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
     u_char                      *doc;
     size_t                       len;
     ngx_str_t                    err;
-    ngx_uint_t                   generation;
+    ngx_uint_t                   generation, skipped;
     ngx_pool_t                  *pool;
     ngx_slab_pool_t             *shpool;
     ngx_gateway_jwks_t           jwks;
@@ -873,7 +876,9 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
         return 0;
     }
 
-    pool = ngx_create_pool(4096, log);
+    /* kept as long as the set: the cycle's log, not a request's */
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
     if (pool == NULL) {
         return 0;
     }
@@ -898,7 +903,9 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
         return 0;
     }
 
-    if (ngx_gateway_jwks_parse(pool, doc, len, &jwks, &err) != NGX_OK) {
+    if (ngx_gateway_keys_parse(pool, doc, len, &jwks, &skipped, &err)
+        != NGX_OK)
+    {
         /* it loaded in the worker that fetched it: memory, then */
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "gateway: key set of \"%V\" not loaded: %V",
@@ -923,8 +930,7 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
 /* the file's keys and every source's, as one set for verification */
 
 static ngx_int_t
-ngx_http_gateway_keys_merge(ngx_http_gateway_main_conf_t *gmcf,
-    ngx_log_t *log)
+ngx_http_gateway_keys_merge(ngx_http_gateway_main_conf_t *gmcf)
 {
     ngx_uint_t                     i, n;
     ngx_pool_t                    *pool;
@@ -941,7 +947,7 @@ ngx_http_gateway_keys_merge(ngx_http_gateway_main_conf_t *gmcf,
         n += src[i].jwks.nkeys;
     }
 
-    pool = ngx_create_pool(1024, log);
+    pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
         return NGX_ERROR;
     }
@@ -1004,7 +1010,7 @@ ngx_http_gateway_keys_current(ngx_http_gateway_main_conf_t *gmcf,
     }
 
     if (changed) {
-        (void) ngx_http_gateway_keys_merge(gmcf, log);
+        (void) ngx_http_gateway_keys_merge(gmcf);
     }
 
     return &km->all;

@@ -24,6 +24,7 @@ our %T = (
     rsa1   => jwt(kid => 'rsa1', claims => { sub => 'alice', exp => $now + 600 }),
     ec256  => jwt(alg => 'ES256', claims => { sub => 'bob', exp => $now + 600 }),
     rsa2   => jwt(alg => 'PS256', claims => { sub => 'eve', exp => $now + 600 }),
+    hs1    => jwt(alg => 'HS256', claims => { sub => 'forger', exp => $now + 600 }),
     issued => jwt(claims => { sub => 'carol', iss => $iss, exp => $now + 600 }),
     other  => jwt(claims => { sub => 'mallory', iss => 'https://other.test',
                               exp => $now + 600 }),
@@ -68,6 +69,11 @@ add_block_preprocessor(sub {
     GatewayIdP::control('IDP', '/mode/ok');
     GatewayIdP::control('IDP', '/cache/-');
     GatewayIdP::control('IDP', '/reset');
+
+    # "(keys: hs1,rsa1)" in a title: how the provider starts, for that block
+    while ($block->name =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
+        GatewayIdP::control('IDP', "/$1/$2");
+    }
 
     if (defined $block->must_die) {
         $block->set_value("suppress_stderr", 1);
@@ -129,11 +135,9 @@ __DATA__
 
 
 
-=== TEST 4: Cache-Control max-age of the key set, within min_refresh and refresh
+=== TEST 4: Cache-Control max-age of the key set, within min_refresh and refresh (cache: 120)
 --- http_config
     gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks refresh=10m min_refresh=30s;
---- init
-GatewayIdP::control('IDP', '/cache/120');
 --- request eval
 ["GET /api/a", "GET /status"]
 --- more_headers eval
@@ -143,7 +147,21 @@ GatewayIdP::control('IDP', '/cache/120');
 
 
 
-=== TEST 5: a jwks_uri that is not a URL
+=== TEST 5: a secret in the provider's set is never taken (it would be public): skipped, the other keys load (keys: hs1,rsa1)
+--- http_config
+    gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks;
+--- request eval
+["GET /api/a", "GET /api/b", "GET /status"]
+--- more_headers eval
+[main::bearer('rsa1'), main::bearer('hs1'), ""]
+--- error_code eval
+[200, 401, 200]
+--- response_body eval
+["sub=alice\n", qr/unknown key/, qr{"keys": 1,\s*"kids": \[\s*"rsa1"\s*\]}]
+
+
+
+=== TEST 6: a jwks_uri that is not a URL
 --- http_config
     gateway_jwks_uri https://user:pw@id.test/jwks;
 --- config
@@ -153,7 +171,7 @@ qr{\[emerg\] .*invalid URL "https://user:pw\@id\.test/jwks": user information \(
 
 
 
-=== TEST 6: an unknown parameter, a bad duration, min_refresh over refresh
+=== TEST 7: an unknown parameter, a bad duration, min_refresh over refresh
 --- http_config
     gateway_jwks_uri https://127.0.0.1/jwks refresh=1m min_refresh=2m;
 --- config
@@ -163,7 +181,7 @@ qr{\[emerg\] .*"min_refresh" is longer than "refresh" for "https://127\.0\.0\.1/
 
 
 
-=== TEST 7: a duration out of bounds
+=== TEST 8: a duration out of bounds
 --- http_config
     gateway_jwks_uri https://127.0.0.1/jwks min_refresh=10ms;
 --- config
@@ -173,7 +191,7 @@ qr{\[emerg\] .*invalid min_refresh value "10ms" for "https://127\.0\.0\.1/jwks":
 
 
 
-=== TEST 8: a host name needs a resolver
+=== TEST 9: a host name needs a resolver
 --- http_config
     gateway_oidc_issuer https://id.example.com;
     gateway_service fn { endpoint http://127.0.0.1:1/; auth jwt; }
@@ -184,7 +202,7 @@ qr{\[emerg\] .*"https://id\.example\.com" in \S+nginx\.conf:\d+ names a host: a 
 
 
 
-=== TEST 9: the same source twice
+=== TEST 10: the same source twice
 --- http_config
     gateway_jwks_uri https://127.0.0.1/jwks;
     gateway_jwks_uri https://127.0.0.1/jwks refresh=1m;

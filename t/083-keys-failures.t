@@ -69,9 +69,10 @@ add_block_preprocessor(sub {
         GatewayIdP::control($idp, '/reset');
     }
 
-    # a block may start with the provider in another mode
-    GatewayIdP::control('IDP', "/mode/$1")
-        if $block->name =~ /\(provider: (\S+)\)/;
+    # "(mode: slow-1500)" in a title: how the provider starts, for that block
+    while ($block->name =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
+        GatewayIdP::control('IDP', "/$1/$2");
+    }
 
     $block->set_value("http_config", $block->http_config . $Common);
     $block->set_value("config", $Config);
@@ -153,7 +154,7 @@ qr/\A(?:[^\n]*bad response: response cut short[^\n]*\n)?\z/
 
 
 
-=== TEST 4: no set yet and a slow provider: the first request waits for the fetch under way (provider: slow-1500)
+=== TEST 4: no set yet and a slow provider: the first request waits for the fetch under way (mode: slow-1500)
 --- http_config
     gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks timeout=5s;
 --- request eval

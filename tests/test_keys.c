@@ -252,6 +252,76 @@ test_discovery(void **state)
 }
 
 
+#define EC256                                                                 \
+    "{\"alg\":\"ES256\",\"crv\":\"P-256\",\"kid\":\"ec256\",\"kty\":\"EC\","      \
+    "\"x\":\"nlo8zzxWzaZ3hjFOkqSovSWqTI3AMU6xAzX01VU1BDU\","                   \
+    "\"y\":\"BvTH59kEzrnyqqtJwhf_m5JaHgczqQZYM59i3cWtOZE\"}"
+#define ED25519                                                               \
+    "{\"alg\":\"EdDSA\",\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"use\":\"sig\","   \
+    "\"x\":\"Cq2hL05G9UlqgOAQDRCFiuHQgh28Jj0a_0CoTu5egrM\"}"
+
+
+static ngx_int_t
+parse(const char *doc, ngx_gateway_jwks_t *jwks, ngx_uint_t *skipped,
+    ngx_str_t *err)
+{
+    return ngx_gateway_keys_parse(pool, (u_char *) doc, strlen(doc), jwks,
+                                  skipped, err);
+}
+
+
+static void
+test_parse(void **state)
+{
+    ngx_str_t           err;
+    ngx_uint_t          skipped;
+    ngx_gateway_jwks_t  jwks;
+
+    assert_int_equal(parse("{\"keys\":[" EC256 "," ED25519 "]}", &jwks,
+                           &skipped, &err), NGX_OK);
+    assert_int_equal(jwks.nkeys, 2);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(jwks.keys[0].alg, NGX_GATEWAY_JWT_ES256);
+    assert_int_equal(jwks.keys[1].alg, NGX_GATEWAY_JWT_EDDSA);
+
+    /* an encryption key (as Keycloak publishes), a secret, a key the
+     * gateway does not take, a kid again: skipped; the others load */
+
+    assert_int_equal(parse("{\"keys\":["
+                           "{\"kty\":\"RSA\",\"use\":\"enc\",\"kid\":\"e\","
+                           "\"alg\":\"RSA-OAEP\",\"n\":\"AQAB\",\"e\":\"AQAB\"},"
+                           EC256 ","
+                           "{\"kty\":\"oct\",\"kid\":\"s\",\"k\":\"AAAAAAAAAAAAAAAA"
+                           "AAAAAAAAAAAAAAAAAAAAAAAAAAA\"},"
+                           "{\"kty\":\"EC\",\"crv\":\"P-192\",\"kid\":\"p\","
+                           "\"x\":\"AA\",\"y\":\"AA\"},"
+                           "17,"
+                           EC256 ","
+                           ED25519 "]}", &jwks, &skipped, &err),
+                     NGX_OK);
+    assert_int_equal(jwks.nkeys, 2);
+    assert_int_equal(skipped, 5);
+    assert_int_equal(jwks.keys[0].kid.len, 5);
+    assert_int_equal(jwks.keys[1].kid.len, 0);
+    assert_non_null(ngx_strnstr(err.data, "key 0: a key not for signatures",
+                                err.len));
+
+    /* no key left, or no JWK Set at all */
+
+    assert_int_equal(parse("{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}",
+                           &jwks, &skipped, &err), NGX_DECLINED);
+    assert_int_equal(jwks.nkeys, 0);
+    assert_non_null(ngx_strnstr(err.data, "never taken", err.len));
+    assert_int_equal(parse("{\"keys\":[]}", &jwks, &skipped, &err),
+                     NGX_DECLINED);
+    assert_int_equal(parse("{\"keys\":{}}", &jwks, &skipped, &err),
+                     NGX_DECLINED);
+    assert_int_equal(parse("[]", &jwks, &skipped, &err), NGX_DECLINED);
+    assert_int_equal(parse("<html>", &jwks, &skipped, &err), NGX_DECLINED);
+    assert_non_null(ngx_strnstr(err.data, "invalid JSON", err.len));
+}
+
+
 int
 main(void)
 {
@@ -260,6 +330,7 @@ main(void)
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_unknown_kid),
         cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_parse),
     };
 
     return cmocka_run_group_tests_name("keys", tests, setup, teardown);

@@ -5,11 +5,13 @@
 
 
 /*
- * libFuzzer harness of ngx_gateway_keys_discovery(): the input is an
- * OpenID Connect discovery document, as a provider (or whoever answers in
- * its place) sends it.  A document taken must name the issuer asked and
- * give an http(s) URL that ngx_gateway_url_parse() takes; a refused one a
- * printable error with none of the document's bytes.  Invariants are
+ * libFuzzer harness of what the gateway reads from an identity provider:
+ * the input is an OpenID Connect discovery document, and then a JWK Set,
+ * as a provider (or whoever answers in its place) sends them.
+ * ngx_gateway_keys_discovery(): a document taken names the issuer asked
+ * and gives an http(s) URL that ngx_gateway_url_parse() takes; a refused
+ * one a printable error.  ngx_gateway_keys_parse(): a set taken has keys,
+ * public ones only, and counts the ones it skipped.  Invariants are
  * checked with abort().
  */
 
@@ -36,12 +38,14 @@ static ngx_str_t  fuzz_issuers[] = {
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char               *msg;
-    size_t              i, k;
-    ngx_int_t           rc;
-    ngx_str_t           uri, err;
-    ngx_pool_t         *pool;
-    ngx_gateway_url_t   u;
+    char                *msg;
+    size_t               i, k;
+    ngx_int_t            rc;
+    ngx_str_t            uri, err;
+    ngx_uint_t           skipped;
+    ngx_pool_t          *pool;
+    ngx_gateway_url_t    u;
+    ngx_gateway_jwks_t   jwks;
 
     pool = ngx_create_pool(1024, &nginx_stub_log);
     if (pool == NULL) {
@@ -84,6 +88,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the URL is a copy: not a pointer into the input */
         if (uri.data >= (u_char *) data && uri.data < (u_char *) data + size)
         {
+            abort();
+        }
+    }
+
+    rc = ngx_gateway_keys_parse(pool, (u_char *) data, size, &jwks,
+                                &skipped, &err);
+
+    if (rc == NGX_OK) {
+        if (jwks.nkeys == 0 || (skipped && err.len == 0)) {
+            abort();
+        }
+
+        for (i = 0; i < jwks.nkeys; i++) {
+            if (jwks.keys[i].pkey == NULL || jwks.keys[i].secret.len) {
+                abort();
+            }
+        }
+
+    } else if (rc != NGX_DECLINED || err.len == 0 || jwks.nkeys != 0) {
+        abort();
+    }
+
+    for (i = 0; i < err.len; i++) {
+        if (err.data[i] < 0x20 || err.data[i] > 0x7e) {
             abort();
         }
     }
