@@ -28,6 +28,9 @@
 #define NGX_HTTP_GATEWAY_KEYS_TICK       1000
 #define NGX_HTTP_GATEWAY_KEYS_POLL       50
 
+/* a fetch's lease: the discovery document and the key set, one second more */
+#define ngx_http_gateway_keys_lease(src)  (2 * (src)->timeout + 1000)
+
 
 static ngx_int_t ngx_http_gateway_keys_param(ngx_conf_t *cf, ngx_str_t *v,
     char *name, ngx_msec_t *ms);
@@ -496,7 +499,7 @@ ngx_http_gateway_keys_try(ngx_http_gateway_keys_t *src)
 
     if (ngx_gateway_keys_due(&sh->state, now)
         && ngx_gateway_lease_take(&sh->lease, ngx_pid, now,
-                                  2 * src->timeout + 1000)
+                                  ngx_http_gateway_keys_lease(src))
            == NGX_OK)
     {
         ngx_gateway_keys_begin(&sh->state, now);
@@ -621,8 +624,7 @@ ngx_http_gateway_keys_fetched(ngx_http_gateway_fetch_t *f)
 
                 src->discovering = 0;
                 (void) ngx_http_gateway_lease_take(gmcf->shm_zone->data,
-                                                   &src->sh->lease,
-                                                   src->timeout + 1000);
+                           &src->sh->lease, ngx_http_gateway_keys_lease(src));
 
                 ngx_http_gateway_keys_run(src, next);
                 return;
@@ -1201,11 +1203,10 @@ ngx_http_gateway_keys_wait(ngx_http_request_t *r,
     timeout = 0;
 
     for (i = 0; i < gmcf->keys->sources.nelts; i++) {
-        timeout = ngx_max(timeout, 2 * src[i].timeout + 1000);
+        timeout = ngx_max(timeout, ngx_http_gateway_keys_lease(&src[i]));
     }
 
     w->match = *ctx->match;
-    w->resumed = 0;
     w->deadline = ngx_current_msec + timeout;
     w->attempts = ngx_http_gateway_keys_attempts(gmcf->keys);
     w->waiting = 1;

@@ -17,6 +17,8 @@ log_level('info');
 
 GatewayIdP::start('IDP');
 
+$ENV{TEST_NGINX_JWKS_RSA} = GatewayJWT::data_dir() . '/jwks-rsa-only.json';
+
 my $now = time;
 my $iss = "https://127.0.0.1:$ENV{TEST_NGINX_IDP_PORT}";
 
@@ -61,6 +63,10 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
+# each block a zone of its own: with reloads between blocks
+# (make check-reload), a source's schedule would outlive its block
+my $Zone = 0;
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -71,7 +77,8 @@ add_block_preprocessor(sub {
     GatewayIdP::control('IDP', '/reset');
 
     # "(keys: hs1,rsa1)" in a title: how the provider starts, for that block
-    while ($block->name =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
+    my $title = $block->name;
+    while ($title =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
         GatewayIdP::control('IDP', "/$1/$2");
     }
 
@@ -80,7 +87,9 @@ add_block_preprocessor(sub {
         return;
     }
 
-    $block->set_value("http_config", ($block->http_config // '') . $Common);
+    $Zone++;
+    $block->set_value("http_config", "    gateway_zone keys$Zone 2m;\n"
+                                     . ($block->http_config // '') . $Common);
     $block->set_value("config", $Config) unless defined $block->config;
 
     $block->set_value("no_error_log", [values %T, '[error]', '[alert]',
@@ -135,7 +144,19 @@ __DATA__
 
 
 
-=== TEST 4: Cache-Control max-age of the key set, within min_refresh and refresh (cache: 120)
+=== TEST 4: the Prometheus format has the key sources too
+--- http_config
+    gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks;
+--- request eval
+["GET /api/a", "GET /status?format=prometheus"]
+--- more_headers eval
+[main::bearer('rsa1'), ""]
+--- response_body eval
+["sub=alice\n", qr{\ngateway_keys_loaded\{source="https://127\.0\.0\.1:\d+/jwks"\} 2\n.*\ngateway_keys_fetches_total\{source="https://127\.0\.0\.1:\d+/jwks"\} 1\n.*\ngateway_keys_failures\{source="https://127\.0\.0\.1:\d+/jwks"\} 0\n}s]
+
+
+
+=== TEST 5: Cache-Control max-age of the key set, within min_refresh and refresh (cache: 120)
 --- http_config
     gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks refresh=10m min_refresh=30s;
 --- request eval
@@ -147,7 +168,7 @@ __DATA__
 
 
 
-=== TEST 5: a secret in the provider's set is never taken (it would be public): skipped, the other keys load (keys: hs1,rsa1)
+=== TEST 6: a secret in the provider's set is never taken (it would be public): skipped, the other keys load (keys: hs1,rsa1)
 --- http_config
     gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks;
 --- request eval
@@ -161,7 +182,7 @@ __DATA__
 
 
 
-=== TEST 6: a jwks_uri that is not a URL
+=== TEST 7: a jwks_uri that is not a URL
 --- http_config
     gateway_jwks_uri https://user:pw@id.test/jwks;
 --- config
@@ -171,7 +192,7 @@ qr{\[emerg\] .*invalid URL "https://user:pw\@id\.test/jwks": user information \(
 
 
 
-=== TEST 7: an unknown parameter, a bad duration, min_refresh over refresh
+=== TEST 8: an unknown parameter, a bad duration, min_refresh over refresh
 --- http_config
     gateway_jwks_uri https://127.0.0.1/jwks refresh=1m min_refresh=2m;
 --- config
@@ -181,7 +202,7 @@ qr{\[emerg\] .*"min_refresh" is longer than "refresh" for "https://127\.0\.0\.1/
 
 
 
-=== TEST 8: a duration out of bounds
+=== TEST 9: a duration out of bounds
 --- http_config
     gateway_jwks_uri https://127.0.0.1/jwks min_refresh=10ms;
 --- config
@@ -191,7 +212,7 @@ qr{\[emerg\] .*invalid min_refresh value "10ms" for "https://127\.0\.0\.1/jwks":
 
 
 
-=== TEST 9: a host name needs a resolver
+=== TEST 10: a host name needs a resolver
 --- http_config
     gateway_oidc_issuer https://id.example.com;
     gateway_service fn { endpoint http://127.0.0.1:1/; auth jwt; }
@@ -202,7 +223,7 @@ qr{\[emerg\] .*"https://id\.example\.com" in \S+nginx\.conf:\d+ names a host: a 
 
 
 
-=== TEST 10: the same source twice
+=== TEST 11: the same source twice
 --- http_config
     gateway_jwks_uri https://127.0.0.1/jwks;
     gateway_jwks_uri https://127.0.0.1/jwks refresh=1m;

@@ -62,6 +62,10 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
+# each block a zone of its own: with reloads between blocks
+# (make check-reload), a source's schedule would outlive its block
+my $Zone = 0;
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -70,7 +74,9 @@ add_block_preprocessor(sub {
     GatewayIdP::control('IDP', '/cache/-');
     GatewayIdP::control('IDP', '/reset');
 
-    $block->set_value("http_config", $block->http_config . $Common);
+    $Zone++;
+    $block->set_value("http_config", "    gateway_zone keys$Zone 2m;\n"
+                                     . $block->http_config . $Common);
     $block->set_value("config", $Config);
     $block->set_value("no_error_log", [values %T, '[error]', '[alert]',
                                        '[crit]'])

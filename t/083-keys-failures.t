@@ -59,6 +59,10 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
+# each block a zone of its own: with reloads between blocks
+# (make check-reload), a source's schedule would outlive its block
+my $Zone = 0;
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -70,11 +74,14 @@ add_block_preprocessor(sub {
     }
 
     # "(mode: slow-1500)" in a title: how the provider starts, for that block
-    while ($block->name =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
+    my $title = $block->name;
+    while ($title =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
         GatewayIdP::control('IDP', "/$1/$2");
     }
 
-    $block->set_value("http_config", $block->http_config . $Common);
+    $Zone++;
+    $block->set_value("http_config", "    gateway_zone keys$Zone 2m;\n"
+                                     . $block->http_config . $Common);
     $block->set_value("config", $Config);
     $block->set_value("timeout", 10);
     $block->set_value("no_error_log", [$T{rsa1}, '[error]', '[alert]',
