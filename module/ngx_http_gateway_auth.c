@@ -1428,7 +1428,8 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "gateway service \"%V\" in %s:%ui uses JWT, but no "
-                      "\"gateway_jwks\" file is set",
+                      "\"gateway_jwks\" file is set, nor "
+                      "\"gateway_jwks_uri\" or \"gateway_oidc_issuer\"",
                       &s->name, s->file, s->line);
         return NGX_ERROR;
     }

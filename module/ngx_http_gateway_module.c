@@ -185,9 +185,9 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
                        : NGX_OK;
 
     if (rc == NGX_OK) {
+        /* not touched after: a refusal may have freed the request */
         ctx->match = &m;
         rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
-        ctx->match = NULL;
     }
 
     if (rc == NGX_OK) {

@@ -229,7 +229,8 @@ typedef struct {
     ngx_http_gateway_retry_t        *retry;
     ngx_http_gateway_breaker_call_t *call;      /* of the breaker */
 
-    ngx_gateway_route_match_t       *match;     /* in the phase handler */
+    ngx_gateway_route_match_t       *match;     /* valid only while the
+                                                   phase handler runs */
     ngx_http_gateway_keys_wait_t    *keys_wait; /* waited for keys */
 } ngx_http_gateway_ctx_t;
 
