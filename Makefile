@@ -28,7 +28,8 @@ PROVE_JOBS   ?= 2
 
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libssl-dev libpcre2-dev \
                 zlib1g-dev nginx nginx-dev libcmocka-dev perl openssl curl \
-                python3-botocore libhiredis-dev redis-server
+                python3-botocore libhiredis-dev redis-server \
+                libio-socket-ssl-perl
 
 # Debian's nginx, with the module built against its nginx-dev headers;
 # or an nginx built from NGINX_SRC with the module beside it.  All that
@@ -85,7 +86,8 @@ TEST_CFLAGS  := -g -O1 -W -Wall -Wpointer-arith -Wno-unused-parameter \
 UNIT_TESTS   := $(patsubst tests/%.c,$(VARIANT)/tests/%, \
                   $(wildcard tests/test_*.c))
 # tests/test_X.c tests the core module/ngx_gateway_X.c, with these
-UNIT_COMMON  := module/ngx_gateway_parse.c tests/gateway_test_stubs.c
+UNIT_COMMON  := module/ngx_gateway_parse.c module/ngx_gateway_http.c \
+                tests/gateway_test_stubs.c
 UNIT_LIBS    := -lcmocka -lcrypto -ljansson -lhiredis
 
 APT_SRC_LIST := /etc/apt/sources.list.d/ngx-gateway-src.list
@@ -215,12 +217,14 @@ $(CORE_OBJS): $(CORE_OBJS_DIR)/.configured
 unit_src = $(firstword $(wildcard module/ngx_gateway_$(1).c) \
                        module/ngx_http_gateway_$(1).c)
 
-# cores that use another core
+# cores that use another core: UNIT_EXTRA_X for tests/test_X.c
 UNIT_EXTRA_cluster := module/ngx_gateway_limit.c
+UNIT_EXTRA_keys    := module/ngx_gateway_jwt.c
 UNIT_EXTRA_zone    := module/ngx_gateway_cluster.c
 
 .SECONDEXPANSION:
 $(VARIANT)/tests/test_%: tests/test_%.c $$(call unit_src,$$*) \
+                       $$(UNIT_EXTRA_$$*) \
                        $(UNIT_COMMON) tests/gateway_test.h \
                        $(wildcard module/*.h) $(CORE_OBJS)
 	mkdir -p $(VARIANT)/tests
@@ -248,6 +252,10 @@ $(BUILD)/fuzz/fuzz_routes: module/ngx_gateway_routes.c module/ngx_gateway_parse.
 $(BUILD)/fuzz/fuzz_retry_after: module/ngx_gateway_retry.c
 $(BUILD)/fuzz/fuzz_sigv4: module/ngx_gateway_sigv4.c
 $(BUILD)/fuzz/fuzz_grpc_timeout: module/ngx_gateway_bulkhead.c
+$(BUILD)/fuzz/fuzz_discovery: module/ngx_gateway_keys.c \
+                              module/ngx_gateway_http.c \
+                              module/ngx_gateway_jwt.c
+$(BUILD)/fuzz/fuzz_http: module/ngx_gateway_http.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/nginx_stubs.c \
                       $(wildcard module/*.h tests/fuzz/*.h) \

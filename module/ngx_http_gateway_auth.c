@@ -64,7 +64,7 @@ static ngx_int_t ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     ngx_str_t *token);
 static ngx_int_t ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, time_t expires);
+    ngx_str_t *token, ngx_uint_t tag, time_t expires);
 static ngx_int_t ngx_http_gateway_auth_cache_get(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx, u_char *data, size_t len);
 static ngx_str_t *ngx_http_gateway_auth_cached(ngx_http_gateway_ctx_t *ctx,
@@ -318,9 +318,11 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
 {
     u_char                          *data;
     size_t                           len;
+    ngx_int_t                        rc;
     ngx_str_t                       *text, detail;
-    ngx_uint_t                       i, cached;
+    ngx_uint_t                       i, cached, tag;
     ngx_gateway_jwt_t                jwt;
+    ngx_gateway_jwks_t              *jwks;
     ngx_http_gateway_auth_t         *auth;
     ngx_http_gateway_claim_header_t *ch;
     ngx_gateway_jwt_status_e         status;
@@ -328,12 +330,24 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     auth = &ctx->service->auth;
     cached = 0;
 
+    /* keys from identity providers: as fetched, in this worker */
+
+    jwks = ngx_http_gateway_keys_current(gmcf, r->connection->log);
+
+    if (jwks == NULL || jwks->nkeys == 0) {
+        return ngx_http_gateway_keys_missing(r, gmcf, ctx);
+    }
+
+    /* a token verified with a key set before is not one of this one */
+
+    tag = ctx->service->index
+          + gmcf->services.nelts * ngx_http_gateway_keys_version(gmcf);
+
     if (gmcf->jwt_cache && token->len <= auth->jwt.max_size) {
         cached = 1;
 
-        data = ngx_gateway_cache_get(gmcf->jwt_cache, token,
-                                     ctx->service->index, ngx_time(),
-                                     &len);
+        data = ngx_gateway_cache_get(gmcf->jwt_cache, token, tag,
+                                     ngx_time(), &len);
         if (data) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "gateway jwt cache hit");
@@ -342,11 +356,20 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
         }
     }
 
-    status = ngx_gateway_jwt_verify(r->pool, token, gmcf->jwks,
-                                    &auth->jwt, ngx_time(), &jwt);
+    status = ngx_gateway_jwt_verify(r->pool, token, jwks, &auth->jwt,
+                                    ngx_time(), &jwt);
 
     if (status == NGX_GATEWAY_JWT_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_GATEWAY_JWT_UNKNOWN_KEY) {
+        rc = ngx_http_gateway_keys_unknown(r, gmcf, ctx);
+
+        if (rc != NGX_DECLINED) {
+            /* NGX_AGAIN: it waits for a refetch of keys, then runs again */
+            return rc;
+        }
     }
 
     if (status != NGX_GATEWAY_JWT_OK) {
@@ -399,7 +422,8 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
     }
 
     if (cached
-        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, token, jwt.expires)
+        && ngx_http_gateway_auth_cache_put(r, gmcf, ctx, token, tag,
+                                           jwt.expires)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -418,7 +442,7 @@ ngx_http_gateway_auth_verify(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
-    ngx_str_t *token, time_t expires)
+    ngx_str_t *token, ngx_uint_t tag, time_t expires)
 {
     u_char      *data, *p;
     size_t       len;
@@ -459,8 +483,7 @@ ngx_http_gateway_auth_cache_put(ngx_http_request_t *r,
         p = ngx_cpymem(p, v->data, v->len);
     }
 
-    return ngx_gateway_cache_put(gmcf->jwt_cache, token,
-                                 ctx->service->index, expires,
+    return ngx_gateway_cache_put(gmcf->jwt_cache, token, tag, expires,
                                  data, p - data);
 }
 
@@ -1303,6 +1326,10 @@ ngx_http_gateway_auth_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_gateway_keys_init(cf, gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     s = gmcf->services.elts;
 
     for (i = 0; i < gmcf->services.nelts; i++) {
@@ -1396,10 +1423,13 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (ngx_http_gateway_auth_is(auth, JWT) && gmcf->jwks == NULL) {
+    if (ngx_http_gateway_auth_is(auth, JWT) && gmcf->jwks == NULL
+        && gmcf->keys == NULL)
+    {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "gateway service \"%V\" in %s:%ui uses JWT, but no "
-                      "\"gateway_jwks\" file is set",
+                      "\"gateway_jwks\" file is set, nor "
+                      "\"gateway_jwks_uri\" or \"gateway_oidc_issuer\"",
                       &s->name, s->file, s->line);
         return NGX_ERROR;
     }
@@ -1412,7 +1442,16 @@ ngx_http_gateway_auth_init_service(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (ngx_http_gateway_auth_is(auth, JWT) && auth->jwt.algorithms) {
+    if (ngx_http_gateway_auth_is(auth, JWT) && auth->jwt.issuer.len == 0
+        && ngx_http_gateway_keys_issuer(gmcf) != NULL)
+    {
+        /* the only identity provider's issuer, as discovered */
+        auth->jwt.issuer = *ngx_http_gateway_keys_issuer(gmcf);
+    }
+
+    if (ngx_http_gateway_auth_is(auth, JWT) && auth->jwt.algorithms
+        && gmcf->jwks != NULL && gmcf->keys == NULL)
+    {
         for (i = 0; i < gmcf->jwks->nkeys; i++) {
             if (gmcf->jwks->keys[i].alg & auth->jwt.algorithms) {
                 break;
@@ -1647,7 +1686,13 @@ ngx_http_gateway_auth_init_process(ngx_cycle_t *cycle)
     cln->handler = ngx_http_gateway_auth_free_md;
     cln->data = gmcf->sha256;
 
-    if (gmcf->jwks == NULL || gmcf->jwt_cache_size == 0) {
+    if (ngx_http_gateway_keys_init_process(cycle, gmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if ((gmcf->jwks == NULL && gmcf->keys == NULL)
+        || gmcf->jwt_cache_size == 0)
+    {
         return NGX_OK;
     }
 

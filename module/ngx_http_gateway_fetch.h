@@ -125,7 +125,10 @@ struct ngx_http_gateway_fetch_s {
 ngx_http_gateway_fetch_conf_t *ngx_http_gateway_fetch_conf(ngx_conf_t *cf,
     ngx_str_t *trusted);
 
-/* NULL on memory failure */
+/*
+ * NULL on memory failure.  log: the cycle's (ngx_cycle->log), never a
+ * request's: a fetch outlives requests.
+ */
 ngx_http_gateway_fetch_t *ngx_http_gateway_fetch_create(
     ngx_http_gateway_fetch_conf_t *conf, ngx_log_t *log);
 

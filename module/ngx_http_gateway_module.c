@@ -64,6 +64,27 @@ static ngx_command_t  ngx_http_gateway_commands[] = {
       0,
       NULL },
 
+    { ngx_string("gateway_jwks_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_gateway_jwks_uri,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_oidc_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_gateway_jwks_uri,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gateway_jwks_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gateway_jwks_trusted,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("gateway_default_auth"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_gateway_auth_modes,
@@ -154,9 +175,17 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     if (ctx != NULL) {
 
+        /* still waiting for keys or for Redis: nothing goes on before */
+
+        if ((ctx->keys_wait && ctx->keys_wait->waiting)
+            || (ctx->cluster && !ctx->cluster->decided))
+        {
+            return NGX_AGAIN;
+        }
+
         /* back from Redis with its word on the strict limits: admit */
 
-        if (ctx->cluster && ctx->cluster->decided && !ctx->cluster->resumed) {
+        if (ctx->cluster && !ctx->cluster->resumed) {
             ctx->cluster->resumed = 1;
             m = ctx->cluster->match;
 
@@ -169,12 +198,18 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
          * its slot: the attempt is signed once, then on to the proxy.
          */
 
-        return ngx_http_gateway_sign_pending(r, ctx);
-    }
+        if (ngx_http_gateway_keys_resume(ctx, &m) != NGX_OK) {
+            return ngx_http_gateway_sign_pending(r, ctx);
+        }
 
-    /* a retry, redirected here after its backoff: a slot, a signature */
+        /* back with keys from the identity provider: authenticated again */
 
-    if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
+        rc = NGX_OK;
+
+    } else if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
+
+        /* a retry, redirected here after its backoff: a slot, a signature */
+
         ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
         ngx_http_gateway_sign_next(ctx);
 
@@ -184,18 +219,24 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_gateway_sign_pending(r, ctx);
+
+    } else {
+
+        /*
+         * The pipeline: route, authenticate, admit (the breaker's word,
+         * the rate limits and the breaker's lease of a probe, in one
+         * decision), then the call's target and headers for the proxy,
+         * a slot and a signature.  A step that refuses answers itself
+         * and returns NGX_DONE; one that waits returns NGX_AGAIN and
+         * runs the phases again when done.
+         */
+
+        rc = ngx_http_gateway_route_request(r, glcf, &m, &ctx);
     }
 
-    /*
-     * The pipeline: route, authenticate, admit (the breaker's word, the
-     * rate limits and the breaker's lease of a probe, in one decision),
-     * then the call's target and headers for the proxy.  A step that
-     * refuses answers itself and returns NGX_DONE.
-     */
-
-    rc = ngx_http_gateway_route_request(r, glcf, &m, &ctx);
-
     if (rc == NGX_OK) {
+        /* not touched after: a refusal may have freed the request */
+        ctx->match = &m;
         rc = ngx_http_gateway_authenticate(r, gmcf, ctx);
     }
 
@@ -259,6 +300,7 @@ ngx_http_gateway_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_gateway_cluster_exit_process(cycle);
     ngx_http_gateway_sign_exit_process(cycle);
+    ngx_http_gateway_keys_exit_process(cycle);
     ngx_http_gateway_retries_exit_process(cycle);
 }
 

@@ -24,6 +24,7 @@
 #include "ngx_gateway_retry.h"
 #include "ngx_gateway_routes.h"
 #include "ngx_http_gateway_zone.h"
+#include "ngx_http_gateway_keys.h"
 
 
 /* "auth" modes, as bits */
@@ -204,6 +205,8 @@ typedef struct {
     ngx_uint_t                       consumers_conf_line;
     ngx_gateway_jwks_t              *jwks;
     ngx_str_t                        jwks_file;
+    ngx_http_gateway_keys_main_t    *keys;      /* gateway_jwks_uri... */
+    ngx_str_t                        keys_trusted;
     ngx_uint_t                       jwt_cache_size;
     ngx_gateway_cache_t             *jwt_cache;     /* per worker */
     EVP_MD                          *sha256;        /* per worker */
@@ -271,6 +274,10 @@ typedef struct {
     ngx_http_gateway_sign_ctx_t     *sign;
     ngx_http_gateway_bulkhead_call_t  *bulk;    /* NULL: none */
     ngx_http_gateway_cluster_req_t  *cluster;   /* strict lines asked */
+
+    ngx_gateway_route_match_t       *match;     /* valid only while the
+                                                   phase handler runs */
+    ngx_http_gateway_keys_wait_t    *keys_wait; /* waited for keys */
 } ngx_http_gateway_ctx_t;
 
 
@@ -402,6 +409,27 @@ ngx_int_t ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
 
 char *ngx_http_gateway_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+ngx_int_t ngx_http_gateway_keys_init(ngx_conf_t *cf,
+    ngx_http_gateway_main_conf_t *gmcf);
+ngx_str_t *ngx_http_gateway_keys_issuer(ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_keys_init_process(ngx_cycle_t *cycle,
+    ngx_http_gateway_main_conf_t *gmcf);
+void ngx_http_gateway_keys_exit_process(ngx_cycle_t *cycle);
+ngx_gateway_jwks_t *ngx_http_gateway_keys_current(
+    ngx_http_gateway_main_conf_t *gmcf, ngx_log_t *log);
+ngx_uint_t ngx_http_gateway_keys_version(ngx_http_gateway_main_conf_t *gmcf);
+ngx_int_t ngx_http_gateway_keys_missing(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_keys_unknown(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
+ngx_int_t ngx_http_gateway_keys_resume(ngx_http_gateway_ctx_t *ctx,
+    ngx_gateway_route_match_t *m);
+ngx_int_t ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
+    ngx_http_gateway_main_conf_t *gmcf, void *root);
+size_t ngx_http_gateway_keys_status_len(ngx_http_gateway_main_conf_t *gmcf);
+u_char *ngx_http_gateway_keys_status_text(ngx_http_gateway_main_conf_t *gmcf,
+    u_char *p);
 
 char *ngx_http_gateway_retries(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -56,7 +56,10 @@ static ngx_http_gateway_problem_t  ngx_http_gateway_problems[] = {
       ngx_string("Service Unavailable") },
     { NGX_HTTP_GATEWAY_TIME_OUT,
       ngx_string("tag:ngx-http-gateway,2026:deadline-exceeded"),
-      ngx_string("Gateway Timeout") }
+      ngx_string("Gateway Timeout") },
+    { NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("tag:ngx-http-gateway,2026:keys-unavailable"),
+      ngx_string("Service Unavailable") }
 };
 
 

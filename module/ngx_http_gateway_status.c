@@ -417,7 +417,9 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
         }
     }
 
-    if (json_object_set(root, "services", list) != 0) {
+    if (json_object_set(root, "services", list) != 0
+        || ngx_http_gateway_keys_status_json(r, gmcf, root) != NGX_OK)
+    {
         goto done;
     }
 
@@ -464,7 +466,8 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
 
     st = services->elts;
 
-    len = 4096 + services->nelts * (2560 + 1536);
+    len = 4096 + services->nelts * (2560 + 1536)
+          + ngx_http_gateway_keys_status_len(gmcf);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -555,6 +558,8 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
                         gmcf->shm_zone->shm.size,
                         ngx_http_gateway_zone_used(gmcf->shm_zone));
     }
+
+    p = ngx_http_gateway_keys_status_text(gmcf, p);
 
     out->len = p - out->data;
 

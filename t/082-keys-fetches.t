@@ -1,0 +1,179 @@
+# How often the identity provider is asked, counted at the provider: an
+# unknown "kid" causes one early refetch per min_refresh at most, however
+# many such tokens come; the workers share one fetch per refresh; a
+# worker killed while it fetches does not stop the refreshes.
+
+use lib 't/inc';
+use GatewayJWT;
+use GatewayIdP;
+use GatewayProc;
+use Test::Nginx::Socket 'no_plan';
+
+repeat_each(1);
+master_on();
+workers(4);
+no_shuffle();
+no_long_string();
+no_root_location();
+log_level('info');
+
+GatewayIdP::start('IDP');
+
+my $now = time;
+
+our %T = (
+    rsa1 => jwt(kid => 'rsa1', claims => { sub => 'alice', exp => $now + 900 }),
+    map { ("x$_" => jwt(key => 'attacker-rsa', kid => "unknown-$_",
+                        claims => { sub => 'mallory', exp => $now + 900 })) }
+        1 .. 10
+);
+
+sub bearer { "Authorization: Bearer $T{$_[0]}" }
+
+sub count { GatewayIdP::control('IDP', '/count/jwks') }
+
+our $Common = <<'_EOC_';
+    gateway_jwks_trusted_certificate $TEST_NGINX_IDP_CA;
+
+    gateway_service fn {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+        auth jwt;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { return 200 "sub=$http_x_gateway_subject\n"; }
+    }
+_EOC_
+
+our $Config = <<'_EOC_';
+    location /api/ {
+        gateway_route /api/ fn;
+        proxy_pass $gateway_target;
+    }
+
+    location /front/ {
+        proxy_set_header Authorization "Bearer $arg_t";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/;
+    }
+
+    location /idp/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_IDP_CONTROL/;
+    }
+_EOC_
+
+# each block a zone of its own: with reloads between blocks
+# (make check-reload), a source's schedule would outlive its block
+my $Zone = 0;
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    GatewayIdP::control('IDP', '/keys/rsa1');
+    GatewayIdP::control('IDP', '/mode/ok');
+    GatewayIdP::control('IDP', '/cache/-');
+    GatewayIdP::control('IDP', '/reset');
+
+    $Zone++;
+    $block->set_value("http_config", "    gateway_zone keys$Zone 2m;\n"
+                                     . $block->http_config . $Common);
+    $block->set_value("config", $Config);
+    $block->set_value("no_error_log", [values %T, '[error]', '[alert]',
+                                       '[crit]'])
+        unless defined $block->no_error_log;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: unknown kids: one early refetch per min_refresh, however many tokens name one
+--- http_config
+    gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks refresh=10m min_refresh=2s timeout=2s;
+--- request eval
+["GET /api/0", "GET /idp/sleep/2300",
+ (map { "GET /api/$_" } 1 .. 5), "GET /idp/count/jwks",
+ (map { "GET /api/$_" } 6 .. 9), "GET /idp/count/jwks",
+ "GET /idp/sleep/2300", "GET /api/10", "GET /idp/count/jwks"]
+--- more_headers eval
+[main::bearer('rsa1'), "",
+ (map { main::bearer("x$_") } 1 .. 5), "",
+ (map { main::bearer("x$_") } 6 .. 9), "",
+ "", main::bearer('x10'), ""]
+--- error_code eval
+[200, 200, (401) x 5, 200, (401) x 4, 200, 200, 401, 200]
+--- response_body eval
+["sub=alice\n", "ok\n", (qr/unknown key/) x 5, "2\n",
+ (qr/unknown key/) x 4, "2\n", "ok\n", qr/unknown key/, "3\n"]
+--- timeout: 10
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 2: four workers under load share one fetch per refresh
+--- http_config
+    gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks refresh=1s min_refresh=1s timeout=2s;
+--- init
+Test::More::is(GatewayProc::statuses('/front/api/x?t=' . $::T{rsa1}, 4),
+               '200 200 200 200', 'the first set');
+
+my $before = main::count();
+my $l = GatewayProc::start_load(clients => 4,
+                                paths => ['/front/api/x?t=' . $::T{rsa1}]);
+my $t0 = time;
+sleep 6;
+my $seen = GatewayProc::finish_load($l);
+my $secs = time - $t0;
+my $fetches = main::count() - $before;
+my $requests = 0;
+$requests += $_ for values %$seen;
+
+Test::More::is(join(' ', sort keys %$seen), '200', 'every request admitted');
+
+# one per refresh would be 6; one per worker and refresh 24 or more
+Test::More::cmp_ok($fetches, '>=', 2, "the key set was refreshed");
+Test::More::cmp_ok($fetches, '<=', 8, "one fetch per refresh, not per worker");
+Test::More::diag(sprintf "4 workers, %.0f requests/s, refresh=1s: %d "
+                         . "fetches in %.1f s", $requests / $secs, $fetches,
+                         $secs);
+--- request
+GET /idp/count/jwks
+--- response_body_like: ^\d+$
+--- timeout: 10
+
+
+
+=== TEST 3: the worker that fetches is killed while the provider hangs: another fetches once the lease is over
+--- http_config
+    gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks refresh=1s min_refresh=1s timeout=1s;
+--- init
+Test::More::is(GatewayProc::statuses('/front/api/x?t=' . $::T{rsa1}, 2),
+               '200 200', 'the first set');
+
+GatewayIdP::control('IDP', '/mode/hang');
+sleep 1.5;
+
+# the fetch under way hangs; every worker is killed, the fetcher too
+GatewayProc::kill_worker($_) for GatewayProc::workers();
+
+my $before = main::count();
+GatewayIdP::control('IDP', '/mode/ok');
+
+# the lease of the dead lasts 2 * timeout + 1 s
+my $deadline = time + 8;
+sleep 0.2 while main::count() == $before && time < $deadline;
+Test::More::cmp_ok(main::count(), '>', $before, 'fetched again');
+--- request
+GET /api/1
+--- more_headers eval
+main::bearer('rsa1')
+--- response_body
+sub=alice
+--- timeout: 10
+--- error_log eval
+qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9/
+--- no_error_log
+[emerg]
+[crit]
