@@ -194,6 +194,13 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
         ngx_shmtx_unlock(&zone->shpool->mutex);
     }
 
+    if (peek != NGX_OK || lim.full != lim.n || lim.refused != lim.n
+        || rc == NGX_BUSY)
+    {
+        /* not admitted: what strict lines took in Redis goes back */
+        ngx_http_gateway_cluster_refund(gmcf, &lim);
+    }
+
     if (peek != NGX_OK) {
         ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
         return ngx_http_gateway_breaker_refuse(r, s, retry, "refused");

@@ -11,7 +11,7 @@ use Test::Nginx::Socket 'no_plan';
 GatewayRedis::start(acl => [
     'user default on nopass ~* &* +@all',
     'user gw on >s3cret ~gw:* -@all +evalsha +script|load +select +time'
-    . ' +hgetall +hdel +hset +pexpire',
+    . ' +hgetall +hget +hdel +hset +pexpire +zadd +zremrangebyscore +zcard',
 ]);
 
 repeat_each(1);
@@ -171,6 +171,7 @@ GatewayRedis::cmd('FLUSHALL');
 === TEST 9: what the sync left in Redis: one hash-tagged key that expires
 The key names the service and line; its hash tag is the whole limited
 identity; it holds the cluster's time ("t") and this host's demand.
+Beside it, gw:{hosts}: the hosts that synced lately.
 --- http_config
     gateway_default_auth off;
     gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -179,8 +180,13 @@ identity; it holds the cluster's time ("t") and this host's demand.
         rate_limit 1r/m burst=2 per=service scope=cluster;
     }
 --- init
-my $keys = GatewayRedis::cmd('KEYS', '*');
+my $keys = [ grep { $_ ne 'gw:{hosts}' } @{ GatewayRedis::cmd('KEYS', '*') } ];
 Test::More::is(scalar @$keys, 1, 'TEST 9: one key');
+# and the registry of hosts: this one, by Redis's time, expiring too
+my $hosts = GatewayRedis::cmd('ZRANGE', 'gw:{hosts}', 0, -1);
+Test::More::cmp_ok(scalar @$hosts, '>=', 1, 'TEST 9: the hosts registered');
+Test::More::cmp_ok(GatewayRedis::cmd('PTTL', 'gw:{hosts}'), '>', 0,
+                   'TEST 9: the registry expires');
 Test::More::like($keys->[0], qr/^gw:\{a:1:[0-9a-f]{32}\}$/,
                  'TEST 9: its name and hash tag');
 my $ttl = GatewayRedis::cmd('PTTL', $keys->[0]);
@@ -357,3 +363,54 @@ GET /b/4
 --- no_error_log
 is down
 [error]
+
+
+
+=== TEST 17: a request a later line refuses gives its strict token back
+The strict line admits all six (burst 2: 3 tokens), the local per=ip
+line only one: Redis is charged one token, not three (1r/m: 62.5 s a
+token), and the service's quota is left to other callers.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=2 per=service scope=cluster sync=strict
+                   on_store_error=closed;
+        rate_limit 1r/m per=ip;
+    }
+--- init
+use GatewayProc;
+GatewayRedis::cmd('FLUSHALL');
+my @s = split ' ', GatewayProc::statuses('/b/1', 6);
+Test::More::is(scalar(grep { $_ == 200 } @s), 1, "TEST 17: one admitted (@s)");
+Test::More::is(scalar(grep { $_ == 429 } @s), 5, 'TEST 17: five refused');
+my ($key) = @{ GatewayRedis::cmd('KEYS', 'gw:{b:1:*') };
+my $ahead;
+for (1 .. 40) {
+    my $t = GatewayRedis::cmd('TIME');
+    my $tat = GatewayRedis::cmd('HGET', $key, 't');
+    $ahead = ($tat - ($t->[0] * 1_000_000 + $t->[1])) / 62_500_000;
+    last if $ahead < 1.5;
+    select undef, undef, undef, 0.05;
+}
+Test::More::cmp_ok($ahead, '<', 1.5,
+                   sprintf('TEST 17: one token charged (%.2f)', $ahead));
+Test::More::cmp_ok($ahead, '>', 0.5, 'TEST 17: and that one is');
+--- request
+GET /b/2
+--- error_code: 429
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: a store's value that is no redis:// URL: no password in the [emerg]
+--- http_config
+    gateway_store redis:/gw:t0p-s3cret@127.0.0.1:1;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid store "\.\.\.\@127\.0\.0\.1:1": redis://\[user:password\@\]host:port\[/db\] in \S+nginx\.conf:\d+}
+--- no_error_log
+t0p-s3cret
