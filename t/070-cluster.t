@@ -414,3 +414,48 @@ GET /b/2
 qr{\[emerg\] .*invalid store "\.\.\.\@127\.0\.0\.1:1": redis://\[user:password\@\]host:port\[/db\] in \S+nginx\.conf:\d+}
 --- no_error_log
 t0p-s3cret
+
+
+
+=== TEST 19: only strict lines: the host still counts itself in and probes Redis, with the timeout
+Without any request: the host registers in gw:{hosts}; Redis stalled
+(DEBUG SLEEP) is found down by a probe that times out, and up again
+once it answers.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=100ms;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m per=service scope=cluster sync=strict;
+    }
+--- init
+use GatewayProc;
+use Time::HiRes ();
+sub status {
+    my $s = GatewayProc::open_request('/status');
+    my ($st, $raw) = GatewayProc::read_response($s, 5);
+    return $raw // '';
+}
+GatewayRedis::cmd('FLUSHALL');
+Time::HiRes::sleep(1.3);
+Test::More::is(GatewayRedis::cmd('ZCARD', 'gw:{hosts}'), 1,
+               'TEST 19: registered without a request');
+my $sleep = GatewayRedis::sleep_async(2.5);
+my $down = 0;
+for (1 .. 40) {
+    Time::HiRes::sleep(0.05);
+    if (status() =~ /"store": "down"/) { $down = 1; last }
+}
+Test::More::ok($down, 'TEST 19: a stalled Redis is found down without traffic');
+GatewayRedis::read_reply($sleep);
+my $up = 0;
+for (1 .. 40) {
+    Time::HiRes::sleep(0.05);
+    if (status() =~ /"store": "up"/) { $up = 1; last }
+}
+Test::More::ok($up, 'TEST 19: and up again without traffic');
+--- request
+GET /b/1
+--- error_code: 200
+--- error_log eval
+qr/\[warn\] .*gateway: store \S+ is down \(sync timed out\)/
