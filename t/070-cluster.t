@@ -195,6 +195,11 @@ Test::More::cmp_ok($ttl, '<', 300_000, 'TEST 9: within the time its tokens take'
 my $h = { @{ GatewayRedis::cmd('HGETALL', $keys->[0]) } };
 Test::More::ok(exists $h->{t}, 'TEST 9: the cluster time');
 Test::More::is(scalar keys %$h, 2, 'TEST 9: and one host');
+# the host's field: when, its demand, and its last report's number and
+# delta, so that a report sent again after a lost reply is not charged twice
+my ($host) = grep { $_ ne 't' } keys %$h;
+Test::More::like($h->{$host}, qr/^\d+:\d+:[1-9]\d*:-?\d+$/,
+                 'TEST 9: the host\'s time, demand, seq and delta');
 --- request
 GET /fn/5
 --- error_code: 200
