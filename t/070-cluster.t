@@ -464,3 +464,37 @@ GET /b/1
 --- error_code: 200
 --- error_log eval
 qr/\[warn\] .*gateway: store \S+ is down \(sync timed out\)/
+
+
+
+=== TEST 20: an open breaker refuses before a strict line is charged
+The first call fails (nothing listens) and opens the breaker; the five
+after it are refused by the breaker: Redis has one token taken, not six.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service b {
+        endpoint http://127.0.0.1:1/;
+        breaker consecutive=1 open=30s;
+        rate_limit 1r/m burst=9 per=service scope=cluster sync=strict
+                   on_store_error=closed;
+    }
+--- init
+use GatewayProc;
+GatewayRedis::cmd('FLUSHALL');
+my @s = map { GatewayProc::statuses('/b/1', 1) } 1 .. 6;
+Test::More::is("@s", '502 503 503 503 503 503', 'TEST 20: failed, then open');
+my ($key) = @{ GatewayRedis::cmd('KEYS', 'gw:{b:1:*') };
+my $ahead;
+for (1 .. 40) {
+    my $t = GatewayRedis::cmd('TIME');
+    my $tat = GatewayRedis::cmd('HGET', $key, 't');
+    $ahead = ($tat - ($t->[0] * 1_000_000 + $t->[1])) / 62_500_000;
+    last if $ahead < 1.5;
+    select undef, undef, undef, 0.05;
+}
+Test::More::cmp_ok($ahead, '<', 1.5,
+                   sprintf('TEST 20: one token charged (%.2f)', $ahead));
+--- request
+GET /b/2
+--- error_code: 503
