@@ -871,6 +871,7 @@ static void
 test_parse_replies(void **state)
 {
     redisReply                    *r;
+    ngx_uint_t                     hosts;
     ngx_gateway_cluster_grant_t    g;
     ngx_gateway_cluster_strict_t   s;
 
@@ -943,6 +944,36 @@ test_parse_replies(void **state)
     assert_int_equal(ngx_gateway_cluster_parse_strict(r, &s), NGX_ERROR);
     freeReplyObject(r);
 
+    /* the count of hosts: an integer from 1 */
+
+    r = REPLY(":3\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_OK);
+    assert_int_equal(hosts, 3);
+    freeReplyObject(r);
+
+    r = REPLY(":0\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY(":-1\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY(":100000\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY("$1\r\n3\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY("-NOSCRIPT No matching script.\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(NULL, &hosts),
+                     NGX_ERROR);
+
     /* not a reply at all: the reader refuses it */
 
     assert_null(REPLY("?garbage\r\n"));
@@ -957,7 +988,7 @@ test_parse_garbage(void **state)
     char                           buf[64];
     void                          *reply;
     size_t                         len, j;
-    ngx_uint_t                     i, n, ok;
+    ngx_uint_t                     i, n, ok, hosts;
     redisReader                   *rd;
     ngx_gateway_cluster_grant_t    g;
     ngx_gateway_cluster_strict_t   s;
@@ -967,6 +998,7 @@ test_parse_garbage(void **state)
         "*5\r\n:1\r\n:4\r\n:200\r\n:0\r\n:2\r\n",
         "+OK\r\n",
         "-ERR x\r\n",
+        ":3\r\n",
     };
 
     srandom(17);
@@ -982,8 +1014,8 @@ test_parse_garbage(void **state)
             }
 
         } else {
-            len = ngx_strlen(seeds[i / 2 % 4]);
-            ngx_memcpy(buf, seeds[i / 2 % 4], len);
+            len = ngx_strlen(seeds[i / 2 % 5]);
+            ngx_memcpy(buf, seeds[i / 2 % 5], len);
 
             for (n = random() % 3 + 1; n; n--) {
                 buf[random() % len] = "*:$+-\r\n0123456789-x"[random() % 20];
@@ -1005,6 +1037,13 @@ test_parse_garbage(void **state)
 
                 if (ngx_gateway_cluster_parse_strict(reply, &s) == NGX_OK) {
                     assert_true(s.admitted <= 1);
+                    ok++;
+                }
+
+                if (ngx_gateway_cluster_parse_hosts(reply, &hosts)
+                    == NGX_OK)
+                {
+                    assert_true(hosts >= 1 && hosts <= 65536);
                     ok++;
                 }
 
