@@ -37,7 +37,7 @@ ngx_gateway_cluster_init(ngx_gateway_cluster_sh_t *sh)
     ngx_queue_init(&sh->lru);
     ngx_queue_init(&sh->pending);
     sh->nodes = 0;
-    sh->hosts = 1;
+    sh->hosts = 0;
 }
 
 
@@ -207,9 +207,9 @@ ngx_gateway_cluster_offer(ngx_gateway_cluster_sh_t *sh,
 
 
 void
-ngx_gateway_cluster_fallback(ngx_gateway_cluster_node_t *cn,
-    ngx_uint_t mode, ngx_msec_t now, ngx_msec_t retry_at, ngx_uint_t commit,
-    ngx_gateway_cluster_decision_t *d)
+ngx_gateway_cluster_fallback(ngx_gateway_cluster_sh_t *sh,
+    ngx_gateway_cluster_node_t *cn, ngx_uint_t mode, ngx_msec_t now,
+    ngx_msec_t retry_at, ngx_uint_t commit, ngx_gateway_cluster_decision_t *d)
 {
     ngx_uint_t            rate, burst;
     ngx_gateway_bucket_t  b;
@@ -238,7 +238,9 @@ ngx_gateway_cluster_fallback(ngx_gateway_cluster_node_t *cn,
         return;
 
     default: /* NGX_GATEWAY_CLUSTER_LOCAL */
-        ngx_gateway_cluster_share(cn->rate, cn->burst, cn->hosts,
+        /* all hosts, not those of the key: any may get its callers */
+
+        ngx_gateway_cluster_share(cn->rate, cn->burst, sh->hosts,
                                   &rate, &burst);
 
         b = cn->fallback;
@@ -249,6 +251,13 @@ ngx_gateway_cluster_fallback(ngx_gateway_cluster_node_t *cn,
             cn->fallback = b;
         }
     }
+}
+
+
+void
+ngx_gateway_cluster_hosts(ngx_gateway_cluster_sh_t *sh, ngx_uint_t hosts)
+{
+    sh->hosts = hosts ? hosts : 1;
 }
 
 
@@ -305,21 +314,38 @@ ngx_gateway_cluster_collect(ngx_gateway_cluster_sh_t *sh, ngx_msec_t now,
         rep[n].rate = cn->rate;
         rep[n].burst = cn->burst;
         rep[n].interval = cn->interval;
-        rep[n].hold = cn->lease;
-        rep[n].extra = cn->extra;
-        rep[n].demand = cn->demand;
 
-        if (cn->demand == 0) {
-            cn->idle++;
+        if (!cn->unacked) {
+
+            /* a new report; the last one's reply came */
+
+            if (cn->demand == 0) {
+                cn->idle++;
+            }
+
+            cn->seq = (cn->seq % NGX_MAX_INT32_VALUE) + 1;
+            cn->unacked = 1;
+            cn->r_hold = cn->lease;
+            cn->r_extra = cn->extra;
+            cn->r_demand = cn->demand;
+
+            /* a quarter more than the last interval's demand, at least 1 */
+
+            cn->r_want = (cn->idle >= NGX_GATEWAY_CLUSTER_IDLE)
+                         ? 0 : cn->demand + cn->demand / 4 + 1;
+
+            cn->extra = 0;
+            cn->demand = 0;
         }
 
-        /* a quarter more than the last interval's demand, at least 1 */
+        /* else the one without a reply, as it was: Redis may have it */
 
-        rep[n].want = (cn->idle >= NGX_GATEWAY_CLUSTER_IDLE)
-                      ? 0 : cn->demand + cn->demand / 4 + 1;
+        rep[n].seq = cn->seq;
+        rep[n].hold = cn->r_hold;
+        rep[n].extra = cn->r_extra;
+        rep[n].demand = cn->r_demand;
+        rep[n].want = cn->r_want;
 
-        cn->extra = 0;
-        cn->demand = 0;
         cn->inflight = 1;
         cn->sent = now;
         cn->due = now + cn->interval;
@@ -350,9 +376,12 @@ ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
     cn->inflight = 0;
 
     if (g == NULL) {
-        cn->extra += rep->extra;
-        cn->demand += rep->demand;
+        /* it may have been applied: the next collect sends it again */
         return;
+    }
+
+    if (rep->seq == cn->seq) {
+        cn->unacked = 0;
     }
 
     /* what was spent of the lease since it was reported stays spent */
@@ -370,10 +399,9 @@ ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
     cn->reset = g->reset;
     cn->synced = now ? now : 1;
 
-    sh->hosts = g->hosts;
-
     if (cn->lease == 0 && cn->extra == 0 && cn->demand == 0
-        && cn->idle >= NGX_GATEWAY_CLUSTER_IDLE && cn->queued)
+        && cn->idle >= NGX_GATEWAY_CLUSTER_IDLE && cn->queued
+        && !cn->unacked)
     {
         /* idle: out of the syncs; its next request may go first */
 
@@ -381,7 +409,7 @@ ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
         ngx_queue_remove(&cn->pending);
 
         cn->prov = (g->free > 0) ? ngx_gateway_cluster_prov(cn->burst,
-                                                             g->hosts)
+                                                             sh->hosts)
                                  : 0;
     }
 
@@ -394,7 +422,8 @@ ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
 void
 ngx_gateway_cluster_grant(int64_t *tat, int64_t now, int64_t te,
     int64_t tau, int64_t horizon, ngx_gateway_cluster_report_t *rep,
-    uint64_t others, ngx_uint_t n, ngx_gateway_cluster_grant_t *g)
+    uint64_t others, ngx_uint_t n, ngx_uint_t *seq, int64_t *delta,
+    ngx_gateway_cluster_grant_t *g)
 {
     double    x;
     int64_t   free, avail, target, hold;
@@ -402,6 +431,18 @@ ngx_gateway_cluster_grant(int64_t *tat, int64_t now, int64_t te,
 
     if (*tat < now) {
         *tat = now;
+    }
+
+    if (rep->seq == *seq) {
+
+        /* applied already (its reply was lost): the same answer again */
+
+        g->delta = *delta;
+        g->free = ngx_gateway_cluster_floor_div(now + tau + te + horizon
+                                                - *tat, te);
+        g->hosts = n ? n : 1;
+        g->reset = ngx_gateway_cluster_ms((*tat - now) / 1000);
+        return;
     }
 
     /* requests admitted beyond a lease are charged now */
@@ -443,6 +484,9 @@ ngx_gateway_cluster_grant(int64_t *tat, int64_t now, int64_t te,
     /* tokens given back that leaked meanwhile are no credit */
 
     *tat = ngx_max(*tat + g->delta * te, now);
+
+    *seq = rep->seq;
+    *delta = g->delta;
 
     g->free = ngx_gateway_cluster_floor_div(now + tau + te + horizon - *tat,
                                             te);
@@ -517,6 +561,22 @@ ngx_gateway_cluster_parse_ok(redisReply *reply)
 }
 
 
+ngx_int_t
+ngx_gateway_cluster_parse_hosts(redisReply *reply, ngx_uint_t *hosts)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer < 1
+        || reply->integer > NGX_GATEWAY_CLUSTER_HOSTS_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    *hosts = (ngx_uint_t) reply->integer;
+
+    return NGX_OK;
+}
+
+
 int64_t
 ngx_gateway_cluster_te(ngx_uint_t rate)
 {
@@ -556,7 +616,13 @@ ngx_gateway_cluster_prov(ngx_uint_t burst, ngx_uint_t hosts)
 {
     ngx_uint_t  n;
 
-    n = (burst + 1) / (hosts ? hosts : 1);
+    /* hosts unknown: one, however many there may be */
+
+    if (hosts == 0) {
+        return 1;
+    }
+
+    n = (burst + 1) / hosts;
 
     return n ? n : 1;
 }

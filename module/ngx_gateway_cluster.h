@@ -55,7 +55,7 @@ typedef struct {
     ngx_queue_t                  lru;       /* most recently used first */
     ngx_queue_t                  pending;   /* keys a sync must report */
     ngx_uint_t                   nodes;
-    ngx_uint_t                   hosts;     /* of the last reply, >= 1 */
+    ngx_uint_t                   hosts;     /* in the cluster; 0: unknown */
 } ngx_gateway_cluster_sh_t;
 
 
@@ -74,8 +74,14 @@ typedef struct {
     ngx_uint_t                   demand;    /* requests since collected */
     ngx_uint_t                   prov;      /* first-sight admissions */
     ngx_uint_t                   idle;      /* collections, no demand */
-    ngx_uint_t                   hosts;     /* of the last reply */
+    ngx_uint_t                   hosts;     /* of the key, last reply */
     ngx_uint_t                   inflight;  /* sync replies awaited */
+    ngx_uint_t                   seq;       /* of the last report */
+    ngx_uint_t                   unacked;   /* it may be sent again */
+    ngx_uint_t                   r_hold;    /* what it said */
+    ngx_uint_t                   r_extra;
+    ngx_uint_t                   r_demand;
+    ngx_uint_t                   r_want;
     ngx_msec_t                   sent;      /* since then */
     int64_t                      free;      /* cluster's, last reply */
     ngx_msec_t                   reset;     /* ms, at synced */
@@ -98,6 +104,7 @@ typedef struct {
 /* what one sync reports of one key, and what its reply says */
 typedef struct {
     ngx_str_t                    key;       /* a copy, outside the zone */
+    ngx_uint_t                   seq;       /* the same when sent again */
     ngx_uint_t                   rate;
     ngx_uint_t                   burst;
     ngx_msec_t                   interval;
@@ -132,7 +139,8 @@ void ngx_gateway_cluster_init(ngx_gateway_cluster_sh_t *sh);
  * Finds or creates the entry of a Redis key (as the limit store does:
  * LRU order, the oldest evicted when the slab is full; NULL when even
  * that fails).  A new entry may admit prov requests before its first
- * lease: its share of burst + 1 by the hosts last seen.
+ * lease: its share of burst + 1 by the hosts in the cluster, or one
+ * while that number is unknown (no reply since the zone was made).
  */
 ngx_gateway_cluster_node_t *ngx_gateway_cluster_lookup(
     ngx_slab_pool_t *shpool, ngx_gateway_cluster_sh_t *sh, ngx_str_t *key,
@@ -154,12 +162,18 @@ void ngx_gateway_cluster_offer(ngx_gateway_cluster_sh_t *sh,
 
 /*
  * The decision with Redis away: mode open admits, closed refuses, local
- * enforces this host's share (1 / hosts last seen) of the rate and burst
- * in a bucket of the entry.  retry_at: when Redis is tried again.
+ * enforces this host's share (1 / hosts in the cluster as Redis last
+ * said; the whole limit when never said) of the rate and burst in a
+ * bucket of the entry.  retry_at: when Redis is tried again.
  */
-void ngx_gateway_cluster_fallback(ngx_gateway_cluster_node_t *cn,
-    ngx_uint_t mode, ngx_msec_t now, ngx_msec_t retry_at,
-    ngx_uint_t commit, ngx_gateway_cluster_decision_t *d);
+void ngx_gateway_cluster_fallback(ngx_gateway_cluster_sh_t *sh,
+    ngx_gateway_cluster_node_t *cn, ngx_uint_t mode, ngx_msec_t now,
+    ngx_msec_t retry_at, ngx_uint_t commit,
+    ngx_gateway_cluster_decision_t *d);
+
+/* the hosts in the cluster, as Redis's registry of hosts says */
+void ngx_gateway_cluster_hosts(ngx_gateway_cluster_sh_t *sh,
+    ngx_uint_t hosts);
 
 /* the rate and burst of one host's share */
 void ngx_gateway_cluster_share(ngx_uint_t rate, ngx_uint_t burst,
@@ -168,7 +182,9 @@ void ngx_gateway_cluster_share(ngx_uint_t rate, ngx_uint_t burst,
 /*
  * Moves up to max due entries (or all with kick) into reports, copying
  * their keys into buf (len bytes, at least 65535 + 1 per report); the
- * counts reported leave the entries.  Returns how many.
+ * counts reported leave the entries.  A report without its reply (lost,
+ * timed out: it may have been applied) is sent again as it was, with
+ * its sequence number, until one comes.  Returns how many.
  */
 ngx_uint_t ngx_gateway_cluster_collect(ngx_gateway_cluster_sh_t *sh,
     ngx_msec_t now, ngx_uint_t kick, ngx_gateway_cluster_report_t *rep,
@@ -177,7 +193,7 @@ ngx_uint_t ngx_gateway_cluster_collect(ngx_gateway_cluster_sh_t *sh,
 /*
  * A reply to a report: the lease grows or shrinks by the grant (tokens
  * taken back that were spent meanwhile become extra, reported next
- * time); g NULL: no reply, the report's counts go back to the entry.
+ * time); g NULL: no reply, the report is sent again by the next collect.
  */
 void ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
     ngx_slab_pool_t *shpool, ngx_gateway_cluster_report_t *rep,
@@ -187,11 +203,14 @@ void ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
  * The sync script's arithmetic in C, as the script does it (for the
  * tests' simulated Redis): state tat in us, now in us, te the emission
  * interval in us, tau burst * te, horizon the sync interval in us;
- * others: the sum of the other live hosts' demands, n: live hosts.
+ * others: the sum of the other live hosts' demands, n: live hosts;
+ * seq and delta: what the key keeps of the host's last report, so that
+ * a report sent again is answered as it was, not applied twice.
  */
 void ngx_gateway_cluster_grant(int64_t *tat, int64_t now, int64_t te,
     int64_t tau, int64_t horizon, ngx_gateway_cluster_report_t *rep,
-    uint64_t others, ngx_uint_t n, ngx_gateway_cluster_grant_t *g);
+    uint64_t others, ngx_uint_t n, ngx_uint_t *seq, int64_t *delta,
+    ngx_gateway_cluster_grant_t *g);
 
 /* the replies: NGX_OK, or NGX_ERROR for any other shape or value */
 ngx_int_t ngx_gateway_cluster_parse_grant(redisReply *reply,
@@ -199,6 +218,8 @@ ngx_int_t ngx_gateway_cluster_parse_grant(redisReply *reply,
 ngx_int_t ngx_gateway_cluster_parse_strict(redisReply *reply,
     ngx_gateway_cluster_strict_t *s);
 ngx_int_t ngx_gateway_cluster_parse_ok(redisReply *reply);
+ngx_int_t ngx_gateway_cluster_parse_hosts(redisReply *reply,
+    ngx_uint_t *hosts);
 
 /* the emission interval and tolerance of a rate, in us */
 int64_t ngx_gateway_cluster_te(ngx_uint_t rate);

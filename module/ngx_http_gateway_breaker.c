@@ -89,7 +89,7 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     ngx_int_t                               rc, peek, limited;
     ngx_str_t                               state;
     ngx_msec_t                              retry;
-    ngx_uint_t                              locked, closed;
+    ngx_uint_t                              i, locked, closed;
     ngx_pool_cleanup_t                     *cln;
     ngx_http_gateway_zone_t                *zone;
     ngx_gateway_breaker_t                  *b;
@@ -104,6 +104,34 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
     rc = ngx_http_gateway_rate_limit_prepare(r, ctx, &lim);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    /* an open breaker refuses before sync=strict lines ask Redis */
+
+    for (i = 0; b && ctx->cluster == NULL && i < lim.n; i++) {
+
+        if (!lim.lk[i].lc->cluster || lim.lk[i].lc->sync
+            || s->breaker.dry_run
+            || b->state == NGX_GATEWAY_BREAKER_CLOSED)
+        {
+            continue;
+        }
+
+        ngx_http_gateway_breaker_lock(s);
+        peek = ngx_gateway_breaker_peek(b, &s->breaker, ngx_current_msec,
+                                        &retry);
+        state.data = (u_char *) ngx_gateway_breaker_state_name(
+                         ngx_gateway_breaker_state_now(b,
+                                                       ngx_current_msec));
+        ngx_http_gateway_breaker_unlock(s);
+
+        if (peek != NGX_OK) {
+            state.len = ngx_strlen(state.data);
+            ngx_http_gateway_set_variable(r, gmcf->breaker_index, &state);
+            return ngx_http_gateway_breaker_refuse(r, s, retry, "refused");
+        }
+
+        break;
     }
 
     /* sync=strict lines ask Redis first: NGX_AGAIN while they wait */
@@ -192,6 +220,13 @@ ngx_http_gateway_breaker_admit(ngx_http_request_t *r,
 
     if (lim.n) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
+    }
+
+    if (peek != NGX_OK || lim.full != lim.n || lim.refused != lim.n
+        || rc == NGX_BUSY)
+    {
+        /* not admitted: what strict lines took in Redis goes back */
+        ngx_http_gateway_cluster_refund(gmcf, &lim);
     }
 
     if (peek != NGX_OK) {

@@ -30,6 +30,18 @@
 /* hosts not heard of for this long do not share strict limits */
 #define NGX_HTTP_GATEWAY_STRICT_STALE   10000
 
+/* each host counts the hosts at least this often, with its sync's timer */
+#define NGX_HTTP_GATEWAY_HOSTS_EVERY    1000
+
+/* and a host not heard of for this long is no longer counted */
+#define NGX_HTTP_GATEWAY_HOSTS_STALE    3000
+
+/* the sync's timer when only sync=strict lines need the store */
+#define NGX_HTTP_GATEWAY_PROBE_TICK     250
+
+/* Redis's registry of hosts, a sorted set by Redis's TIME (ms) */
+#define NGX_HTTP_GATEWAY_HOSTS_KEY      "gw:{hosts}"
+
 /* of an error reply, what a log line quotes */
 #define NGX_HTTP_GATEWAY_ERROR_LEN      96
 
@@ -57,12 +69,15 @@ struct ngx_http_gateway_store_s {
     void                            *batch;     /* a sync in flight */
     ngx_msec_t                       last_sync;
     ngx_uint_t                       probed;    /* Redis tried at start */
+    ngx_msec_t                       hosts_at;  /* hosts last counted */
     ngx_uint_t                       exiting;
     u_char                           host[NGX_HTTP_GATEWAY_HOST_LEN + 1];
 
     /* the scripts' SHA-1, for EVALSHA; loaded on each new connection */
     u_char                           sync_sha[40];
     u_char                           strict_sha[40];
+    u_char                           hosts_sha[40];
+    u_char                           refund_sha[40];
 
     /* Redis's last error, printable, for the one warn of a transition */
     u_char                           error[NGX_HTTP_GATEWAY_ERROR_LEN];
@@ -77,18 +92,30 @@ struct ngx_http_gateway_redis_s {
 };
 
 
-/* a sync in flight: its reports and their replies */
+typedef struct ngx_http_gateway_sync_s  ngx_http_gateway_sync_t;
+
+
+/* one report's command: its reply goes to its report, whatever failed */
 typedef struct {
+    ngx_http_gateway_sync_t         *sync;
+    ngx_uint_t                       i;
+} ngx_http_gateway_sync_cb_t;
+
+
+/* a sync in flight: the count of hosts, its reports and their replies */
+struct ngx_http_gateway_sync_s {
     ngx_http_gateway_store_t        *store;
     ngx_http_gateway_redis_t        *conn;
     ngx_event_t                      timer;
     ngx_uint_t                       n;
     ngx_uint_t                       replied;
+    ngx_uint_t                       counting;  /* the hosts' reply awaited */
     ngx_uint_t                       failed;
     const char                      *why;
     ngx_gateway_cluster_report_t     rep[NGX_HTTP_GATEWAY_SYNC_BATCH];
+    ngx_http_gateway_sync_cb_t       cb[NGX_HTTP_GATEWAY_SYNC_BATCH];
     u_char                          *keys;
-} ngx_http_gateway_sync_t;
+};
 
 
 /* a request waiting for Redis's word on its strict lines */
@@ -137,7 +164,13 @@ static const char *ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
 static ngx_int_t ngx_http_gateway_script_sha(u_char *sha, const char *text,
     size_t len);
 static void ngx_http_gateway_sync_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_gateway_sync_send(ngx_http_gateway_sync_t *sy,
+    ngx_uint_t i);
+static void ngx_http_gateway_sync_hosts(redisAsyncContext *ac, void *r,
+    void *data);
 static void ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_http_gateway_refund_reply(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_gateway_sync_timeout(ngx_event_t *ev);
 static void ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy);
@@ -159,7 +192,9 @@ static ngx_http_gateway_zone_t *ngx_http_gateway_store_zone(
  * One script per key and sync: the arithmetic of
  * ngx_gateway_cluster_grant(), with Redis's clock.  The key is a hash:
  * "t" the cluster's theoretical arrival time in us, and per host
- * "us:demand" when it last reported.
+ * "us:demand:seq:delta" of its last report, so that a report sent again
+ * (its reply lost) is answered as it was and not charged twice.  A
+ * host's field outlives its liveness by a minute, for that.
  */
 
 static const char  ngx_http_gateway_sync_script[] =
@@ -171,17 +206,27 @@ static const char  ngx_http_gateway_sync_script[] =
     "local hold, extra = tonumber(ARGV[5]), tonumber(ARGV[6]) "
     "local demand, want = tonumber(ARGV[7]), tonumber(ARGV[8]) "
     "local stale = tonumber(ARGV[9]) * 1000 "
+    "local seq = ARGV[10] "
     "local h = redis.call('HGETALL', KEYS[1]) "
-    "local tat, others, n = now, 0, 1 "
+    "local tat, others, n, last = now, 0, 1, nil "
     "for i = 1, #h, 2 do "
     "  local f, v = h[i], h[i + 1] "
     "  if f == 't' then "
     "    tat = math.max(tonumber(v) or now, now) "
-    "  elseif f ~= host then "
-    "    local ts, d = string.match(v, '^(%d+):(%d+)$') "
+    "  elseif f == host then last = v "
+    "  else "
+    "    local ts, d = string.match(v, '^(%d+):(%d+)') "
     "    if ts and now - tonumber(ts) <= stale then "
     "      others = others + tonumber(d) n = n + 1 "
-    "    else redis.call('HDEL', KEYS[1], f) end "
+    "    elseif not ts or now - tonumber(ts) > stale + 60000000 then "
+    "      redis.call('HDEL', KEYS[1], f) end "
+    "  end "
+    "end "
+    "if last then "
+    "  local ls, ld = string.match(last, '^%d+:%d+:(%d+):(-?%d+)$') "
+    "  if ls == seq then "
+    "    return {tonumber(ld), math.floor((now + tau + te + hz - tat) / te), "
+    "      n, math.floor((tat - now) / 1000)} "
     "  end "
     "end "
     "tat = tat + extra * te "
@@ -200,7 +245,7 @@ static const char  ngx_http_gateway_sync_script[] =
     "tat = math.max(tat + delta * te, now) "
     "local left = math.floor((now + tau + te + hz - tat) / te) "
     "redis.call('HSET', KEYS[1], 't', string.format('%.0f', tat), host, "
-    "  string.format('%.0f:%.0f', now, demand)) "
+    "  string.format('%.0f:%.0f:%s:%.0f', now, demand, seq, delta)) "
     "redis.call('PEXPIRE', KEYS[1], "
     "  math.floor((tat - now) / 1000) + tonumber(ARGV[9]) + 1000) "
     "return {delta, left, n, math.floor((tat - now) / 1000)}";
@@ -234,6 +279,37 @@ static const char  ngx_http_gateway_strict_script[] =
     "redis.call('PEXPIRE', KEYS[1], "
     "  math.floor((new - now) / 1000) + tonumber(ARGV[4]) + 1000) "
     "return {ok, rem, math.floor((new - now) / 1000), retry, n}";
+
+
+/*
+ * A strict line's token given back: another line, or the breaker,
+ * refused the request after Redis admitted it.
+ */
+
+static const char  ngx_http_gateway_refund_script[] =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
+    "local tat = tonumber(redis.call('HGET', KEYS[1], 't') or '') "
+    "if tat and tat > now then "
+    "  redis.call('HSET', KEYS[1], 't', "
+    "    string.format('%.0f', math.max(tat - tonumber(ARGV[1]), now))) "
+    "end "
+    "return 1";
+
+
+/*
+ * The hosts of the cluster: each registers itself with every sync (at
+ * least every second) and learns how many were heard of lately.
+ */
+
+static const char  ngx_http_gateway_hosts_script[] =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    "redis.call('ZADD', KEYS[1], now, ARGV[1]) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', "
+    "  now - tonumber(ARGV[2])) "
+    "redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2])) "
+    "return redis.call('ZCARD', KEYS[1])";
 
 
 /* gateway_store redis://[user:password@]host:port[/db] [timeout=] [...] */
@@ -316,6 +392,14 @@ ngx_http_gateway_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         || ngx_http_gateway_script_sha(st->strict_sha,
                                 ngx_http_gateway_strict_script,
                                 sizeof(ngx_http_gateway_strict_script) - 1)
+           != NGX_OK
+        || ngx_http_gateway_script_sha(st->hosts_sha,
+                                ngx_http_gateway_hosts_script,
+                                sizeof(ngx_http_gateway_hosts_script) - 1)
+           != NGX_OK
+        || ngx_http_gateway_script_sha(st->refund_sha,
+                                ngx_http_gateway_refund_script,
+                                sizeof(ngx_http_gateway_refund_script) - 1)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -336,9 +420,19 @@ ngx_http_gateway_store_url(ngx_conf_t *cf, ngx_http_gateway_store_t *st,
     ngx_url_t   u;
 
     if (value->len <= 8 || ngx_strncmp(value->data, "redis://", 8) != 0) {
+
+        /* whatever it is, what is before an "@" may be a password */
+
+        end = value->data + value->len;
+
+        for (at = end; at > value->data && at[-1] != '@'; at--) {
+            /* void */
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid store \"%V\": "
-                           "redis://[user:password@]host:port[/db]", value);
+                           "invalid store \"%s%*s\": "
+                           "redis://[user:password@]host:port[/db]",
+                           (at > value->data) ? "...@" : "", end - at, at);
         return NGX_ERROR;
     }
 
@@ -518,9 +612,13 @@ ngx_http_gateway_cluster_init_process(ngx_cycle_t *cycle)
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    /* one worker per host syncs */
+    /* one worker per host syncs, or counts the hosts and probes Redis */
 
-    if (st->tick && ngx_worker == 0) {
+    if (st->tick == 0) {
+        st->tick = NGX_HTTP_GATEWAY_PROBE_TICK;
+    }
+
+    if (ngx_worker == 0) {
         st->sync.handler = ngx_http_gateway_sync_tick;
         st->sync.data = st;
         st->sync.log = cycle->log;
@@ -602,6 +700,7 @@ ngx_http_gateway_redis_get(ngx_http_gateway_store_t *st, ngx_uint_t i)
     }
 
     c->data = rd;
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
     c->read->handler = ngx_http_gateway_redis_read;
     c->write->handler = ngx_http_gateway_redis_write;
     c->read->log = st->log;
@@ -656,6 +755,14 @@ ngx_http_gateway_redis_get(ngx_http_gateway_store_t *st, ngx_uint_t i)
                              st->strict_sha, "SCRIPT LOAD %b",
                              ngx_http_gateway_strict_script,
                              sizeof(ngx_http_gateway_strict_script) - 1);
+    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
+                             st->hosts_sha, "SCRIPT LOAD %b",
+                             ngx_http_gateway_hosts_script,
+                             sizeof(ngx_http_gateway_hosts_script) - 1);
+    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
+                             st->refund_sha, "SCRIPT LOAD %b",
+                             ngx_http_gateway_refund_script,
+                             sizeof(ngx_http_gateway_refund_script) - 1);
 
     return rd;
 }
@@ -954,14 +1061,7 @@ ngx_http_gateway_script_sha(u_char *sha, const char *text, size_t len)
 static void
 ngx_http_gateway_sync_tick(ngx_event_t *ev)
 {
-    u_char                    *p, te[NGX_INT64_LEN], tau[NGX_INT64_LEN],
-                              hz[NGX_INT64_LEN], hold[NGX_INT_T_LEN],
-                              extra[NGX_INT_T_LEN], demand[NGX_INT_T_LEN],
-                              want[NGX_INT_T_LEN], stale[NGX_INT_T_LEN];
-    size_t                     argvlen[13];
-    int64_t                    t;
     ngx_uint_t                 i, n, kick;
-    const char                *argv[13];
     ngx_http_gateway_sync_t   *sy;
     ngx_http_gateway_zone_t   *zone;
     ngx_http_gateway_redis_t  *rd;
@@ -1005,29 +1105,33 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
+    /*
+     * Nothing to report: the hosts are still counted every second, and
+     * Redis is tried at start and while it is away, on a new connection
+     * and with the store's timeout, so that the first requests of a host
+     * started while Redis is away follow on_store_error too.
+     */
+
     if (n == 0) {
-        ngx_free(sy);
-
-        /*
-         * Nothing to report: still find out whether Redis is there, at
-         * start and while it is away, with a new connection (its SCRIPT
-         * LOADs answered say it is), so that the first requests of a
-         * host started while Redis is away follow on_store_error too.
-         */
-
-        if (!st->probed || zone->sh->store_down) {
-            st->probed = 1;
-            ngx_http_gateway_redis_close(&st->conns[0]);
-            (void) ngx_http_gateway_redis_get(st, 0);
+        if (st->probed && !zone->sh->store_down
+            && ngx_current_msec - st->hosts_at < NGX_HTTP_GATEWAY_HOSTS_EVERY)
+        {
+            ngx_free(sy);
+            return;
         }
 
-        return;
+        if (!st->probed || zone->sh->store_down) {
+            ngx_http_gateway_redis_close(&st->conns[0]);
+        }
+
+    } else {
+        st->last_sync = ngx_current_msec;
     }
 
     st->probed = 1;
+    st->hosts_at = ngx_current_msec;
     sy->store = st;
     sy->n = n;
-    st->last_sync = ngx_current_msec;
 
     rd = ngx_http_gateway_redis_get(st, 0);
 
@@ -1039,60 +1143,34 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
     sy->conn = rd;
     st->batch = sy;
 
-    argv[0] = "EVALSHA";
-    argvlen[0] = 7;
-    argv[1] = (char *) st->sync_sha;
-    argvlen[1] = 40;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[4] = (char *) st->host;
-    argvlen[4] = ngx_strlen(st->host);
+    /* first the hosts, so that a new host knows them from the replies on */
+
+    if (redisAsyncCommand(rd->ac, ngx_http_gateway_sync_hosts, sy,
+                          "EVALSHA %b 1 " NGX_HTTP_GATEWAY_HOSTS_KEY " %s %d",
+                          st->hosts_sha, (size_t) 40, st->host,
+                          NGX_HTTP_GATEWAY_HOSTS_STALE)
+        == REDIS_OK)
+    {
+        sy->counting = 1;
+
+    } else {
+        sy->failed = 1;
+        sy->why = "a command not sent";
+    }
 
     for (i = 0; i < n; i++) {
-        argv[3] = (char *) sy->rep[i].key.data;
-        argvlen[3] = sy->rep[i].key.len;
+        if (ngx_http_gateway_sync_send(sy, i) != NGX_OK) {
 
-        t = ngx_gateway_cluster_te(sy->rep[i].rate);
+            /* not sent: the next sync sends it */
 
-        p = ngx_sprintf(te, "%L", t);
-        argv[5] = (char *) te;
-        argvlen[5] = p - te;
-
-        p = ngx_sprintf(tau, "%L", t * (int64_t) sy->rep[i].burst);
-        argv[6] = (char *) tau;
-        argvlen[6] = p - tau;
-
-        p = ngx_sprintf(hz, "%L", (int64_t) sy->rep[i].interval * 1000);
-        argv[7] = (char *) hz;
-        argvlen[7] = p - hz;
-
-        p = ngx_sprintf(hold, "%ui", sy->rep[i].hold);
-        argv[8] = (char *) hold;
-        argvlen[8] = p - hold;
-
-        p = ngx_sprintf(extra, "%ui", sy->rep[i].extra);
-        argv[9] = (char *) extra;
-        argvlen[9] = p - extra;
-
-        p = ngx_sprintf(demand, "%ui", sy->rep[i].demand);
-        argv[10] = (char *) demand;
-        argvlen[10] = p - demand;
-
-        p = ngx_sprintf(want, "%ui", sy->rep[i].want);
-        argv[11] = (char *) want;
-        argvlen[11] = p - want;
-
-        p = ngx_sprintf(stale, "%M", 3 * sy->rep[i].interval);
-        argv[12] = (char *) stale;
-        argvlen[12] = p - stale;
-
-        if (redisAsyncCommandArgv(rd->ac, ngx_http_gateway_sync_reply, sy,
-                                  13, argv, argvlen)
-            != REDIS_OK)
-        {
             sy->failed = 1;
             sy->why = "a command not sent";
             sy->replied++;
+
+            ngx_shmtx_lock(&zone->shpool->mutex);
+            ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
+                                      &sy->rep[i], NULL, ngx_current_msec);
+            ngx_shmtx_unlock(&zone->shpool->mutex);
         }
     }
 
@@ -1103,32 +1181,141 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
 
     ngx_add_timer(&sy->timer, st->timeout);
 
+    if (sy->replied == sy->n && !sy->counting) {
+        ngx_http_gateway_sync_done(sy);
+    }
+}
+
+
+/* EVALSHA sync 1 key host te tau horizon hold extra demand want stale seq */
+
+static ngx_int_t
+ngx_http_gateway_sync_send(ngx_http_gateway_sync_t *sy, ngx_uint_t i)
+{
+    u_char                        *p, *last, buf[10 * NGX_INT64_LEN];
+    size_t                         argvlen[14];
+    int64_t                        te;
+    ngx_uint_t                     k;
+    const char                    *argv[14];
+    ngx_http_gateway_store_t      *st;
+    ngx_gateway_cluster_report_t  *rep;
+
+    st = sy->store;
+    rep = &sy->rep[i];
+    te = ngx_gateway_cluster_te(rep->rate);
+
+    argv[0] = "EVALSHA";
+    argv[1] = (char *) st->sync_sha;
+    argvlen[1] = 40;
+    argv[2] = "1";
+    argv[3] = (char *) rep->key.data;
+    argvlen[3] = rep->key.len;
+    argv[4] = (char *) st->host;
+
+    /* the numbers, each after the last */
+
+    p = buf;
+    last = buf + sizeof(buf);
+
+    argv[5] = (char *) p;
+    p = ngx_slprintf(p, last, "%L", te);
+    argv[6] = (char *) p;
+    p = ngx_slprintf(p, last, "%L", te * (int64_t) rep->burst);
+    argv[7] = (char *) p;
+    p = ngx_slprintf(p, last, "%L", (int64_t) rep->interval * 1000);
+    argv[8] = (char *) p;
+    p = ngx_slprintf(p, last, "%ui", rep->hold);
+    argv[9] = (char *) p;
+    p = ngx_slprintf(p, last, "%ui", rep->extra);
+    argv[10] = (char *) p;
+    p = ngx_slprintf(p, last, "%ui", rep->demand);
+    argv[11] = (char *) p;
+    p = ngx_slprintf(p, last, "%ui", rep->want);
+    argv[12] = (char *) p;
+    p = ngx_slprintf(p, last, "%M", 3 * rep->interval);
+    argv[13] = (char *) p;
+    p = ngx_slprintf(p, last, "%ui", rep->seq);
+
+    for (k = 5; k < 13; k++) {
+        argvlen[k] = (u_char *) argv[k + 1] - (u_char *) argv[k];
+    }
+
+    argvlen[13] = p - (u_char *) argv[13];
+
+    for (k = 0; k < 5; k++) {
+        if (k != 1 && k != 3) {
+            argvlen[k] = ngx_strlen(argv[k]);
+        }
+    }
+
+    sy->cb[i].sync = sy;
+    sy->cb[i].i = i;
+
+    if (redisAsyncCommandArgv(sy->conn->ac, ngx_http_gateway_sync_reply,
+                              &sy->cb[i], 14, argv, argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gateway_sync_hosts(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_gateway_sync_t *sy = data;
+
+    ngx_uint_t                hosts;
+    ngx_http_gateway_zone_t  *zone;
+
+    sy->counting = 0;
+
+    if (!sy->store->exiting) {
+
+        if (ngx_gateway_cluster_parse_hosts(r, &hosts) == NGX_OK) {
+            zone = ngx_http_gateway_store_zone(sy->store);
+
+            ngx_shmtx_lock(&zone->shpool->mutex);
+            ngx_gateway_cluster_hosts(&zone->sh->cluster, hosts);
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        } else {
+            if (!sy->failed) {
+                sy->why = ngx_http_gateway_redis_error(sy->store, ac, r,
+                                                       "a bad hosts reply");
+            }
+
+            sy->failed = 1;
+        }
+    }
+
     if (sy->replied == sy->n) {
         ngx_http_gateway_sync_done(sy);
     }
 }
 
 
-/* replies come in the order of the commands */
+/* each reply to its report; hiredis calls back in the commands' order */
 
 static void
 ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r, void *data)
 {
-    ngx_http_gateway_sync_t *sy = data;
+    ngx_http_gateway_sync_cb_t *cb = data;
 
     ngx_uint_t                    i;
+    ngx_http_gateway_sync_t      *sy;
     ngx_http_gateway_zone_t      *zone;
     ngx_gateway_cluster_grant_t   g;
 
-    i = sy->replied++;
-
-    if (i >= sy->n) {
-        return;
-    }
+    sy = cb->sync;
+    i = cb->i;
+    sy->replied++;
 
     zone = ngx_http_gateway_store_zone(sy->store);
 
-    /* a process that exits gives the counts back to the zone */
+    /* a process that exits leaves the report to the next sync */
 
     if (sy->store->exiting
         || ngx_gateway_cluster_parse_grant(r, &g) != NGX_OK)
@@ -1152,7 +1339,7 @@ ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r, void *data)
         ngx_shmtx_unlock(&zone->shpool->mutex);
     }
 
-    if (sy->replied == sy->n) {
+    if (sy->replied == sy->n && !sy->counting) {
         ngx_http_gateway_sync_done(sy);
     }
 }
@@ -1198,7 +1385,7 @@ ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy)
 
     if (sy->conn == NULL && !st->exiting) {
 
-        /* never sent: the counts go back to their keys */
+        /* never sent: the next sync sends them */
 
         ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1221,7 +1408,10 @@ ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy)
             ngx_http_gateway_store_failed(st, sy->why);
 
         } else {
-            zone->sh->synced = ngx_current_msec;
+            if (sy->n) {
+                zone->sh->synced = ngx_current_msec;
+            }
+
             ngx_http_gateway_store_up(st);
         }
     }
@@ -1565,7 +1755,8 @@ ngx_http_gateway_cluster_take(ngx_http_gateway_zone_t *zone,
 
     if (lk->lc->sync == 0 || zone->sh->store_down) {
         lk->fallback = 1;
-        ngx_gateway_cluster_fallback(cn, lk->lc->on_error, ngx_current_msec,
+        ngx_gateway_cluster_fallback(&zone->sh->cluster, cn,
+                                     lk->lc->on_error, ngx_current_msec,
                                      zone->sh->store_retry, 0, &d);
 
     } else {
@@ -1593,13 +1784,6 @@ ngx_http_gateway_cluster_commit(ngx_http_gateway_zone_t *zone,
 
     cn = lk->node;
 
-    if (lk->lc->sync == 0
-        && lk->strict_state == NGX_HTTP_GATEWAY_STRICT_DECIDED)
-    {
-        zone->sh->cluster.hosts = lk->strict.hosts;
-        return;
-    }
-
     if (cn == NULL) {
         return;
     }
@@ -1608,8 +1792,8 @@ ngx_http_gateway_cluster_commit(ngx_http_gateway_zone_t *zone,
         ngx_http_gateway_count(s, fallbacks);
 
         if (admitted) {
-            ngx_gateway_cluster_fallback(cn, lk->lc->on_error,
-                                         ngx_current_msec,
+            ngx_gateway_cluster_fallback(&zone->sh->cluster, cn,
+                                         lk->lc->on_error, ngx_current_msec,
                                          zone->sh->store_retry, 1, &d);
         }
 
@@ -1625,6 +1809,76 @@ ngx_http_gateway_cluster_commit(ngx_http_gateway_zone_t *zone,
 
     if (lk->kick) {
         zone->sh->kick = 1;
+    }
+}
+
+
+/*
+ * The request was not admitted after all (another line, the zone, or the
+ * breaker refused it): the tokens its strict lines took in Redis go
+ * back, so that a refused request is charged to no bucket.  Not waited
+ * for; lost with Redis, they leak back at the line's rate.
+ */
+
+void
+ngx_http_gateway_cluster_refund(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_limits_t *lim)
+{
+    u_char                          *p, te[NGX_INT64_LEN];
+    ngx_uint_t                       i;
+    ngx_http_gateway_redis_t        *rd;
+    ngx_http_gateway_store_t        *st;
+    ngx_http_gateway_limit_check_t  *lk;
+
+    st = gmcf->store;
+    rd = NULL;
+
+    for (i = 0; i < lim->n; i++) {
+        lk = &lim->lk[i];
+
+        if (!lk->lc->cluster || lk->lc->sync
+            || lk->strict_state != NGX_HTTP_GATEWAY_STRICT_DECIDED
+            || !lk->strict.admitted)
+        {
+            continue;
+        }
+
+        if (rd == NULL) {
+            st->next = (st->next + 1) % (st->nconns - 1);
+
+            rd = ngx_http_gateway_redis_get(st, 1 + st->next);
+            if (rd == NULL) {
+                return;
+            }
+        }
+
+        p = ngx_sprintf(te, "%L", ngx_gateway_cluster_te(lk->lc->rate));
+
+        if (redisAsyncCommand(rd->ac, ngx_http_gateway_refund_reply, st,
+                              "EVALSHA %b 1 %b %b", st->refund_sha,
+                              (size_t) 40, lk->redis_key.data,
+                              lk->redis_key.len, te, (size_t) (p - te))
+            != REDIS_OK)
+        {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_gateway_refund_reply(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_http_gateway_store_t *st = data;
+
+    redisReply  *reply;
+
+    reply = r;
+
+    /* an error ends the connection (NOSCRIPT: the next loads them) */
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && !st->exiting) {
+        (void) ngx_http_gateway_redis_error(st, ac, reply, "");
     }
 }
 

@@ -377,6 +377,8 @@ ngx_int_t ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
     ngx_http_gateway_limits_t *lim, ngx_gateway_route_match_t *m);
 void ngx_http_gateway_cluster_take(ngx_http_gateway_zone_t *zone,
     ngx_http_gateway_limit_check_t *lk);
+void ngx_http_gateway_cluster_refund(ngx_http_gateway_main_conf_t *gmcf,
+    ngx_http_gateway_limits_t *lim);
 void ngx_http_gateway_cluster_commit(ngx_http_gateway_zone_t *zone,
     ngx_http_gateway_service_t *s, ngx_http_gateway_limit_check_t *lk,
     ngx_uint_t admitted);

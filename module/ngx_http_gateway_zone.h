@@ -18,7 +18,7 @@
 
 /* bump the version on any change of what the zone holds */
 #define NGX_HTTP_GATEWAY_SHM_MAGIC      0x77746167  /* "gatw" */
-#define NGX_HTTP_GATEWAY_SHM_VERSION    10
+#define NGX_HTTP_GATEWAY_SHM_VERSION    11
 
 #define NGX_HTTP_GATEWAY_ZONE_NAME      "gateway"
 #define NGX_HTTP_GATEWAY_ZONE_SIZE      (16 * 1024 * 1024)

@@ -11,7 +11,7 @@ use Test::Nginx::Socket 'no_plan';
 GatewayRedis::start(acl => [
     'user default on nopass ~* &* +@all',
     'user gw on >s3cret ~gw:* -@all +evalsha +script|load +select +time'
-    . ' +hgetall +hdel +hset +pexpire',
+    . ' +hgetall +hget +hdel +hset +pexpire +zadd +zremrangebyscore +zcard',
 ]);
 
 repeat_each(1);
@@ -171,6 +171,7 @@ GatewayRedis::cmd('FLUSHALL');
 === TEST 9: what the sync left in Redis: one hash-tagged key that expires
 The key names the service and line; its hash tag is the whole limited
 identity; it holds the cluster's time ("t") and this host's demand.
+Beside it, gw:{hosts}: the hosts that synced lately.
 --- http_config
     gateway_default_auth off;
     gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -179,8 +180,13 @@ identity; it holds the cluster's time ("t") and this host's demand.
         rate_limit 1r/m burst=2 per=service scope=cluster;
     }
 --- init
-my $keys = GatewayRedis::cmd('KEYS', '*');
+my $keys = [ grep { $_ ne 'gw:{hosts}' } @{ GatewayRedis::cmd('KEYS', '*') } ];
 Test::More::is(scalar @$keys, 1, 'TEST 9: one key');
+# and the registry of hosts: this one, by Redis's time, expiring too
+my $hosts = GatewayRedis::cmd('ZRANGE', 'gw:{hosts}', 0, -1);
+Test::More::cmp_ok(scalar @$hosts, '>=', 1, 'TEST 9: the hosts registered');
+Test::More::cmp_ok(GatewayRedis::cmd('PTTL', 'gw:{hosts}'), '>', 0,
+                   'TEST 9: the registry expires');
 Test::More::like($keys->[0], qr/^gw:\{a:1:[0-9a-f]{32}\}$/,
                  'TEST 9: its name and hash tag');
 my $ttl = GatewayRedis::cmd('PTTL', $keys->[0]);
@@ -189,6 +195,11 @@ Test::More::cmp_ok($ttl, '<', 300_000, 'TEST 9: within the time its tokens take'
 my $h = { @{ GatewayRedis::cmd('HGETALL', $keys->[0]) } };
 Test::More::ok(exists $h->{t}, 'TEST 9: the cluster time');
 Test::More::is(scalar keys %$h, 2, 'TEST 9: and one host');
+# the host's field: when, its demand, and its last report's number and
+# delta, so that a report sent again after a lost reply is not charged twice
+my ($host) = grep { $_ ne 't' } keys %$h;
+Test::More::like($h->{$host}, qr/^\d+:\d+:[1-9]\d*:-?\d+$/,
+                 'TEST 9: the host\'s time, demand, seq and delta');
 --- request
 GET /fn/5
 --- error_code: 200
@@ -357,3 +368,133 @@ GET /b/4
 --- no_error_log
 is down
 [error]
+
+
+
+=== TEST 17: a request a later line refuses gives its strict token back
+The strict line admits all six (burst 2: 3 tokens), the local per=ip
+line only one: Redis is charged one token, not three (1r/m: 62.5 s a
+token), and the service's quota is left to other callers.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m burst=2 per=service scope=cluster sync=strict
+                   on_store_error=closed;
+        rate_limit 1r/m per=ip;
+    }
+--- init
+use GatewayProc;
+GatewayRedis::cmd('FLUSHALL');
+my @s = split ' ', GatewayProc::statuses('/b/1', 6);
+Test::More::is(scalar(grep { $_ == 200 } @s), 1, "TEST 17: one admitted (@s)");
+Test::More::is(scalar(grep { $_ == 429 } @s), 5, 'TEST 17: five refused');
+my ($key) = @{ GatewayRedis::cmd('KEYS', 'gw:{b:1:*') };
+my $ahead;
+for (1 .. 40) {
+    my $t = GatewayRedis::cmd('TIME');
+    my $tat = GatewayRedis::cmd('HGET', $key, 't');
+    $ahead = ($tat - ($t->[0] * 1_000_000 + $t->[1])) / 62_500_000;
+    last if $ahead < 1.5;
+    select undef, undef, undef, 0.05;
+}
+Test::More::cmp_ok($ahead, '<', 1.5,
+                   sprintf('TEST 17: one token charged (%.2f)', $ahead));
+Test::More::cmp_ok($ahead, '>', 0.5, 'TEST 17: and that one is');
+--- request
+GET /b/2
+--- error_code: 429
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: a store's value that is no redis:// URL: no password in the [emerg]
+--- http_config
+    gateway_store redis:/gw:t0p-s3cret@127.0.0.1:1;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid store "\.\.\.\@127\.0\.0\.1:1": redis://\[user:password\@\]host:port\[/db\] in \S+nginx\.conf:\d+}
+--- no_error_log
+t0p-s3cret
+
+
+
+=== TEST 19: only strict lines: the host still counts itself in and probes Redis, with the timeout
+Without any request: the host registers in gw:{hosts}; Redis stalled
+(DEBUG SLEEP) is found down by a probe that times out, and up again
+once it answers.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=100ms;
+    gateway_service b {
+        endpoint http://127.0.0.1:$TEST_NGINX_SERVER_PORT/fn/;
+        rate_limit 1r/m per=service scope=cluster sync=strict;
+    }
+--- init
+use GatewayProc;
+use Time::HiRes ();
+sub status {
+    my $s = GatewayProc::open_request('/status');
+    my ($st, $raw) = GatewayProc::read_response($s, 5);
+    return $raw // '';
+}
+GatewayRedis::cmd('FLUSHALL');
+Time::HiRes::sleep(1.3);
+Test::More::is(GatewayRedis::cmd('ZCARD', 'gw:{hosts}'), 1,
+               'TEST 19: registered without a request');
+my $sleep = GatewayRedis::sleep_async(2.5);
+my $down = 0;
+for (1 .. 40) {
+    Time::HiRes::sleep(0.05);
+    if (status() =~ /"store": "down"/) { $down = 1; last }
+}
+Test::More::ok($down, 'TEST 19: a stalled Redis is found down without traffic');
+GatewayRedis::read_reply($sleep);
+my $up = 0;
+for (1 .. 40) {
+    Time::HiRes::sleep(0.05);
+    if (status() =~ /"store": "up"/) { $up = 1; last }
+}
+Test::More::ok($up, 'TEST 19: and up again without traffic');
+--- request
+GET /b/1
+--- error_code: 200
+--- error_log eval
+qr/\[warn\] .*gateway: store \S+ is down \(sync timed out\)/
+
+
+
+=== TEST 20: an open breaker refuses before a strict line is charged
+The first call fails (nothing listens) and opens the breaker; the five
+after it are refused by the breaker: Redis has one token taken, not six.
+--- http_config
+    gateway_default_auth off;
+    gateway_store redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gateway_service b {
+        endpoint http://127.0.0.1:1/;
+        breaker consecutive=1 open=30s;
+        rate_limit 1r/m burst=9 per=service scope=cluster sync=strict
+                   on_store_error=closed;
+    }
+--- init
+use GatewayProc;
+GatewayRedis::cmd('FLUSHALL');
+my @s = map { GatewayProc::statuses('/b/1', 1) } 1 .. 6;
+Test::More::is("@s", '502 503 503 503 503 503', 'TEST 20: failed, then open');
+my ($key) = @{ GatewayRedis::cmd('KEYS', 'gw:{b:1:*') };
+my $ahead;
+for (1 .. 40) {
+    my $t = GatewayRedis::cmd('TIME');
+    my $tat = GatewayRedis::cmd('HGET', $key, 't');
+    $ahead = ($tat - ($t->[0] * 1_000_000 + $t->[1])) / 62_500_000;
+    last if $ahead < 1.5;
+    select undef, undef, undef, 0.05;
+}
+Test::More::cmp_ok($ahead, '<', 1.5,
+                   sprintf('TEST 20: one token charged (%.2f)', $ahead));
+--- request
+GET /b/2
+--- error_code: 503

@@ -107,7 +107,20 @@ test_first_sight(void **state)
     cn = ngx_gateway_cluster_lookup(st.shpool, st.sh, &k, R10, 5, 100, 1000);
     assert_non_null(cn);
 
+    /* a fresh zone does not know how many hosts there are: one request */
+
+    assert_int_equal(st.sh->hosts, 0);
+    assert_int_equal(cn->prov, 1);
+    assert_int_equal(request(&st, cn, 1000, &d), NGX_OK);
+    assert_int_equal(request(&st, cn, 1000, &d), NGX_BUSY);
+    assert_true(d.kick);
+
     /* one host known: burst + 1 at once, as limit_req */
+
+    ngx_gateway_cluster_hosts(st.sh, 1);
+    k = key("gw:{s:1:c}");
+    cn = ngx_gateway_cluster_lookup(st.shpool, st.sh, &k, R10, 5, 100, 1000);
+    assert_non_null(cn);
 
     for (i = 0; i < 6; i++) {
         assert_int_equal(request(&st, cn, 1000, &d), NGX_OK);
@@ -127,7 +140,7 @@ test_first_sight(void **state)
 
     /* with three hosts known, a new key's share is a third */
 
-    st.sh->hosts = 3;
+    ngx_gateway_cluster_hosts(st.sh, 3);
     k = key("gw:{s:1:b}");
     cn = ngx_gateway_cluster_lookup(st.shpool, st.sh, &k, R10, 5, 100, 1000);
     assert_int_equal(cn->prov, 2);
@@ -149,6 +162,7 @@ test_collect_apply(void **state)
     ngx_gateway_cluster_decision_t   d;
     ngx_gateway_cluster_report_t     rep[4];
     ngx_gateway_cluster_grant_t      g;
+    ngx_uint_t                       seq;
 
     store_create(&st, 64 * KIB);
     k = key("gw:{s:1:a}");
@@ -178,18 +192,32 @@ test_collect_apply(void **state)
     assert_int_equal(ngx_gateway_cluster_collect(st.sh, 5000, 1, rep + 1, 3,
                                                  buf + 64, 64), 0);
 
-    /* a lost reply gives the counts back */
+    /*
+     * A lost reply (Redis may have applied the report): the report is
+     * sent again as it was, with its number, not merged into the next;
+     * what came meanwhile waits for the one after.
+     */
+
+    seq = rep[0].seq;
+    assert_true(seq != 0);
 
     ngx_gateway_cluster_apply(st.sh, st.shpool, &rep[0], NULL, 1001);
-    assert_int_equal(cn->extra, 1);
-    assert_int_equal(cn->demand, 2);
+    assert_int_equal(cn->extra, 0);
+    assert_int_equal(cn->demand, 0);
     assert_int_equal(cn->inflight, 0);
+    assert_int_equal(cn->unacked, 1);
+
+    assert_int_equal(request(&st, cn, 1100, &d), NGX_BUSY);
 
     /* a grant of 3: three admitted from the lease, then refused */
 
     n = ngx_gateway_cluster_collect(st.sh, 1200, 0, rep, 4, buf,
                                     sizeof(buf));
     assert_int_equal(n, 1);
+    assert_int_equal(rep[0].seq, seq);
+    assert_int_equal(rep[0].extra, 1);
+    assert_int_equal(rep[0].demand, 2);
+    assert_int_equal(cn->demand, 1);
 
     /* one spent from nothing meanwhile: the lease starts below zero */
 
@@ -201,7 +229,11 @@ test_collect_apply(void **state)
     ngx_gateway_cluster_apply(st.sh, st.shpool, &rep[0], &g, 1201);
     assert_int_equal(cn->lease, 3);
     assert_int_equal(cn->hosts, 2);
-    assert_int_equal(st.sh->hosts, 2);
+    assert_int_equal(cn->unacked, 0);
+
+    /* the hosts of one key are not the cluster's */
+
+    assert_int_equal(st.sh->hosts, 0);
 
     assert_int_equal(request(&st, cn, 1201, &d), NGX_OK);
     assert_int_equal(d.remaining, 0);         /* burst 0 */
@@ -212,7 +244,9 @@ test_collect_apply(void **state)
     n = ngx_gateway_cluster_collect(st.sh, 1300, 0, rep, 4, buf,
                                     sizeof(buf));
     assert_int_equal(n, 1);
+    assert_int_equal(rep[0].seq, seq + 1);
     assert_int_equal(rep[0].hold, 2);
+    assert_int_equal(rep[0].demand, 2);
     assert_int_equal(request(&st, cn, 1301, &d), NGX_OK);
     assert_int_equal(request(&st, cn, 1301, &d), NGX_OK);
     assert_int_equal(request(&st, cn, 1301, &d), NGX_BUSY);
@@ -304,17 +338,17 @@ test_fallback(void **state)
 
     cn = ngx_gateway_cluster_lookup(st.shpool, st.sh, &k, 30000, 5, 100, 0);
 
-    ngx_gateway_cluster_fallback(cn, NGX_GATEWAY_CLUSTER_OPEN, 0, 500, 1,
-                                 &d);
+    ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_OPEN, 0, 500,
+                                 1, &d);
     assert_int_equal(d.rc, NGX_OK);
 
-    ngx_gateway_cluster_fallback(cn, NGX_GATEWAY_CLUSTER_CLOSED, 100, 500, 1,
-                                 &d);
+    ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_CLOSED, 100,
+                                 500, 1, &d);
     assert_int_equal(d.rc, NGX_BUSY);
     assert_int_equal(d.retry, 400);
 
-    ngx_gateway_cluster_fallback(cn, NGX_GATEWAY_CLUSTER_CLOSED, 600, 500, 1,
-                                 &d);
+    ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_CLOSED, 600,
+                                 500, 1, &d);
     assert_int_equal(d.retry, 1);
 
     /* local: a third of 30r/s burst 5 on each of three hosts */
@@ -326,13 +360,29 @@ test_fallback(void **state)
     ngx_gateway_cluster_share(1, 0, 7, &rate, &burst);
     assert_int_equal(rate, 1);
 
-    cn->hosts = 3;
+    /* hosts unknown (never heard of Redis): the whole limit */
+
+    admitted = 0;
+
+    for (now = 0; now < 1000; now += 10) {
+        ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_LOCAL, now,
+                                     0, 1, &d);
+        admitted += (d.rc == NGX_OK);
+    }
+
+    assert_int_equal(admitted, 30 + 5);
+
+    /* three: a third, whatever hosts the key itself was seen by */
+
+    ngx_memzero(&cn->fallback, sizeof(ngx_gateway_bucket_t));
+    ngx_gateway_cluster_hosts(st.sh, 3);
+    cn->hosts = 1;
     admitted = 0;
 
     for (now = 0; now < 10000; now += 10) {
         for (i = 0; i < 2; i++) {
-            ngx_gateway_cluster_fallback(cn, NGX_GATEWAY_CLUSTER_LOCAL, now,
-                                         0, 1, &d);
+            ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_LOCAL,
+                                         now, 0, 1, &d);
             admitted += (d.rc == NGX_OK);
         }
     }
@@ -342,12 +392,12 @@ test_fallback(void **state)
 
     /* a dry decision spends nothing */
 
-    ngx_gateway_cluster_fallback(cn, NGX_GATEWAY_CLUSTER_LOCAL, 20000, 0, 0,
-                                 &d);
-    ngx_gateway_cluster_fallback(cn, NGX_GATEWAY_CLUSTER_LOCAL, 20000, 0, 0,
-                                 &d);
-    ngx_gateway_cluster_fallback(cn, NGX_GATEWAY_CLUSTER_LOCAL, 20000, 0, 0,
-                                 &d);
+    ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_LOCAL, 20000,
+                                 0, 0, &d);
+    ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_LOCAL, 20000,
+                                 0, 0, &d);
+    ngx_gateway_cluster_fallback(st.sh, cn, NGX_GATEWAY_CLUSTER_LOCAL, 20000,
+                                 0, 0, &d);
     assert_int_equal(d.rc, NGX_OK);
 
     free(st.mem);
@@ -359,9 +409,13 @@ test_fallback(void **state)
 static void
 test_grant(void **state)
 {
-    int64_t                        tat, now, te, tau, hz;
+    int64_t                        tat, now, te, tau, hz, last, t;
+    ngx_uint_t                     seq;
     ngx_gateway_cluster_report_t   rep;
     ngx_gateway_cluster_grant_t    g;
+
+    seq = 0;
+    last = 0;
 
     te = ngx_gateway_cluster_te(R10);
     assert_int_equal(te, 100000);
@@ -378,7 +432,9 @@ test_grant(void **state)
     rep.demand = 100;
     rep.want = 1000;
 
-    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &g);
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &seq,
+                              &last, &g);
     assert_int_equal(g.delta, 7);
     assert_int_equal(g.free, 0);
     assert_int_equal(g.hosts, 1);
@@ -389,7 +445,9 @@ test_grant(void **state)
 
     now += 100000;
     rep.hold = 2;
-    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &g);
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &seq,
+                              &last, &g);
     assert_int_equal(g.delta, 1);
     assert_int_equal(g.free, 0);
 
@@ -397,7 +455,9 @@ test_grant(void **state)
 
     rep.hold = 3;
     rep.want = 0;
-    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &g);
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &seq,
+                              &last, &g);
     assert_int_equal(g.delta, -3);
     assert_int_equal(g.free, 3);
 
@@ -406,7 +466,9 @@ test_grant(void **state)
     rep.hold = 0;
     rep.extra = 20;
     rep.want = 10;
-    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &g);
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &seq,
+                              &last, &g);
     assert_int_equal(g.delta, 0);
     assert_true(g.free < 0);
 
@@ -416,7 +478,9 @@ test_grant(void **state)
     rep.extra = 0;
     rep.hold = 50;
     rep.want = 0;
-    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &g);
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 0, 1, &seq,
+                              &last, &g);
     assert_int_equal(tat, now);
     assert_int_equal(g.free, 7);
 
@@ -427,9 +491,34 @@ test_grant(void **state)
     rep.hold = 0;
     rep.demand = 10;
     rep.want = 100;
-    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 20, 3, &g);
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 20, 3, &seq,
+                              &last, &g);
     assert_int_equal(g.delta, 3);
     assert_int_equal(g.hosts, 3);
+
+    /*
+     * The same report again (its reply was lost): the same delta, and
+     * nothing charged twice; a new one is applied.
+     */
+
+    t = tat;
+    rep.extra = 4;
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 20, 3, &seq,
+                              &last, &g);
+    assert_int_equal(tat, t + 4 * te + g.delta * te);
+    t = tat;
+
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 20, 3, &seq,
+                              &last, &g);
+    assert_int_equal(tat, t);
+    assert_int_equal(g.delta, last);
+
+    rep.seq++;
+    ngx_gateway_cluster_grant(&tat, now, te, tau, hz, &rep, 20, 3, &seq,
+                              &last, &g);
+    assert_true(tat > t);
 }
 
 
@@ -447,8 +536,11 @@ typedef struct {
     store_t                        st;
     ngx_msec_t                     offset;     /* its monotonic clock */
     ngx_msec_t                     last_sync;
+    ngx_msec_t                     counted;    /* hosts, last asked */
     ngx_uint_t                     kick;
     ngx_uint_t                     n;          /* reports in flight */
+    ngx_uint_t                     hosts;      /* in the reply */
+    ngx_uint_t                     batches;
     ngx_msec_t                     reply_at;
     ngx_gateway_cluster_report_t   rep[4];
     ngx_gateway_cluster_grant_t    g[4];
@@ -463,10 +555,16 @@ typedef struct {
 } sim_result_t;
 
 
+/*
+ * spike: requests each host gets at once at the start (its zone fresh,
+ * knowing no hosts); loss: every loss-th batch's replies are lost after
+ * Redis applied it (0: none).
+ */
+
 static void
 simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
     ngx_uint_t load, ngx_msec_t duration, ngx_msec_t window,
-    ngx_msec_t rtt, sim_result_t *res)
+    ngx_msec_t rtt, ngx_uint_t spike, ngx_uint_t loss, sim_result_t *res)
 {
     int64_t                          tat, te, now_us;
     uint64_t                         others;
@@ -477,7 +575,9 @@ simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
     ngx_gateway_cluster_node_t      *cn;
     ngx_gateway_cluster_decision_t   d;
     uint64_t                         demand[HOSTS];
-    int64_t                          seen[HOSTS];
+    int64_t                          seen[HOSTS], delta[HOSTS];
+    ngx_uint_t                       seq[HOSTS], s;
+    ngx_msec_t                       registered[HOSTS];
     double                           next[HOSTS], gap;
 
     k = key("gw:{s:1:k}");
@@ -498,11 +598,17 @@ simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
         store_create(&hosts[h].st, 256 * KIB);
         hosts[h].offset = 1000000 * (h + 1) + 7 * h;
         hosts[h].last_sync = 0;
+        hosts[h].counted = 0;
         hosts[h].kick = 0;
         hosts[h].n = 0;
+        hosts[h].batches = 0;
+        hosts[h].reply_at = 0;
         next[h] = gap * h / HOSTS;
         demand[h] = 0;
         seen[h] = -1;
+        seq[h] = 0;
+        delta[h] = 0;
+        registered[h] = (ngx_msec_t) -1;
     }
 
     for (t = 0; t < duration; t++) {
@@ -516,18 +622,52 @@ simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
 
             /* replies */
 
-            if (hosts[h].n && t >= hosts[h].reply_at) {
-                for (i = 0; i < hosts[h].n; i++) {
-                    ngx_gateway_cluster_apply(hosts[h].st.sh,
-                                              hosts[h].st.shpool,
-                                              &hosts[h].rep[i],
-                                              &hosts[h].g[i], hnow);
+            if (hosts[h].reply_at && t >= hosts[h].reply_at) {
+                hosts[h].reply_at = 0;
+
+                if (loss && hosts[h].batches % loss == 0) {
+
+                    /* lost, as with a timeout: Redis applied them */
+
+                    for (i = 0; i < hosts[h].n; i++) {
+                        ngx_gateway_cluster_apply(hosts[h].st.sh,
+                                                  hosts[h].st.shpool,
+                                                  &hosts[h].rep[i], NULL,
+                                                  hnow);
+                    }
+
+                } else {
+                    ngx_gateway_cluster_hosts(hosts[h].st.sh,
+                                              hosts[h].hosts);
+
+                    for (i = 0; i < hosts[h].n; i++) {
+                        ngx_gateway_cluster_apply(hosts[h].st.sh,
+                                                  hosts[h].st.shpool,
+                                                  &hosts[h].rep[i],
+                                                  &hosts[h].g[i], hnow);
+                    }
                 }
 
                 hosts[h].n = 0;
             }
 
-            /* requests */
+            /* requests: a spike at first, then evenly */
+
+            for (s = (t == 0) ? spike : 0; s; s--) {
+                res->offered++;
+
+                cn = ngx_gateway_cluster_lookup(hosts[h].st.shpool,
+                                                hosts[h].st.sh, &k, rate,
+                                                burst, interval, hnow);
+                if (request(&hosts[h].st, cn, hnow, &d) == NGX_OK) {
+                    res->admitted++;
+                    per_ms[t]++;
+                }
+
+                if (d.kick) {
+                    hosts[h].kick = 1;
+                }
+            }
 
             while (next[h] <= t) {
                 next[h] += gap;
@@ -548,7 +688,7 @@ simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
 
             /* the sync timer: every tick, due keys; a kick after a tick */
 
-            if (hosts[h].n == 0 && (t + 3 * h) % tick == 0) {
+            if (hosts[h].reply_at == 0 && (t + 3 * h) % tick == 0) {
                 hosts[h].n = ngx_gateway_cluster_collect(
                                  hosts[h].st.sh, hnow,
                                  hosts[h].kick
@@ -556,13 +696,36 @@ simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
                                  hosts[h].rep, 4, hosts[h].buf,
                                  sizeof(hosts[h].buf));
 
+                /* the hosts are counted with each sync, or every second */
+
+                if (hosts[h].n == 0
+                    && registered[h] != (ngx_msec_t) -1
+                    && t - hosts[h].counted < 1000)
+                {
+                    continue;
+                }
+
+                hosts[h].counted = t;
+                hosts[h].batches++;
+                hosts[h].reply_at = t + rtt;
+
+                registered[h] = t;
+                hosts[h].hosts = 0;
+
+                for (j = 0; j < HOSTS; j++) {
+                    if (registered[j] != (ngx_msec_t) -1
+                        && t - registered[j] <= 3000)
+                    {
+                        hosts[h].hosts++;
+                    }
+                }
+
                 if (hosts[h].n == 0) {
                     continue;
                 }
 
                 hosts[h].kick = 0;
                 hosts[h].last_sync = hnow;
-                hosts[h].reply_at = t + rtt;
 
                 /* Redis runs the script now, for each key */
 
@@ -584,6 +747,7 @@ simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
                                               te * (int64_t) burst,
                                               (int64_t) interval * 1000,
                                               &hosts[h].rep[i], others, live,
+                                              &seq[h], &delta[h],
                                               &hosts[h].g[i]);
 
                     demand[h] = hosts[h].rep[i].demand;
@@ -619,23 +783,26 @@ simulate(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
 
 static void
 check_simulation(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
-    ngx_uint_t load)
+    ngx_uint_t load, ngx_msec_t rtt, ngx_uint_t spike, ngx_uint_t loss)
 {
     double        quota, bound, limit_req;
     sim_result_t  res;
 
-    simulate(rate, burst, interval, load, 20000, 1000, 1, &res);
+    simulate(rate, burst, interval, load, 20000, 1000, rtt, spike, loss,
+             &res);
 
     quota = (double) rate / 1000 * 20 + burst + 1;
     limit_req = (double) rate / 1000 + burst + 1;
     bound = limit_req + (double) rate / 1000 * interval / 1000 + burst + 1
             + HOSTS;
 
-    print_message("  %u r/s burst %u sync %ums at %ux: %u of %u offered "
+    print_message("  %u r/s burst %u sync %ums at %ux (rtt %ums, spike %u, "
+                  "1/%u lost): %u of %u offered "
                   "admitted over 20 s, %.1f%% of the quota %.0f; most in "
                   "a second %u (limit_req %.0f, bound %.0f)\n",
                   (unsigned) (rate / 1000), (unsigned) burst,
-                  (unsigned) interval, (unsigned) load,
+                  (unsigned) interval, (unsigned) load, (unsigned) rtt,
+                  (unsigned) spike, (unsigned) loss,
                   (unsigned) res.admitted, (unsigned) res.offered,
                   100.0 * res.admitted / quota, quota,
                   (unsigned) res.max_window, limit_req, bound);
@@ -649,12 +816,26 @@ check_simulation(ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t interval,
 static void
 test_simulation(void **state)
 {
-    check_simulation(100000, 10, 100, 2);
-    check_simulation(100000, 10, 100, 10);
-    check_simulation(20000, 0, 100, 2);
-    check_simulation(20000, 0, 100, 10);
-    check_simulation(500000, 50, 100, 10);
-    check_simulation(100000, 10, 1000, 10);
+    check_simulation(100000, 10, 100, 2, 1, 0, 0);
+    check_simulation(100000, 10, 100, 10, 1, 0, 0);
+    check_simulation(20000, 0, 100, 2, 1, 0, 0);
+    check_simulation(20000, 0, 100, 10, 1, 0, 0);
+    check_simulation(500000, 50, 100, 10, 1, 0, 0);
+    check_simulation(100000, 10, 1000, 10, 1, 0, 0);
+
+    /*
+     * Three fresh hosts, a large burst spent at once before any reply:
+     * each admits one until it knows the hosts (with a full burst each,
+     * 303 in the first second against a bound of 216).
+     */
+
+    check_simulation(10000, 100, 100, 10, 20, 200, 0);
+    check_simulation(100000, 100, 100, 10, 20, 500, 0);
+
+    /* replies lost after Redis applied them: sent again, not charged twice */
+
+    check_simulation(100000, 10, 100, 10, 5, 0, 3);
+    check_simulation(10000, 100, 100, 10, 20, 200, 2);
 }
 
 
@@ -690,6 +871,7 @@ static void
 test_parse_replies(void **state)
 {
     redisReply                    *r;
+    ngx_uint_t                     hosts;
     ngx_gateway_cluster_grant_t    g;
     ngx_gateway_cluster_strict_t   s;
 
@@ -762,6 +944,36 @@ test_parse_replies(void **state)
     assert_int_equal(ngx_gateway_cluster_parse_strict(r, &s), NGX_ERROR);
     freeReplyObject(r);
 
+    /* the count of hosts: an integer from 1 */
+
+    r = REPLY(":3\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_OK);
+    assert_int_equal(hosts, 3);
+    freeReplyObject(r);
+
+    r = REPLY(":0\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY(":-1\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY(":100000\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY("$1\r\n3\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    r = REPLY("-NOSCRIPT No matching script.\r\n");
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(r, &hosts), NGX_ERROR);
+    freeReplyObject(r);
+
+    assert_int_equal(ngx_gateway_cluster_parse_hosts(NULL, &hosts),
+                     NGX_ERROR);
+
     /* not a reply at all: the reader refuses it */
 
     assert_null(REPLY("?garbage\r\n"));
@@ -776,7 +988,7 @@ test_parse_garbage(void **state)
     char                           buf[64];
     void                          *reply;
     size_t                         len, j;
-    ngx_uint_t                     i, n, ok;
+    ngx_uint_t                     i, n, ok, hosts;
     redisReader                   *rd;
     ngx_gateway_cluster_grant_t    g;
     ngx_gateway_cluster_strict_t   s;
@@ -786,6 +998,7 @@ test_parse_garbage(void **state)
         "*5\r\n:1\r\n:4\r\n:200\r\n:0\r\n:2\r\n",
         "+OK\r\n",
         "-ERR x\r\n",
+        ":3\r\n",
     };
 
     srandom(17);
@@ -801,8 +1014,8 @@ test_parse_garbage(void **state)
             }
 
         } else {
-            len = ngx_strlen(seeds[i / 2 % 4]);
-            ngx_memcpy(buf, seeds[i / 2 % 4], len);
+            len = ngx_strlen(seeds[i / 2 % 5]);
+            ngx_memcpy(buf, seeds[i / 2 % 5], len);
 
             for (n = random() % 3 + 1; n; n--) {
                 buf[random() % len] = "*:$+-\r\n0123456789-x"[random() % 20];
@@ -824,6 +1037,13 @@ test_parse_garbage(void **state)
 
                 if (ngx_gateway_cluster_parse_strict(reply, &s) == NGX_OK) {
                     assert_true(s.admitted <= 1);
+                    ok++;
+                }
+
+                if (ngx_gateway_cluster_parse_hosts(reply, &hosts)
+                    == NGX_OK)
+                {
+                    assert_true(hosts >= 1 && hosts <= 65536);
                     ok++;
                 }
 

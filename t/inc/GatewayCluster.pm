@@ -15,7 +15,10 @@ package GatewayCluster;
 #       second, paced, on a keep-alive connection (during: code run when
 #       they start, while they send); returns
 #       { total => { status => n }, per => [ { status => n }, ... ],
-#         slowest => seconds of the slowest response }
+#         slowest => seconds of the slowest response,
+#         span => seconds from the first request sent to the last response
+#                 (on a loaded machine clients fall behind their schedule
+#                 and catch up past its end: a quota is of this span) }
 #   GatewayCluster::hup($n), GatewayCluster::log_of($n)
 #   stop_hosts() (also at exit)
 
@@ -148,7 +151,7 @@ sub offer {
     for my $i (0 .. $#ports) {
         my $pid = fork // die "fork: $!\n";
         if ($pid == 0) {
-            my (%seen, $sock);
+            my (%seen, $sock, $first, $last);
             my $slowest = 0;
             my $n = 0;
             sleep($start - time) if $start > time;
@@ -159,13 +162,16 @@ sub offer {
                 last if $at >= $end;
                 my $wait = $at - time;
                 sleep $wait if $wait > 0;
+                $first //= time;
                 my ($st, $t) = request(\$sock, $ports[$i], $o{path});
+                $last = time;
                 $seen{$st}++;
                 $slowest = $t if $t > $slowest;
                 $n++;
             }
             open my $fh, '>', "$dir/$i" or POSIX::_exit(1);
             print $fh "slowest $slowest\n", map { "$_ $seen{$_}\n" } keys %seen;
+            print $fh "span $first $last\n" if defined $first;
             close $fh;
             POSIX::_exit(0);
         }
@@ -175,7 +181,7 @@ sub offer {
         sleep($start - time) if $start > time;
         $o{during}->();
     }
-    my (%total, @per);
+    my (%total, @per, $first, $last);
     my $slowest = 0;
     for my $i (0 .. $#kids) {
         waitpid $kids[$i], 0;
@@ -184,6 +190,9 @@ sub offer {
         while (<$fh>) {
             if (/^slowest (\S+)/) {
                 $slowest = $1 if $1 > $slowest;
+            } elsif (/^span (\S+) (\S+)/) {
+                $first = $1 if !defined $first || $1 < $first;
+                $last = $2 if !defined $last || $2 > $last;
             } elsif (/^(\d+) (\d+)/) {
                 $seen{$1} += $2;
                 $total{$1} += $2;
@@ -191,7 +200,8 @@ sub offer {
         }
         push @per, \%seen;
     }
-    return { total => \%total, per => \@per, slowest => $slowest };
+    return { total => \%total, per => \@per, slowest => $slowest,
+             span => defined $first ? $last - $first : 0 };
 }
 
 END { stop_hosts() if defined $owner && $$ == $owner; }
