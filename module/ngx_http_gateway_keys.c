@@ -356,6 +356,17 @@ ngx_http_gateway_keys_init_process(ngx_cycle_t *cycle,
     ngx_http_gateway_keys_t       *src;
     ngx_http_gateway_keys_main_t  *km;
 
+    /*
+     * Not in the cache manager and loader, which init modules too: the
+     * loader exits without the exit hook (a lease never given back).
+     */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     km = gmcf->keys;
 
     if (km == NULL || gmcf->shm_zone == NULL) {
@@ -1315,6 +1326,7 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
 {
     time_t                         now;
     json_t                        *list, *o, *v;
+    ngx_pid_t                      fetcher;
     ngx_uint_t                     i;
     ngx_msec_t                     wait;
     ngx_http_gateway_keys_t       *src;
@@ -1379,6 +1391,7 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
         ngx_shmtx_unlock(&ngx_http_gateway_keys_shpool(&src[i])->mutex);
 
         wait = ngx_gateway_keys_wait(&sh.state, ngx_current_msec);
+        fetcher = ngx_gateway_lease_holder(&sh.lease, ngx_current_msec);
 
         if (json_object_set_new(o, "jwks_uri", v) != 0
             || json_object_update_missing_new(o,
@@ -1408,7 +1421,10 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
                                    json_integer(now + (time_t) wait / 1000))
                != 0
             || json_object_set_new(o, "next_refresh_in_ms",
-                                   json_integer(wait)) != 0)
+                                   json_integer(wait)) != 0
+            || json_object_set_new(o, "fetcher_pid",
+                                   fetcher ? json_integer(fetcher)
+                                           : json_null()) != 0)
         {
             return NGX_ERROR;
         }

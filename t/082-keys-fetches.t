@@ -177,3 +177,39 @@ qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9/
 --- no_error_log
 [emerg]
 [crit]
+
+
+
+=== TEST 4: the cache manager does not fetch keys: only workers take the lease
+--- http_config
+    proxy_cache_path $TEST_NGINX_SERVER_ROOT/cache keys_zone=c:1m;
+    gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks refresh=1s min_refresh=1s timeout=2s;
+--- init
+Test::More::is(GatewayProc::statuses('/front/api/x?t=' . $::T{rsa1}, 2),
+               '200 200', 'the first set');
+
+# every fetch fails from now on and is logged with the fetcher's pid
+GatewayIdP::control('IDP', '/mode/500');
+sleep 7;
+
+my %workers = map { $_ => 1 } GatewayProc::workers();
+open my $fh, '<', GatewayProc::root() . '/logs/error.log' or die "$!\n";
+my (%fetchers, $n);
+while (<$fh>) {
+    next unless /\[(?:warn|info)\] (\d+)#\d+: gateway: keys of .* not fetched/;
+    $fetchers{$1}++;
+    $n++;
+}
+Test::More::cmp_ok($n // 0, '>=', 4, 'the provider was asked again and again');
+Test::More::is(join(' ', grep { !$workers{$_} } sort keys %fetchers), '',
+               'every fetch made by a worker');
+--- request
+GET /api/1
+--- more_headers eval
+main::bearer('rsa1')
+--- response_body
+sub=alice
+--- timeout: 15
+--- no_error_log
+[error]
+[alert]
