@@ -171,7 +171,8 @@ ngx_gateway_keys_discovery(ngx_pool_t *pool, u_char *data, size_t len,
     }
 
     if (!u.ssl
-        && (ngx_gateway_url_parse(issuer, &iu, &msg) != NGX_OK || iu.ssl))
+        && (ngx_gateway_url_parse(issuer, &iu, &msg) != NGX_OK || iu.ssl
+            || !ngx_gateway_keys_url_allowed(&u)))
     {
         ngx_str_set(err, "the document's \"jwks_uri\" is not https");
         goto done;
@@ -376,4 +377,25 @@ ngx_gateway_keys_discovery_url(ngx_pool_t *pool, ngx_str_t *issuer,
                - url->data;
 
     return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_gateway_keys_url_allowed(ngx_gateway_url_t *u)
+{
+    if (u->ssl) {
+        return 1;
+    }
+
+    if (!u->ip) {
+        return 0;
+    }
+
+    if (u->host.len == 3 && ngx_strncmp(u->host.data, "::1", 3) == 0) {
+        return 1;
+    }
+
+    /* no IPv6 literal begins so */
+
+    return u->host.len > 4 && ngx_strncmp(u->host.data, "127.", 4) == 0;
 }

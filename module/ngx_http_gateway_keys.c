@@ -50,6 +50,8 @@ static void ngx_http_gateway_keys_release(ngx_http_gateway_keys_t *src);
 static ngx_uint_t ngx_http_gateway_keys_adopt(
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_keys_t *src,
     ngx_log_t *log);
+static void ngx_http_gateway_keys_settle(ngx_http_gateway_keys_main_t *km,
+    ngx_uint_t merged);
 static ngx_int_t ngx_http_gateway_keys_merge(
     ngx_http_gateway_main_conf_t *gmcf);
 static ngx_uint_t ngx_http_gateway_keys_attempts(
@@ -83,6 +85,14 @@ ngx_http_gateway_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_gateway_url_parse(&value[1], &u, &err) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid URL \"%V\": %s",
                            &value[1], err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_gateway_keys_url_allowed(&u)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is not https: "
+                           "anyone on the path could put in a key; http is "
+                           "only for a loopback address (127.0.0.1, [::1])",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -928,7 +938,19 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
         return 0;
     }
 
-    if (src->pool) {
+    /*
+     * The merged set still points at the keys of the set before: it is
+     * freed only once a merge without it succeeds.
+     */
+
+    if (!src->pending) {
+        src->old_pool = src->pool;
+        src->old_jwks = src->jwks;
+        src->old_generation = src->generation;
+        src->pending = 1;
+
+    } else if (src->pool) {
+        /* adopted but never merged: nothing points at it */
         ngx_destroy_pool(src->pool);
     }
 
@@ -937,6 +959,45 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
     src->generation = generation;
 
     return 1;
+}
+
+
+/* after a merge: the sets before are freed if it worked, else back */
+
+static void
+ngx_http_gateway_keys_settle(ngx_http_gateway_keys_main_t *km,
+    ngx_uint_t merged)
+{
+    ngx_uint_t                i;
+    ngx_http_gateway_keys_t  *src;
+
+    src = km->sources.elts;
+
+    for (i = 0; i < km->sources.nelts; i++) {
+
+        if (!src[i].pending) {
+            continue;
+        }
+
+        if (merged) {
+            if (src[i].old_pool) {
+                ngx_destroy_pool(src[i].old_pool);
+            }
+
+        } else {
+            /* adopted again at the next look */
+            if (src[i].pool) {
+                ngx_destroy_pool(src[i].pool);
+            }
+
+            src[i].pool = src[i].old_pool;
+            src[i].jwks = src[i].old_jwks;
+            src[i].generation = src[i].old_generation;
+        }
+
+        src[i].old_pool = NULL;
+        src[i].pending = 0;
+    }
 }
 
 
@@ -962,12 +1023,14 @@ ngx_http_gateway_keys_merge(ngx_http_gateway_main_conf_t *gmcf)
 
     pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
+        ngx_http_gateway_keys_settle(km, 0);
         return NGX_ERROR;
     }
 
     k = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_gateway_jwk_t));
     if (k == NULL) {
         ngx_destroy_pool(pool);
+        ngx_http_gateway_keys_settle(km, 0);
         return NGX_ERROR;
     }
 
@@ -991,6 +1054,8 @@ ngx_http_gateway_keys_merge(ngx_http_gateway_main_conf_t *gmcf)
     }
 
     km->pool = pool;
+
+    ngx_http_gateway_keys_settle(km, 1);
 
     /* tokens verified with the keys before are verified afresh */
     km->version++;

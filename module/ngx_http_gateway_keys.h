@@ -59,6 +59,12 @@ typedef struct {
     ngx_uint_t                       generation;    /* adopted */
     ngx_pool_t                      *pool;      /* of jwks */
     ngx_gateway_jwks_t               jwks;
+
+    /* the set before, still in the merged set until a merge succeeds */
+    ngx_pool_t                      *old_pool;
+    ngx_gateway_jwks_t               old_jwks;
+    ngx_uint_t                       old_generation;
+    ngx_uint_t                       pending;   /* adopted, not merged */
 } ngx_http_gateway_keys_t;
 
 

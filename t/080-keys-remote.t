@@ -140,7 +140,7 @@ __DATA__
 [main::bearer('ec256'), ""]
 --- response_body eval
 ["sub=bob\n",
- qr{"keys": \[\s*\{\s*"source": "[^"]*jwks-rsa-only\.json",\s*"kind": "file",\s*"keys": 1,\s*"kids": \[\s*"rsa1"\s*\],\s*"algorithms": \[\s*"RS256"\s*\]\s*\},\s*\{\s*"source": "https://127\.0\.0\.1:\d+/jwks",\s*"kind": "jwks_uri",\s*"jwks_uri": null,\s*"keys": 2,\s*"kids": \[\s*"rsa1",\s*"ec256"\s*\],\s*"algorithms": \[\s*"RS256",\s*"ES256"\s*\],\s*"generation": 1,\s*"fetches": 1,\s*"failures_in_a_row": 0,\s*"last_fetch": \d{10},\s*"last_success": \d{10},\s*"last_error": null,\s*"last_error_at": null,\s*"next_refresh": \d{10},\s*"next_refresh_in_ms": (29\d\d\d\d|300000)\s*\}\s*\]}s]
+ qr{"keys": \[\s*\{\s*"source": "[^"]*jwks-rsa-only\.json",\s*"kind": "file",\s*"keys": 1,\s*"kids": \[\s*"rsa1"\s*\],\s*"algorithms": \[\s*"RS256"\s*\]\s*\},\s*\{\s*"source": "https://127\.0\.0\.1:\d+/jwks",\s*"kind": "jwks_uri",\s*"jwks_uri": null,\s*"keys": 2,\s*"kids": \[\s*"rsa1",\s*"ec256"\s*\],\s*"algorithms": \[\s*"RS256",\s*"ES256"\s*\],\s*"generation": 1,\s*"fetches": 1,\s*"failures_in_a_row": 0,\s*"last_fetch": \d{10},\s*"last_success": \d{10},\s*"last_error": null,\s*"last_error_at": null,\s*"next_refresh": \d{10},\s*"next_refresh_in_ms": (29\d\d\d\d|300000),\s*"fetcher_pid": null\s*\}\s*\]}s]
 
 
 
@@ -164,7 +164,7 @@ __DATA__
 --- more_headers eval
 [main::bearer('rsa1'), ""]
 --- response_body eval
-["sub=alice\n", qr{"next_refresh_in_ms": 1[01]\d\d\d\d\s}]
+["sub=alice\n", qr{"next_refresh_in_ms": 1[01]\d\d\d\d,}]
 
 
 
@@ -231,3 +231,41 @@ qr{\[emerg\] .*"https://id\.example\.com" in \S+nginx\.conf:\d+ names a host: a 
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"https://127\.0\.0\.1/jwks" is a key source already, in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 12: plain http refused: anyone on the path could put in a key
+--- http_config
+    gateway_jwks_uri http://10.0.0.1/jwks;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"http://10\.0\.0\.1/jwks" is not https: anyone on the path could put in a key; http is only for a loopback address \(127\.0\.0\.1, \[::1\]\) in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 13: nor for an issuer by name
+--- http_config
+    resolver 127.0.0.1;
+    gateway_oidc_issuer http://id.example.com;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"http://id\.example\.com" is not https: .* in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 14: http at a loopback address is taken
+--- http_config
+    gateway_jwks_uri http://127.0.0.1:1/jwks;
+    gateway_jwks_uri http://[::1]:1/jwks;
+--- config
+    location = /t { return 200 "up\n"; }
+--- request
+GET /t
+--- response_body
+up
+--- no_error_log
+[emerg]
+[alert]
+[crit]

@@ -182,6 +182,41 @@ discovery(const char *doc, const char *issuer, ngx_str_t *uri,
 }
 
 
+static ngx_uint_t
+allowed(const char *url)
+{
+    char               *err;
+    ngx_str_t           s;
+    ngx_gateway_url_t   u;
+
+    s.data = (u_char *) url;
+    s.len = strlen(url);
+
+    assert_int_equal(ngx_gateway_url_parse(&s, &u, &err), NGX_OK);
+
+    return ngx_gateway_keys_url_allowed(&u);
+}
+
+
+static void
+test_url_allowed(void **state)
+{
+    assert_true(allowed("https://id.example.com"));
+    assert_true(allowed("https://10.0.0.1/jwks"));
+    assert_true(allowed("http://127.0.0.1:8080/jwks"));
+    assert_true(allowed("http://127.1.2.3/jwks"));
+    assert_true(allowed("http://[::1]:8080/jwks"));
+
+    assert_false(allowed("http://id.example.com/jwks"));
+    assert_false(allowed("http://localhost/jwks"));
+    assert_false(allowed("http://127.example.com/jwks"));
+    assert_false(allowed("http://10.0.0.1/jwks"));
+    assert_false(allowed("http://169.254.169.254/jwks"));
+    assert_false(allowed("http://[::2]/jwks"));
+    assert_false(allowed("http://[::ffff:127.0.0.1]/jwks"));
+}
+
+
 static void
 test_discovery(void **state)
 {
@@ -207,6 +242,21 @@ test_discovery(void **state)
                                "\"jwks_uri\":\"http://a/k\"}",
                                "https://a", &uri, &err),
                      NGX_DECLINED);
+
+    /* an http issuer (on this host) points at no other http host */
+
+    assert_int_equal(discovery("{\"issuer\":\"http://127.0.0.1:1\","
+                               "\"jwks_uri\":\"http://10.0.0.1/k\"}",
+                               "http://127.0.0.1:1", &uri, &err),
+                     NGX_DECLINED);
+    assert_int_equal(discovery("{\"issuer\":\"http://127.0.0.1:1\","
+                               "\"jwks_uri\":\"http://a/k\"}",
+                               "http://127.0.0.1:1", &uri, &err),
+                     NGX_DECLINED);
+    assert_int_equal(discovery("{\"issuer\":\"http://127.0.0.1:1\","
+                               "\"jwks_uri\":\"http://[::1]:2/k\"}",
+                               "http://127.0.0.1:1", &uri, &err),
+                     NGX_OK);
 
     /* the issuer exactly */
 
@@ -330,6 +380,7 @@ main(void)
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_unknown_kid),
         cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_url_allowed),
         cmocka_unit_test(test_parse),
     };
 
