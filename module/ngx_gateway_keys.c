@@ -26,6 +26,7 @@ ngx_gateway_keys_begin(ngx_gateway_keys_state_t *st, ngx_msec_t now)
 {
     st->begun = 1;
     st->early = 0;
+    st->later = 0;
     st->started = now;
 }
 
@@ -58,7 +59,7 @@ ngx_gateway_keys_end(ngx_gateway_keys_state_t *st,
         }
 
         st->next = now + wait;
-        return;
+        goto later;
     }
 
     st->failures++;
@@ -74,6 +75,19 @@ ngx_gateway_keys_end(ngx_gateway_keys_state_t *st,
     }
 
     st->next = now + wait;
+
+later:
+
+    /* a key asked for while this fetch was under way: it may lack it */
+
+    if (st->later) {
+        st->later = 0;
+
+        if (ngx_gateway_keys_after(st->next, st->started + conf->min_refresh))
+        {
+            st->next = st->started + conf->min_refresh;
+        }
+    }
 }
 
 
@@ -90,6 +104,24 @@ ngx_gateway_keys_unknown(ngx_gateway_keys_state_t *st,
     st->early = 1;
 
     return NGX_OK;
+}
+
+
+void
+ngx_gateway_keys_later(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf)
+{
+    if (!st->begun) {
+        return;
+    }
+
+    /* the fetch under way, if one is, moves it when it ends */
+
+    st->later = 1;
+
+    if (ngx_gateway_keys_after(st->next, st->started + conf->min_refresh)) {
+        st->next = st->started + conf->min_refresh;
+    }
 }
 
 

@@ -41,6 +41,7 @@ typedef struct {
     ngx_msec_t                 started;      /* the last fetch began */
     unsigned                   begun:1;      /* a fetch ever began */
     unsigned                   early:1;      /* a refetch is asked for */
+    unsigned                   later:1;      /* one after min_refresh */
 } ngx_gateway_keys_state_t;
 
 
@@ -68,6 +69,15 @@ void ngx_gateway_keys_end(ngx_gateway_keys_state_t *st,
  */
 ngx_int_t ngx_gateway_keys_unknown(ngx_gateway_keys_state_t *st,
     ngx_gateway_keys_conf_t *conf, ngx_msec_t now);
+
+/*
+ * The token's key is still unknown after NGX_DECLINED, or after the fetch
+ * it waited for (which may have begun before the provider published the
+ * key): a fetch is due min_refresh after the last one began, not at the
+ * next refresh; if one is under way, its end keeps that time.
+ */
+void ngx_gateway_keys_later(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf);
 
 /* ms until the next fetch is due, 0 if it is */
 ngx_msec_t ngx_gateway_keys_wait(ngx_gateway_keys_state_t *st,

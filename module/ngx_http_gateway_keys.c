@@ -54,8 +54,8 @@ static void ngx_http_gateway_keys_settle(ngx_http_gateway_keys_main_t *km,
     ngx_uint_t merged);
 static ngx_int_t ngx_http_gateway_keys_merge(
     ngx_http_gateway_main_conf_t *gmcf);
-static ngx_uint_t ngx_http_gateway_keys_attempts(
-    ngx_http_gateway_keys_main_t *km);
+static ngx_uint_t ngx_http_gateway_keys_waited(
+    ngx_http_gateway_keys_main_t *km, ngx_http_gateway_keys_wait_t *w);
 static ngx_int_t ngx_http_gateway_keys_wait(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 static void ngx_http_gateway_keys_wait_handler(ngx_http_request_t *r);
@@ -1104,22 +1104,25 @@ ngx_http_gateway_keys_version(ngx_http_gateway_main_conf_t *gmcf)
 }
 
 
+/* 1 once every source the request waits for has ended a fetch since */
+
 static ngx_uint_t
-ngx_http_gateway_keys_attempts(ngx_http_gateway_keys_main_t *km)
+ngx_http_gateway_keys_waited(ngx_http_gateway_keys_main_t *km,
+    ngx_http_gateway_keys_wait_t *w)
 {
-    ngx_uint_t                i, n;
+    ngx_uint_t                i;
     ngx_http_gateway_keys_t  *src;
 
     src = km->sources.elts;
-    n = 0;
 
     for (i = 0; i < km->sources.nelts; i++) {
-        if (src[i].sh) {
-            n += src[i].sh->state.attempts;
+        if (w->attempts[i] && src[i].sh->state.attempts + 1 == w->attempts[i])
+        {
+            return 0;
         }
     }
 
-    return n;
+    return 1;
 }
 
 
@@ -1206,19 +1209,20 @@ ngx_int_t
 ngx_http_gateway_keys_unknown(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    ngx_uint_t                     i, asked;
+    ngx_uint_t                     i, asked, resumed;
     ngx_slab_pool_t               *shpool;
     ngx_http_gateway_keys_t       *src;
     ngx_http_gateway_keys_main_t  *km;
 
     km = gmcf->keys;
 
-    if (km == NULL || (ctx->keys_wait && ctx->keys_wait->resumed)) {
+    if (km == NULL) {
         return NGX_DECLINED;
     }
 
     src = km->sources.elts;
     asked = 0;
+    resumed = (ctx->keys_wait && ctx->keys_wait->resumed);
 
     for (i = 0; i < km->sources.nelts; i++) {
         if (src[i].sh == NULL) {
@@ -1229,14 +1233,25 @@ ngx_http_gateway_keys_unknown(ngx_http_request_t *r,
 
         ngx_shmtx_lock(&shpool->mutex);
 
-        /* asked for now, or asked for by another request and under way */
+        /*
+         * Asked for now, or asked for by another request and under way
+         * (waited for); else, or still unknown after the wait, one more
+         * fetch once min_refresh is over.
+         */
 
-        if (ngx_gateway_keys_unknown(&src[i].sh->state, &src[i].conf,
-                                     ngx_current_msec)
-            == NGX_OK
-            || ngx_gateway_lease_holder(&src[i].sh->lease, ngx_current_msec))
+        if (resumed) {
+            ngx_gateway_keys_later(&src[i].sh->state, &src[i].conf);
+
+        } else if (ngx_gateway_keys_unknown(&src[i].sh->state, &src[i].conf,
+                                            ngx_current_msec)
+                   == NGX_OK
+                   || ngx_gateway_lease_holder(&src[i].sh->lease,
+                                               ngx_current_msec))
         {
             asked = 1;
+
+        } else {
+            ngx_gateway_keys_later(&src[i].sh->state, &src[i].conf);
         }
 
         ngx_shmtx_unlock(&shpool->mutex);
@@ -1263,6 +1278,7 @@ ngx_http_gateway_keys_wait(ngx_http_request_t *r,
     ngx_msec_t                     timeout;
     ngx_http_gateway_keys_t       *src;
     ngx_http_gateway_keys_wait_t  *w;
+    ngx_http_gateway_keys_main_t  *km;
 
     w = ctx->keys_wait;
 
@@ -1275,16 +1291,38 @@ ngx_http_gateway_keys_wait(ngx_http_request_t *r,
         ctx->keys_wait = w;
     }
 
-    src = gmcf->keys->sources.elts;
+    km = gmcf->keys;
+    src = km->sources.elts;
     timeout = 0;
 
-    for (i = 0; i < gmcf->keys->sources.nelts; i++) {
+    if (w->attempts == NULL) {
+        w->attempts = ngx_pcalloc(r->pool,
+                                  km->sources.nelts * sizeof(ngx_uint_t));
+        if (w->attempts == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /*
+     * Waited for: the sources fetching or due now, each until a fetch of
+     * its own ended (not another source's).
+     */
+
+    for (i = 0; i < km->sources.nelts; i++) {
         timeout = ngx_max(timeout, ngx_http_gateway_keys_lease(&src[i]));
+
+        w->attempts[i] = 0;
+
+        if (src[i].sh
+            && (ngx_gateway_lease_holder(&src[i].sh->lease, ngx_current_msec)
+                || ngx_gateway_keys_due(&src[i].sh->state, ngx_current_msec)))
+        {
+            w->attempts[i] = src[i].sh->state.attempts + 1;
+        }
     }
 
     w->match = *ctx->match;
     w->deadline = ngx_current_msec + timeout;
-    w->attempts = ngx_http_gateway_keys_attempts(gmcf->keys);
     w->waiting = 1;
 
     r->read_event_handler = ngx_http_test_reading;
@@ -1321,7 +1359,7 @@ ngx_http_gateway_keys_wait_handler(ngx_http_request_t *r)
 
     /* a fetch ended somewhere, or it is too late: on with the request */
 
-    if (ngx_http_gateway_keys_attempts(gmcf->keys) == w->attempts
+    if (!ngx_http_gateway_keys_waited(gmcf->keys, w)
         && (ngx_msec_int_t) (w->deadline - ngx_current_msec) > 0)
     {
         wev->delayed = 1;

@@ -84,7 +84,9 @@ typedef struct {
 typedef struct {
     ngx_gateway_route_match_t        match;
     ngx_msec_t                       deadline;
-    ngx_uint_t                       attempts;  /* fetches ended, all */
+    ngx_uint_t                      *attempts;  /* per source: fetches
+                                                   ended + 1 if waited
+                                                   for, else 0 */
     unsigned                         waiting:1;
     unsigned                         resumed:1;
     unsigned                         rerun:1;

@@ -155,6 +155,32 @@ test_unknown_kid(void **state)
     assert_false(ngx_gateway_keys_due(&st, now));
     assert_int_equal(ngx_gateway_keys_unknown(&st, &conf, now + 1),
                      NGX_DECLINED);
+    ngx_gateway_keys_later(&st, &conf);
+
+    /*
+     * That token came while the fetch was under way (begun before the
+     * provider published its key, maybe): not a refetch at once, but
+     * min_refresh after that fetch began, not a refresh later
+     */
+
+    ngx_gateway_keys_end(&st, &conf, now + 500, 1, 0, -1);
+    assert_false(ngx_gateway_keys_due(&st, now + 500));
+    assert_false(ngx_gateway_keys_due(&st, now + 29999));
+    assert_true(ngx_gateway_keys_due(&st, now + 30000));
+
+    ngx_gateway_keys_begin(&st, now + 30000);
+    ngx_gateway_keys_end(&st, &conf, now + 30100, 1, 1, -1);
+    assert_false(ngx_gateway_keys_due(&st, now + 60000));
+    assert_int_equal(ngx_gateway_keys_wait(&st, now + 30100), 600000);
+
+    /* and after the fetch ended, within min_refresh: the same */
+
+    now += 30000;
+    assert_int_equal(ngx_gateway_keys_unknown(&st, &conf, now + 200),
+                     NGX_DECLINED);
+    ngx_gateway_keys_later(&st, &conf);
+    assert_false(ngx_gateway_keys_due(&st, now + 29999));
+    assert_true(ngx_gateway_keys_due(&st, now + 30000));
 
     /* the clock wraps */
 
