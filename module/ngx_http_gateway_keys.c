@@ -887,7 +887,7 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
     u_char                      *doc;
     size_t                       len;
     ngx_str_t                    err;
-    ngx_uint_t                   generation, skipped;
+    ngx_uint_t                   i, generation, skipped;
     ngx_pool_t                  *pool;
     ngx_slab_pool_t             *shpool;
     ngx_gateway_jwks_t           jwks;
@@ -936,6 +936,14 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
         ngx_destroy_pool(pool);
         src->generation = generation;
         return 0;
+    }
+
+    /* the keys of a discovered issuer verify its tokens only */
+
+    if (src->discovery) {
+        for (i = 0; i < jwks.nkeys; i++) {
+            jwks.keys[i].issuer = src->url;
+        }
     }
 
     /*

@@ -30,6 +30,14 @@ our %T = (
     issued => jwt(claims => { sub => 'carol', iss => $iss, exp => $now + 600 }),
     other  => jwt(claims => { sub => 'mallory', iss => 'https://other.test',
                               exp => $now + 600 }),
+    ec_iss => jwt(alg => 'ES256', claims => { sub => 'bob', iss => $iss,
+                                              exp => $now + 600 }),
+    ec_other => jwt(alg => 'ES256', claims => { sub => 'mallory',
+                                                iss => 'https://other.test',
+                                                exp => $now + 600 }),
+    rsa_other => jwt(kid => 'rsa1', claims => { sub => 'alice',
+                                                iss => 'https://other.test',
+                                                exp => $now + 600 }),
 );
 
 sub bearer { "Authorization: Bearer $T{$_[0]}" }
@@ -269,3 +277,19 @@ up
 [emerg]
 [alert]
 [crit]
+
+
+
+=== TEST 15: with several key sources (no default jwt_issuer), a discovered issuer's keys verify its own tokens only (keys: ec256)
+--- http_config
+    gateway_jwks $TEST_NGINX_JWKS_RSA;
+    gateway_oidc_issuer https://127.0.0.1:$TEST_NGINX_IDP_PORT;
+--- request eval
+["GET /api/a", "GET /api/b", "GET /api/c", "GET /api/d"]
+--- more_headers eval
+[main::bearer('ec_iss'), main::bearer('ec_other'), main::bearer('ec256'),
+ main::bearer('rsa_other')]
+--- error_code eval
+[200, 401, 401, 200]
+--- response_body eval
+["sub=bob\n", qr/bad issuer/, qr/bad issuer/, "sub=alice\n"]
