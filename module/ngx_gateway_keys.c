@@ -108,6 +108,16 @@ ngx_gateway_keys_unknown(ngx_gateway_keys_state_t *st,
 
 
 void
+ngx_gateway_keys_clamp(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf, ngx_msec_t now)
+{
+    if (st->begun && ngx_gateway_keys_after(st->next, now + conf->refresh)) {
+        st->next = now + conf->refresh;
+    }
+}
+
+
+void
 ngx_gateway_keys_later(ngx_gateway_keys_state_t *st,
     ngx_gateway_keys_conf_t *conf)
 {

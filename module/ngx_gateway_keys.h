@@ -71,6 +71,13 @@ ngx_int_t ngx_gateway_keys_unknown(ngx_gateway_keys_state_t *st,
     ngx_gateway_keys_conf_t *conf, ngx_msec_t now);
 
 /*
+ * A schedule kept across a reload, under a configuration whose refresh
+ * may be shorter now: the next fetch is no further than refresh away.
+ */
+void ngx_gateway_keys_clamp(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf, ngx_msec_t now);
+
+/*
  * The token's key is still unknown after NGX_DECLINED, or after the fetch
  * it waited for (which may have begun before the provider published the
  * key): a fetch is due min_refresh after the last one began, not at the

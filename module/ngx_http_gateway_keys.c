@@ -398,6 +398,13 @@ ngx_http_gateway_keys_init_process(ngx_cycle_t *cycle,
             continue;
         }
 
+        /* a schedule kept across a reload: under this refresh now */
+
+        ngx_shmtx_lock(&ngx_http_gateway_keys_shpool(&src[i])->mutex);
+        ngx_gateway_keys_clamp(&src[i].sh->state, &src[i].conf,
+                               ngx_current_msec);
+        ngx_shmtx_unlock(&ngx_http_gateway_keys_shpool(&src[i])->mutex);
+
         /* a set kept across a reload is there for the first request */
 
         (void) ngx_http_gateway_keys_adopt(gmcf, &src[i], cycle->log);

@@ -208,6 +208,35 @@ discovery(const char *doc, const char *issuer, ngx_str_t *uri,
 }
 
 
+static void
+test_clamp(void **state)
+{
+    ngx_gateway_keys_conf_t   shorter = { 10000, 1000 };
+    ngx_gateway_keys_state_t  st;
+
+    ngx_memzero(&st, sizeof(ngx_gateway_keys_state_t));
+
+    /* never fetched: due at once, as it was */
+
+    ngx_gateway_keys_clamp(&st, &shorter, 100);
+    assert_true(ngx_gateway_keys_due(&st, 100));
+
+    /* fetched under refresh=10m; reloaded with refresh=10s */
+
+    ngx_gateway_keys_begin(&st, 100);
+    ngx_gateway_keys_end(&st, &conf, 200, 1, 1, -1);
+    assert_int_equal(ngx_gateway_keys_wait(&st, 1000), 599200);
+
+    ngx_gateway_keys_clamp(&st, &shorter, 1000);
+    assert_int_equal(ngx_gateway_keys_wait(&st, 1000), 10000);
+
+    /* sooner than refresh: kept */
+
+    ngx_gateway_keys_clamp(&st, &conf, 2000);
+    assert_int_equal(ngx_gateway_keys_wait(&st, 2000), 9000);
+}
+
+
 static ngx_uint_t
 allowed(const char *url)
 {
@@ -407,6 +436,7 @@ main(void)
         cmocka_unit_test(test_unknown_kid),
         cmocka_unit_test(test_discovery),
         cmocka_unit_test(test_url_allowed),
+        cmocka_unit_test(test_clamp),
         cmocka_unit_test(test_parse),
     };
 
