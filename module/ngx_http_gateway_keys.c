@@ -1649,6 +1649,9 @@ ngx_http_gateway_keys_status_text(ngx_http_gateway_main_conf_t *gmcf,
         return p;
     }
 
+    /* a set another worker fetched, as a request would take it now */
+    (void) ngx_http_gateway_keys_current(gmcf, ngx_cycle->log);
+
     src = gmcf->keys->sources.elts;
 
     p = ngx_sprintf(p, "# HELP gateway_keys_loaded Keys of the source in "
