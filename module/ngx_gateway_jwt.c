@@ -1437,6 +1437,17 @@ ngx_gateway_jwt_verify(ngx_pool_t *pool, ngx_str_t *token,
 
     rc = ngx_gateway_jwt_claims(claims, policy, now, jwt);
 
+    /* a key of an identity provider verifies its own tokens only */
+
+    if (rc == NGX_GATEWAY_JWT_OK && key->issuer.len
+        && (jwt->issuer.len != key->issuer.len
+            || ngx_memcmp(jwt->issuer.data, key->issuer.data,
+                          key->issuer.len)
+               != 0))
+    {
+        rc = NGX_GATEWAY_JWT_BAD_ISSUER;
+    }
+
     if (rc != NGX_GATEWAY_JWT_OK) {
         json_decref(claims);
         goto done;

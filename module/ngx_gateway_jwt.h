@@ -52,6 +52,8 @@ typedef struct {
     ngx_uint_t                       alg;       /* exactly one bit */
     EVP_PKEY                        *pkey;      /* RSA, EC, Ed25519 */
     ngx_str_t                        secret;    /* oct: the HMAC key */
+    ngx_str_t                        issuer;    /* len 0: any "iss"; else
+                                                   the token's, exactly */
 
     /*
      * Made once, as the set is loaded, and reused by every token the

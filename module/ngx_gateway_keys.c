@@ -26,6 +26,7 @@ ngx_gateway_keys_begin(ngx_gateway_keys_state_t *st, ngx_msec_t now)
 {
     st->begun = 1;
     st->early = 0;
+    st->later = 0;
     st->started = now;
 }
 
@@ -58,7 +59,7 @@ ngx_gateway_keys_end(ngx_gateway_keys_state_t *st,
         }
 
         st->next = now + wait;
-        return;
+        goto later;
     }
 
     st->failures++;
@@ -74,6 +75,19 @@ ngx_gateway_keys_end(ngx_gateway_keys_state_t *st,
     }
 
     st->next = now + wait;
+
+later:
+
+    /* a key asked for while this fetch was under way: it may lack it */
+
+    if (st->later) {
+        st->later = 0;
+
+        if (ngx_gateway_keys_after(st->next, st->started + conf->min_refresh))
+        {
+            st->next = st->started + conf->min_refresh;
+        }
+    }
 }
 
 
@@ -90,6 +104,34 @@ ngx_gateway_keys_unknown(ngx_gateway_keys_state_t *st,
     st->early = 1;
 
     return NGX_OK;
+}
+
+
+void
+ngx_gateway_keys_clamp(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf, ngx_msec_t now)
+{
+    if (st->begun && ngx_gateway_keys_after(st->next, now + conf->refresh)) {
+        st->next = now + conf->refresh;
+    }
+}
+
+
+void
+ngx_gateway_keys_later(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf)
+{
+    if (!st->begun) {
+        return;
+    }
+
+    /* the fetch under way, if one is, moves it when it ends */
+
+    st->later = 1;
+
+    if (ngx_gateway_keys_after(st->next, st->started + conf->min_refresh)) {
+        st->next = st->started + conf->min_refresh;
+    }
 }
 
 
@@ -171,7 +213,8 @@ ngx_gateway_keys_discovery(ngx_pool_t *pool, u_char *data, size_t len,
     }
 
     if (!u.ssl
-        && (ngx_gateway_url_parse(issuer, &iu, &msg) != NGX_OK || iu.ssl))
+        && (ngx_gateway_url_parse(issuer, &iu, &msg) != NGX_OK || iu.ssl
+            || !ngx_gateway_keys_url_allowed(&u)))
     {
         ngx_str_set(err, "the document's \"jwks_uri\" is not https");
         goto done;
@@ -376,4 +419,25 @@ ngx_gateway_keys_discovery_url(ngx_pool_t *pool, ngx_str_t *issuer,
                - url->data;
 
     return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_gateway_keys_url_allowed(ngx_gateway_url_t *u)
+{
+    if (u->ssl) {
+        return 1;
+    }
+
+    if (!u->ip) {
+        return 0;
+    }
+
+    if (u->host.len == 3 && ngx_strncmp(u->host.data, "::1", 3) == 0) {
+        return 1;
+    }
+
+    /* no IPv6 literal begins so */
+
+    return u->host.len > 4 && ngx_strncmp(u->host.data, "127.", 4) == 0;
 }

@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_gateway_jwt.h"
+#include "ngx_gateway_http.h"
 
 
 /*
@@ -40,6 +41,7 @@ typedef struct {
     ngx_msec_t                 started;      /* the last fetch began */
     unsigned                   begun:1;      /* a fetch ever began */
     unsigned                   early:1;      /* a refetch is asked for */
+    unsigned                   later:1;      /* one after min_refresh */
 } ngx_gateway_keys_state_t;
 
 
@@ -68,6 +70,22 @@ void ngx_gateway_keys_end(ngx_gateway_keys_state_t *st,
 ngx_int_t ngx_gateway_keys_unknown(ngx_gateway_keys_state_t *st,
     ngx_gateway_keys_conf_t *conf, ngx_msec_t now);
 
+/*
+ * A schedule kept across a reload, under a configuration whose refresh
+ * may be shorter now: the next fetch is no further than refresh away.
+ */
+void ngx_gateway_keys_clamp(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf, ngx_msec_t now);
+
+/*
+ * The token's key is still unknown after NGX_DECLINED, or after the fetch
+ * it waited for (which may have begun before the provider published the
+ * key): a fetch is due min_refresh after the last one began, not at the
+ * next refresh; if one is under way, its end keeps that time.
+ */
+void ngx_gateway_keys_later(ngx_gateway_keys_state_t *st,
+    ngx_gateway_keys_conf_t *conf);
+
 /* ms until the next fetch is due, 0 if it is */
 ngx_msec_t ngx_gateway_keys_wait(ngx_gateway_keys_state_t *st,
     ngx_msec_t now);
@@ -76,7 +94,8 @@ ngx_msec_t ngx_gateway_keys_wait(ngx_gateway_keys_state_t *st,
  * The "jwks_uri" of an OpenID Connect discovery document (OpenID Connect
  * Discovery 1.0, section 3), checked: a JSON object whose "issuer" is
  * exactly the issuer asked (section 4.3), and a "jwks_uri" that is an
- * https URL (or http, if the issuer is).  jwks_uri points into memory of
+ * https URL (or http at a loopback address literal, if the issuer is
+ * http).  jwks_uri points into memory of
  * the pool.  NGX_OK; NGX_DECLINED with *err (a fixed text, or one made
  * in the pool, with no bytes of the document); NGX_ERROR: no memory.
  */
@@ -96,6 +115,13 @@ ngx_int_t ngx_gateway_keys_discovery(ngx_pool_t *pool, u_char *data,
  */
 ngx_int_t ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_gateway_jwks_t *jwks, ngx_uint_t *skipped, ngx_str_t *err);
+
+/*
+ * 1 if a key source may be fetched at this URL: https, or http only at a
+ * loopback address literal (127.0.0.0/8, ::1), a provider on this host.
+ * Over http anywhere else, anyone on the path could put in a key.
+ */
+ngx_uint_t ngx_gateway_keys_url_allowed(ngx_gateway_url_t *u);
 
 /* the discovery document's URL: issuer + "/.well-known/openid-configuration" */
 ngx_int_t ngx_gateway_keys_discovery_url(ngx_pool_t *pool,

@@ -50,10 +50,12 @@ static void ngx_http_gateway_keys_release(ngx_http_gateway_keys_t *src);
 static ngx_uint_t ngx_http_gateway_keys_adopt(
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_keys_t *src,
     ngx_log_t *log);
+static void ngx_http_gateway_keys_settle(ngx_http_gateway_keys_main_t *km,
+    ngx_uint_t merged);
 static ngx_int_t ngx_http_gateway_keys_merge(
     ngx_http_gateway_main_conf_t *gmcf);
-static ngx_uint_t ngx_http_gateway_keys_attempts(
-    ngx_http_gateway_keys_main_t *km);
+static ngx_uint_t ngx_http_gateway_keys_waited(
+    ngx_http_gateway_keys_main_t *km, ngx_http_gateway_keys_wait_t *w);
 static ngx_int_t ngx_http_gateway_keys_wait(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx);
 static void ngx_http_gateway_keys_wait_handler(ngx_http_request_t *r);
@@ -83,6 +85,14 @@ ngx_http_gateway_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_gateway_url_parse(&value[1], &u, &err) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid URL \"%V\": %s",
                            &value[1], err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_gateway_keys_url_allowed(&u)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is not https: "
+                           "anyone on the path could put in a key; http is "
+                           "only for a loopback address (127.0.0.1, [::1])",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -356,6 +366,17 @@ ngx_http_gateway_keys_init_process(ngx_cycle_t *cycle,
     ngx_http_gateway_keys_t       *src;
     ngx_http_gateway_keys_main_t  *km;
 
+    /*
+     * Not in the cache manager and loader, which init modules too: the
+     * loader exits without the exit hook (a lease never given back).
+     */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     km = gmcf->keys;
 
     if (km == NULL || gmcf->shm_zone == NULL) {
@@ -376,6 +397,13 @@ ngx_http_gateway_keys_init_process(ngx_cycle_t *cycle,
                           "\"%V\"", &src[i].url);
             continue;
         }
+
+        /* a schedule kept across a reload: under this refresh now */
+
+        ngx_shmtx_lock(&ngx_http_gateway_keys_shpool(&src[i])->mutex);
+        ngx_gateway_keys_clamp(&src[i].sh->state, &src[i].conf,
+                               ngx_current_msec);
+        ngx_shmtx_unlock(&ngx_http_gateway_keys_shpool(&src[i])->mutex);
 
         /* a set kept across a reload is there for the first request */
 
@@ -866,7 +894,7 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
     u_char                      *doc;
     size_t                       len;
     ngx_str_t                    err;
-    ngx_uint_t                   generation, skipped;
+    ngx_uint_t                   i, generation, skipped;
     ngx_pool_t                  *pool;
     ngx_slab_pool_t             *shpool;
     ngx_gateway_jwks_t           jwks;
@@ -917,7 +945,27 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
         return 0;
     }
 
-    if (src->pool) {
+    /* the keys of a discovered issuer verify its tokens only */
+
+    if (src->discovery) {
+        for (i = 0; i < jwks.nkeys; i++) {
+            jwks.keys[i].issuer = src->url;
+        }
+    }
+
+    /*
+     * The merged set still points at the keys of the set before: it is
+     * freed only once a merge without it succeeds.
+     */
+
+    if (!src->pending) {
+        src->old_pool = src->pool;
+        src->old_jwks = src->jwks;
+        src->old_generation = src->generation;
+        src->pending = 1;
+
+    } else if (src->pool) {
+        /* adopted but never merged: nothing points at it */
         ngx_destroy_pool(src->pool);
     }
 
@@ -926,6 +974,45 @@ ngx_http_gateway_keys_adopt(ngx_http_gateway_main_conf_t *gmcf,
     src->generation = generation;
 
     return 1;
+}
+
+
+/* after a merge: the sets before are freed if it worked, else back */
+
+static void
+ngx_http_gateway_keys_settle(ngx_http_gateway_keys_main_t *km,
+    ngx_uint_t merged)
+{
+    ngx_uint_t                i;
+    ngx_http_gateway_keys_t  *src;
+
+    src = km->sources.elts;
+
+    for (i = 0; i < km->sources.nelts; i++) {
+
+        if (!src[i].pending) {
+            continue;
+        }
+
+        if (merged) {
+            if (src[i].old_pool) {
+                ngx_destroy_pool(src[i].old_pool);
+            }
+
+        } else {
+            /* adopted again at the next look */
+            if (src[i].pool) {
+                ngx_destroy_pool(src[i].pool);
+            }
+
+            src[i].pool = src[i].old_pool;
+            src[i].jwks = src[i].old_jwks;
+            src[i].generation = src[i].old_generation;
+        }
+
+        src[i].old_pool = NULL;
+        src[i].pending = 0;
+    }
 }
 
 
@@ -951,12 +1038,14 @@ ngx_http_gateway_keys_merge(ngx_http_gateway_main_conf_t *gmcf)
 
     pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
+        ngx_http_gateway_keys_settle(km, 0);
         return NGX_ERROR;
     }
 
     k = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_gateway_jwk_t));
     if (k == NULL) {
         ngx_destroy_pool(pool);
+        ngx_http_gateway_keys_settle(km, 0);
         return NGX_ERROR;
     }
 
@@ -980,6 +1069,8 @@ ngx_http_gateway_keys_merge(ngx_http_gateway_main_conf_t *gmcf)
     }
 
     km->pool = pool;
+
+    ngx_http_gateway_keys_settle(km, 1);
 
     /* tokens verified with the keys before are verified afresh */
     km->version++;
@@ -1028,22 +1119,25 @@ ngx_http_gateway_keys_version(ngx_http_gateway_main_conf_t *gmcf)
 }
 
 
+/* 1 once every source the request waits for has ended a fetch since */
+
 static ngx_uint_t
-ngx_http_gateway_keys_attempts(ngx_http_gateway_keys_main_t *km)
+ngx_http_gateway_keys_waited(ngx_http_gateway_keys_main_t *km,
+    ngx_http_gateway_keys_wait_t *w)
 {
-    ngx_uint_t                i, n;
+    ngx_uint_t                i;
     ngx_http_gateway_keys_t  *src;
 
     src = km->sources.elts;
-    n = 0;
 
     for (i = 0; i < km->sources.nelts; i++) {
-        if (src[i].sh) {
-            n += src[i].sh->state.attempts;
+        if (w->attempts[i] && src[i].sh->state.attempts + 1 == w->attempts[i])
+        {
+            return 0;
         }
     }
 
-    return n;
+    return 1;
 }
 
 
@@ -1130,19 +1224,20 @@ ngx_int_t
 ngx_http_gateway_keys_unknown(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    ngx_uint_t                     i, asked;
+    ngx_uint_t                     i, asked, resumed;
     ngx_slab_pool_t               *shpool;
     ngx_http_gateway_keys_t       *src;
     ngx_http_gateway_keys_main_t  *km;
 
     km = gmcf->keys;
 
-    if (km == NULL || (ctx->keys_wait && ctx->keys_wait->resumed)) {
+    if (km == NULL) {
         return NGX_DECLINED;
     }
 
     src = km->sources.elts;
     asked = 0;
+    resumed = (ctx->keys_wait && ctx->keys_wait->resumed);
 
     for (i = 0; i < km->sources.nelts; i++) {
         if (src[i].sh == NULL) {
@@ -1153,14 +1248,25 @@ ngx_http_gateway_keys_unknown(ngx_http_request_t *r,
 
         ngx_shmtx_lock(&shpool->mutex);
 
-        /* asked for now, or asked for by another request and under way */
+        /*
+         * Asked for now, or asked for by another request and under way
+         * (waited for); else, or still unknown after the wait, one more
+         * fetch once min_refresh is over.
+         */
 
-        if (ngx_gateway_keys_unknown(&src[i].sh->state, &src[i].conf,
-                                     ngx_current_msec)
-            == NGX_OK
-            || ngx_gateway_lease_holder(&src[i].sh->lease, ngx_current_msec))
+        if (resumed) {
+            ngx_gateway_keys_later(&src[i].sh->state, &src[i].conf);
+
+        } else if (ngx_gateway_keys_unknown(&src[i].sh->state, &src[i].conf,
+                                            ngx_current_msec)
+                   == NGX_OK
+                   || ngx_gateway_lease_holder(&src[i].sh->lease,
+                                               ngx_current_msec))
         {
             asked = 1;
+
+        } else {
+            ngx_gateway_keys_later(&src[i].sh->state, &src[i].conf);
         }
 
         ngx_shmtx_unlock(&shpool->mutex);
@@ -1187,6 +1293,7 @@ ngx_http_gateway_keys_wait(ngx_http_request_t *r,
     ngx_msec_t                     timeout;
     ngx_http_gateway_keys_t       *src;
     ngx_http_gateway_keys_wait_t  *w;
+    ngx_http_gateway_keys_main_t  *km;
 
     w = ctx->keys_wait;
 
@@ -1199,16 +1306,38 @@ ngx_http_gateway_keys_wait(ngx_http_request_t *r,
         ctx->keys_wait = w;
     }
 
-    src = gmcf->keys->sources.elts;
+    km = gmcf->keys;
+    src = km->sources.elts;
     timeout = 0;
 
-    for (i = 0; i < gmcf->keys->sources.nelts; i++) {
+    if (w->attempts == NULL) {
+        w->attempts = ngx_pcalloc(r->pool,
+                                  km->sources.nelts * sizeof(ngx_uint_t));
+        if (w->attempts == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /*
+     * Waited for: the sources fetching or due now, each until a fetch of
+     * its own ended (not another source's).
+     */
+
+    for (i = 0; i < km->sources.nelts; i++) {
         timeout = ngx_max(timeout, ngx_http_gateway_keys_lease(&src[i]));
+
+        w->attempts[i] = 0;
+
+        if (src[i].sh
+            && (ngx_gateway_lease_holder(&src[i].sh->lease, ngx_current_msec)
+                || ngx_gateway_keys_due(&src[i].sh->state, ngx_current_msec)))
+        {
+            w->attempts[i] = src[i].sh->state.attempts + 1;
+        }
     }
 
     w->match = *ctx->match;
     w->deadline = ngx_current_msec + timeout;
-    w->attempts = ngx_http_gateway_keys_attempts(gmcf->keys);
     w->waiting = 1;
 
     r->read_event_handler = ngx_http_test_reading;
@@ -1245,7 +1374,7 @@ ngx_http_gateway_keys_wait_handler(ngx_http_request_t *r)
 
     /* a fetch ended somewhere, or it is too late: on with the request */
 
-    if (ngx_http_gateway_keys_attempts(gmcf->keys) == w->attempts
+    if (!ngx_http_gateway_keys_waited(gmcf->keys, w)
         && (ngx_msec_int_t) (w->deadline - ngx_current_msec) > 0)
     {
         wev->delayed = 1;
@@ -1315,6 +1444,7 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
 {
     time_t                         now;
     json_t                        *list, *o, *v;
+    ngx_pid_t                      fetcher;
     ngx_uint_t                     i;
     ngx_msec_t                     wait;
     ngx_http_gateway_keys_t       *src;
@@ -1379,6 +1509,7 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
         ngx_shmtx_unlock(&ngx_http_gateway_keys_shpool(&src[i])->mutex);
 
         wait = ngx_gateway_keys_wait(&sh.state, ngx_current_msec);
+        fetcher = ngx_gateway_lease_holder(&sh.lease, ngx_current_msec);
 
         if (json_object_set_new(o, "jwks_uri", v) != 0
             || json_object_update_missing_new(o,
@@ -1408,7 +1539,10 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
                                    json_integer(now + (time_t) wait / 1000))
                != 0
             || json_object_set_new(o, "next_refresh_in_ms",
-                                   json_integer(wait)) != 0)
+                                   json_integer(wait)) != 0
+            || json_object_set_new(o, "fetcher_pid",
+                                   fetcher ? json_integer(fetcher)
+                                           : json_null()) != 0)
         {
             return NGX_ERROR;
         }
@@ -1514,6 +1648,9 @@ ngx_http_gateway_keys_status_text(ngx_http_gateway_main_conf_t *gmcf,
     if (gmcf->keys == NULL) {
         return p;
     }
+
+    /* a set another worker fetched, as a request would take it now */
+    (void) ngx_http_gateway_keys_current(gmcf, ngx_cycle->log);
 
     src = gmcf->keys->sources.elts;
 

@@ -59,6 +59,12 @@ typedef struct {
     ngx_uint_t                       generation;    /* adopted */
     ngx_pool_t                      *pool;      /* of jwks */
     ngx_gateway_jwks_t               jwks;
+
+    /* the set before, still in the merged set until a merge succeeds */
+    ngx_pool_t                      *old_pool;
+    ngx_gateway_jwks_t               old_jwks;
+    ngx_uint_t                       old_generation;
+    ngx_uint_t                       pending;   /* adopted, not merged */
 } ngx_http_gateway_keys_t;
 
 
@@ -78,7 +84,9 @@ typedef struct {
 typedef struct {
     ngx_gateway_route_match_t        match;
     ngx_msec_t                       deadline;
-    ngx_uint_t                       attempts;  /* fetches ended, all */
+    ngx_uint_t                      *attempts;  /* per source: fetches
+                                                   ended + 1 if waited
+                                                   for, else 0 */
     unsigned                         waiting:1;
     unsigned                         resumed:1;
     unsigned                         rerun:1;

@@ -30,6 +30,14 @@ our %T = (
     issued => jwt(claims => { sub => 'carol', iss => $iss, exp => $now + 600 }),
     other  => jwt(claims => { sub => 'mallory', iss => 'https://other.test',
                               exp => $now + 600 }),
+    ec_iss => jwt(alg => 'ES256', claims => { sub => 'bob', iss => $iss,
+                                              exp => $now + 600 }),
+    ec_other => jwt(alg => 'ES256', claims => { sub => 'mallory',
+                                                iss => 'https://other.test',
+                                                exp => $now + 600 }),
+    rsa_other => jwt(kid => 'rsa1', claims => { sub => 'alice',
+                                                iss => 'https://other.test',
+                                                exp => $now + 600 }),
 );
 
 sub bearer { "Authorization: Bearer $T{$_[0]}" }
@@ -140,7 +148,7 @@ __DATA__
 [main::bearer('ec256'), ""]
 --- response_body eval
 ["sub=bob\n",
- qr{"keys": \[\s*\{\s*"source": "[^"]*jwks-rsa-only\.json",\s*"kind": "file",\s*"keys": 1,\s*"kids": \[\s*"rsa1"\s*\],\s*"algorithms": \[\s*"RS256"\s*\]\s*\},\s*\{\s*"source": "https://127\.0\.0\.1:\d+/jwks",\s*"kind": "jwks_uri",\s*"jwks_uri": null,\s*"keys": 2,\s*"kids": \[\s*"rsa1",\s*"ec256"\s*\],\s*"algorithms": \[\s*"RS256",\s*"ES256"\s*\],\s*"generation": 1,\s*"fetches": 1,\s*"failures_in_a_row": 0,\s*"last_fetch": \d{10},\s*"last_success": \d{10},\s*"last_error": null,\s*"last_error_at": null,\s*"next_refresh": \d{10},\s*"next_refresh_in_ms": (29\d\d\d\d|300000)\s*\}\s*\]}s]
+ qr{"keys": \[\s*\{\s*"source": "[^"]*jwks-rsa-only\.json",\s*"kind": "file",\s*"keys": 1,\s*"kids": \[\s*"rsa1"\s*\],\s*"algorithms": \[\s*"RS256"\s*\]\s*\},\s*\{\s*"source": "https://127\.0\.0\.1:\d+/jwks",\s*"kind": "jwks_uri",\s*"jwks_uri": null,\s*"keys": 2,\s*"kids": \[\s*"rsa1",\s*"ec256"\s*\],\s*"algorithms": \[\s*"RS256",\s*"ES256"\s*\],\s*"generation": 1,\s*"fetches": 1,\s*"failures_in_a_row": 0,\s*"last_fetch": \d{10},\s*"last_success": \d{10},\s*"last_error": null,\s*"last_error_at": null,\s*"next_refresh": \d{10},\s*"next_refresh_in_ms": (29\d\d\d\d|300000),\s*"fetcher_pid": null\s*\}\s*\]}s]
 
 
 
@@ -164,7 +172,7 @@ __DATA__
 --- more_headers eval
 [main::bearer('rsa1'), ""]
 --- response_body eval
-["sub=alice\n", qr{"next_refresh_in_ms": 1[01]\d\d\d\d\s}]
+["sub=alice\n", qr{"next_refresh_in_ms": 1[01]\d\d\d\d,}]
 
 
 
@@ -231,3 +239,57 @@ qr{\[emerg\] .*"https://id\.example\.com" in \S+nginx\.conf:\d+ names a host: a 
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"https://127\.0\.0\.1/jwks" is a key source already, in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 12: plain http refused: anyone on the path could put in a key
+--- http_config
+    gateway_jwks_uri http://10.0.0.1/jwks;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"http://10\.0\.0\.1/jwks" is not https: anyone on the path could put in a key; http is only for a loopback address \(127\.0\.0\.1, \[::1\]\) in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 13: nor for an issuer by name
+--- http_config
+    resolver 127.0.0.1;
+    gateway_oidc_issuer http://id.example.com;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"http://id\.example\.com" is not https: .* in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 14: http at a loopback address is taken
+--- http_config
+    gateway_jwks_uri http://127.0.0.1:1/jwks;
+    gateway_jwks_uri http://[::1]:1/jwks;
+--- config
+    location = /t { return 200 "up\n"; }
+--- request
+GET /t
+--- response_body
+up
+--- no_error_log
+[emerg]
+[alert]
+[crit]
+
+
+
+=== TEST 15: with several key sources (no default jwt_issuer), a discovered issuer's keys verify its own tokens only (keys: ec256)
+--- http_config
+    gateway_jwks $TEST_NGINX_JWKS_RSA;
+    gateway_oidc_issuer https://127.0.0.1:$TEST_NGINX_IDP_PORT;
+--- request eval
+["GET /api/a", "GET /api/b", "GET /api/c", "GET /api/d"]
+--- more_headers eval
+[main::bearer('ec_iss'), main::bearer('ec_other'), main::bearer('ec256'),
+ main::bearer('rsa_other')]
+--- error_code eval
+[200, 401, 401, 200]
+--- response_body eval
+["sub=bob\n", qr/bad issuer/, qr/bad issuer/, "sub=alice\n"]

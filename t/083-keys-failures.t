@@ -97,7 +97,7 @@ __DATA__
 --- http_config
     gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_RAND_PORT_2/jwks refresh=10s min_refresh=1s timeout=1s;
 --- request eval
-["GET /api/1", "GET /idp/sleep/3500", "GET /status"]
+["GET /api/1", "GET /idp/sleep/4500", "GET /status"]
 --- more_headers eval
 [main::bearer(), "", ""]
 --- error_code eval

@@ -2443,6 +2443,54 @@ test_date_types(void **state)
 }
 
 
+/* a key tied to an issuer (an OpenID Connect provider's) */
+
+static void
+test_key_issuer(void **state)
+{
+    ngx_uint_t          i;
+    ngx_gateway_jwk_t  *k;
+
+    k = NULL;
+
+    for (i = 0; i < K.jwks->nkeys; i++) {
+        if (K.jwks->keys[i].kid.len == 5
+            && ngx_strncmp(K.jwks->keys[i].kid.data, "hs256", 5) == 0)
+        {
+            k = &K.jwks->keys[i];
+        }
+    }
+
+    assert_non_null(k);
+
+    k->issuer.data = (u_char *) "https://idp.example";
+    k->issuer.len = strlen("https://idp.example");
+
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":\"https://idp.example\"}",
+                                NOW + 60), NOW),
+                     OK);
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":\"https://other\"}",
+                                NOW + 60), NOW),
+                     BAD_ISSUER);
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":\"https://idp.exampl\"}",
+                                NOW + 60), NOW),
+                     BAD_ISSUER);
+    assert_int_equal(claims(fmt("{\"exp\":%d}", NOW + 60), NOW), BAD_ISSUER);
+
+    /* other failures first */
+
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":\"https://other\"}",
+                                NOW - 60), NOW),
+                     EXPIRED);
+
+    ngx_str_null(&k->issuer);
+
+    assert_int_equal(claims(fmt("{\"exp\":%d,\"iss\":\"https://other\"}",
+                                NOW + 60), NOW),
+                     OK);
+}
+
+
 static void
 test_issuer(void **state)
 {
@@ -3355,6 +3403,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_date_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issuer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_issuer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audience, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_limits, setup, teardown),

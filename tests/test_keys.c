@@ -155,6 +155,32 @@ test_unknown_kid(void **state)
     assert_false(ngx_gateway_keys_due(&st, now));
     assert_int_equal(ngx_gateway_keys_unknown(&st, &conf, now + 1),
                      NGX_DECLINED);
+    ngx_gateway_keys_later(&st, &conf);
+
+    /*
+     * That token came while the fetch was under way (begun before the
+     * provider published its key, maybe): not a refetch at once, but
+     * min_refresh after that fetch began, not a refresh later
+     */
+
+    ngx_gateway_keys_end(&st, &conf, now + 500, 1, 0, -1);
+    assert_false(ngx_gateway_keys_due(&st, now + 500));
+    assert_false(ngx_gateway_keys_due(&st, now + 29999));
+    assert_true(ngx_gateway_keys_due(&st, now + 30000));
+
+    ngx_gateway_keys_begin(&st, now + 30000);
+    ngx_gateway_keys_end(&st, &conf, now + 30100, 1, 1, -1);
+    assert_false(ngx_gateway_keys_due(&st, now + 60000));
+    assert_int_equal(ngx_gateway_keys_wait(&st, now + 30100), 600000);
+
+    /* and after the fetch ended, within min_refresh: the same */
+
+    now += 30000;
+    assert_int_equal(ngx_gateway_keys_unknown(&st, &conf, now + 200),
+                     NGX_DECLINED);
+    ngx_gateway_keys_later(&st, &conf);
+    assert_false(ngx_gateway_keys_due(&st, now + 29999));
+    assert_true(ngx_gateway_keys_due(&st, now + 30000));
 
     /* the clock wraps */
 
@@ -183,6 +209,70 @@ discovery(const char *doc, const char *issuer, ngx_str_t *uri,
 
 
 static void
+test_clamp(void **state)
+{
+    ngx_gateway_keys_conf_t   shorter = { 10000, 1000 };
+    ngx_gateway_keys_state_t  st;
+
+    ngx_memzero(&st, sizeof(ngx_gateway_keys_state_t));
+
+    /* never fetched: due at once, as it was */
+
+    ngx_gateway_keys_clamp(&st, &shorter, 100);
+    assert_true(ngx_gateway_keys_due(&st, 100));
+
+    /* fetched under refresh=10m; reloaded with refresh=10s */
+
+    ngx_gateway_keys_begin(&st, 100);
+    ngx_gateway_keys_end(&st, &conf, 200, 1, 1, -1);
+    assert_int_equal(ngx_gateway_keys_wait(&st, 1000), 599200);
+
+    ngx_gateway_keys_clamp(&st, &shorter, 1000);
+    assert_int_equal(ngx_gateway_keys_wait(&st, 1000), 10000);
+
+    /* sooner than refresh: kept */
+
+    ngx_gateway_keys_clamp(&st, &conf, 2000);
+    assert_int_equal(ngx_gateway_keys_wait(&st, 2000), 9000);
+}
+
+
+static ngx_uint_t
+allowed(const char *url)
+{
+    char               *err;
+    ngx_str_t           s;
+    ngx_gateway_url_t   u;
+
+    s.data = (u_char *) url;
+    s.len = strlen(url);
+
+    assert_int_equal(ngx_gateway_url_parse(&s, &u, &err), NGX_OK);
+
+    return ngx_gateway_keys_url_allowed(&u);
+}
+
+
+static void
+test_url_allowed(void **state)
+{
+    assert_true(allowed("https://id.example.com"));
+    assert_true(allowed("https://10.0.0.1/jwks"));
+    assert_true(allowed("http://127.0.0.1:8080/jwks"));
+    assert_true(allowed("http://127.1.2.3/jwks"));
+    assert_true(allowed("http://[::1]:8080/jwks"));
+
+    assert_false(allowed("http://id.example.com/jwks"));
+    assert_false(allowed("http://localhost/jwks"));
+    assert_false(allowed("http://127.example.com/jwks"));
+    assert_false(allowed("http://10.0.0.1/jwks"));
+    assert_false(allowed("http://169.254.169.254/jwks"));
+    assert_false(allowed("http://[::2]/jwks"));
+    assert_false(allowed("http://[::ffff:127.0.0.1]/jwks"));
+}
+
+
+static void
 test_discovery(void **state)
 {
     ngx_str_t  uri, err, iss, url;
@@ -207,6 +297,21 @@ test_discovery(void **state)
                                "\"jwks_uri\":\"http://a/k\"}",
                                "https://a", &uri, &err),
                      NGX_DECLINED);
+
+    /* an http issuer (on this host) points at no other http host */
+
+    assert_int_equal(discovery("{\"issuer\":\"http://127.0.0.1:1\","
+                               "\"jwks_uri\":\"http://10.0.0.1/k\"}",
+                               "http://127.0.0.1:1", &uri, &err),
+                     NGX_DECLINED);
+    assert_int_equal(discovery("{\"issuer\":\"http://127.0.0.1:1\","
+                               "\"jwks_uri\":\"http://a/k\"}",
+                               "http://127.0.0.1:1", &uri, &err),
+                     NGX_DECLINED);
+    assert_int_equal(discovery("{\"issuer\":\"http://127.0.0.1:1\","
+                               "\"jwks_uri\":\"http://[::1]:2/k\"}",
+                               "http://127.0.0.1:1", &uri, &err),
+                     NGX_OK);
 
     /* the issuer exactly */
 
@@ -330,6 +435,8 @@ main(void)
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_unknown_kid),
         cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_url_allowed),
+        cmocka_unit_test(test_clamp),
         cmocka_unit_test(test_parse),
     };
 
