@@ -1934,42 +1934,32 @@ ngx_http_gateway_bulkhead_prometheus(ngx_http_gateway_main_conf_t *gmcf,
 
     st = services->elts;
 
-    p = ngx_sprintf(p, "# HELP gateway_concurrency_in_flight Attempts of "
-                       "the service in flight.\n"
-                       "# TYPE gateway_concurrency_in_flight gauge\n");
+    /* the gauges: in flight (k 0) and queued (k 1) */
 
-    for (i = 0; i < services->nelts; i++) {
-        s = *(ngx_http_gateway_service_t **) (st + i * stride);
+    for (k = 0; k < 2; k++) {
+        p = ngx_sprintf(p, k ? "# HELP gateway_concurrency_queued Requests "
+                               "waiting in the service's queue.\n"
+                               "# TYPE gateway_concurrency_queued gauge\n"
+                             : "# HELP gateway_concurrency_in_flight "
+                               "Attempts of the service in flight.\n"
+                               "# TYPE gateway_concurrency_in_flight "
+                               "gauge\n");
 
-        if (s->bulkhead == NULL || s->bulkhead->node == NULL
-            || s->bulkhead->limit == 0)
-        {
-            continue;
+        for (i = 0; i < services->nelts; i++) {
+            s = *(ngx_http_gateway_service_t **) (st + i * stride);
+
+            if (s->bulkhead == NULL || s->bulkhead->node == NULL
+                || s->bulkhead->limit == 0)
+            {
+                continue;
+            }
+
+            ngx_http_gateway_bulkhead_gauges(gmcf, s, &in_flight, &queued);
+
+            p = ngx_sprintf(p, "gateway_concurrency_%s{service=\"%V\"} "
+                               "%ui\n", k ? "queued" : "in_flight",
+                            &s->name, k ? queued : in_flight);
         }
-
-        ngx_http_gateway_bulkhead_gauges(gmcf, s, &in_flight, &queued);
-
-        p = ngx_sprintf(p, "gateway_concurrency_in_flight{service=\"%V\"} "
-                           "%ui\n", &s->name, in_flight);
-    }
-
-    p = ngx_sprintf(p, "# HELP gateway_concurrency_queued Requests "
-                       "waiting in the service's queue.\n"
-                       "# TYPE gateway_concurrency_queued gauge\n");
-
-    for (i = 0; i < services->nelts; i++) {
-        s = *(ngx_http_gateway_service_t **) (st + i * stride);
-
-        if (s->bulkhead == NULL || s->bulkhead->node == NULL
-            || s->bulkhead->limit == 0)
-        {
-            continue;
-        }
-
-        ngx_http_gateway_bulkhead_gauges(gmcf, s, &in_flight, &queued);
-
-        p = ngx_sprintf(p, "gateway_concurrency_queued{service=\"%V\"} "
-                           "%ui\n", &s->name, queued);
     }
 
     for (k = 0; metrics[k].name; k++) {
