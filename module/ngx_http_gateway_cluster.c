@@ -1929,13 +1929,11 @@ ngx_http_gateway_cluster_key(ngx_http_request_t *r,
 
 void
 ngx_http_gateway_cluster_status(ngx_http_gateway_main_conf_t *gmcf,
-    ngx_uint_t *up, ngx_msec_t *lag, ngx_uint_t *errors)
+    ngx_http_gateway_store_view_t *view)
 {
     ngx_http_gateway_zone_t  *zone;
 
-    *up = 0;
-    *lag = 0;
-    *errors = 0;
+    ngx_memzero(view, sizeof(ngx_http_gateway_store_view_t));
 
     if (gmcf->store == NULL || gmcf->shm_zone == NULL) {
         return;
@@ -1943,11 +1941,15 @@ ngx_http_gateway_cluster_status(ngx_http_gateway_main_conf_t *gmcf,
 
     zone = gmcf->shm_zone->data;
 
-    *up = !zone->sh->store_down;
-    *errors = zone->sh->store_errors;
+    view->up = !zone->sh->store_down;
+    view->errors = zone->sh->store_errors;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    view->hosts = zone->sh->cluster.hosts;
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     if (zone->sh->synced) {
-        *lag = ngx_current_msec - zone->sh->synced;
+        view->lag = ngx_current_msec - zone->sh->synced;
     }
 }
 

@@ -232,6 +232,15 @@ typedef struct {
 } ngx_http_gateway_main_conf_t;
 
 
+/* this host's view of the store of cluster rate limits */
+typedef struct {
+    ngx_uint_t                       up;
+    ngx_uint_t                       errors;
+    ngx_uint_t                       hosts;     /* 0: not counted yet */
+    ngx_msec_t                       lag;
+} ngx_http_gateway_store_view_t;
+
+
 typedef struct {
     ngx_array_t                     *routes;    /* of route pointers */
     ngx_gateway_route_table_t       *table;
@@ -386,7 +395,7 @@ ngx_int_t ngx_http_gateway_cluster_key(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx,
     ngx_http_gateway_limit_check_t *lk, ngx_str_t *who);
 void ngx_http_gateway_cluster_status(ngx_http_gateway_main_conf_t *gmcf,
-    ngx_uint_t *up, ngx_msec_t *lag, ngx_uint_t *errors);
+    ngx_http_gateway_store_view_t *view);
 
 char *ngx_http_gateway_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -456,13 +456,13 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_array_t *services,
     ngx_str_t *out)
 {
-    u_char                     *p;
-    size_t                      len;
-    ngx_uint_t                  i, up, errors;
-    ngx_msec_t                  lag;
-    ngx_atomic_uint_t           value;
-    ngx_http_gateway_metric_t  *m;
-    ngx_http_gateway_status_t  *st;
+    u_char                         *p;
+    size_t                          len;
+    ngx_uint_t                      i;
+    ngx_atomic_uint_t               value;
+    ngx_http_gateway_metric_t      *m;
+    ngx_http_gateway_status_t      *st;
+    ngx_http_gateway_store_view_t   view;
 
     st = services->elts;
 
@@ -529,7 +529,7 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
                                              sizeof(ngx_http_gateway_status_t));
 
     if (gmcf->store) {
-        ngx_http_gateway_cluster_status(gmcf, &up, &lag, &errors);
+        ngx_http_gateway_cluster_status(gmcf, &view);
 
         p = ngx_sprintf(p, "# HELP gateway_store_up Whether Redis, the "
                            "store of cluster rate limits, answers.\n"
@@ -542,8 +542,12 @@ ngx_http_gateway_status_prometheus(ngx_http_request_t *r,
                            "# HELP gateway_store_errors_total Failed "
                            "exchanges with the store.\n"
                            "# TYPE gateway_store_errors_total counter\n"
-                           "gateway_store_errors_total %ui\n",
-                        up, lag, errors);
+                           "gateway_store_errors_total %ui\n"
+                           "# HELP gateway_store_hosts Gateway hosts the "
+                           "store heard from lately (0: not counted yet).\n"
+                           "# TYPE gateway_store_hosts gauge\n"
+                           "gateway_store_hosts %ui\n",
+                        view.up, view.lag, view.errors, view.hosts);
     }
 
     if (gmcf->shm_zone) {
@@ -637,15 +641,15 @@ static json_t *
 ngx_http_gateway_status_store(ngx_http_gateway_main_conf_t *gmcf,
     ngx_http_gateway_status_t *st)
 {
-    ngx_uint_t  up, errors;
-    ngx_msec_t  lag;
+    ngx_http_gateway_store_view_t  view;
 
-    ngx_http_gateway_cluster_status(gmcf, &up, &lag, &errors);
+    ngx_http_gateway_cluster_status(gmcf, &view);
 
-    return json_pack("{s:s, s:s, s:I, s:I, s:I}",
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
                      "scope", "cluster",
-                     "store", up ? "up" : "down",
-                     "sync_lag_ms", (json_int_t) lag,
-                     "store_errors", (json_int_t) errors,
+                     "store", view.up ? "up" : "down",
+                     "sync_lag_ms", (json_int_t) view.lag,
+                     "store_errors", (json_int_t) view.errors,
+                     "hosts", (json_int_t) view.hosts,
                      "fallbacks", (json_int_t) st->counters.fallbacks);
 }

@@ -39,6 +39,8 @@ _EOC_
 our $Locations = <<'_EOC_';
     location /fn/ { return 200 "ok\n"; }
 
+    location = /status { gateway_status; }
+
     location / {
         gateway_route /synced/ synced;
         gateway_route /strict/ strict;
@@ -59,14 +61,19 @@ add_block_preprocessor(sub {
     $block->set_value("request", "GET /t");
 });
 
-# three hosts: this nginx and two more; then load over all three
+# three hosts: this nginx and two more
+sub start_three {
+    GatewayRedis::cmd('FLUSHALL');
+    return ($ENV{TEST_NGINX_SERVER_PORT},
+            GatewayCluster::start_hosts(2, $Services
+                . "    server {\n        listen 127.0.0.1:\$PORT;\n"
+                . $Locations . "    }\n"));
+}
+
+# three hosts, then load over all three
 sub run_load {
     my (%o) = @_;
-    GatewayRedis::cmd('FLUSHALL');
-    my @ports = ($ENV{TEST_NGINX_SERVER_PORT},
-                 GatewayCluster::start_hosts(2, $Services
-                     . "    server {\n        listen 127.0.0.1:\$PORT;\n"
-                     . $Locations . "    }\n"));
+    my @ports = start_three();
     my $r = GatewayCluster::offer(ports => \@ports, %o);
     GatewayCluster::stop_hosts();
     return $r;
@@ -149,3 +156,24 @@ Test::More::is(join(',', sort keys %{ $r->{total} }), '200,429',
 --- error_code: 200
 --- no_error_log
 [warn]
+
+
+
+=== TEST 4: each host counts the three hosts, and shows them
+Each host registers in Redis and counts the hosts heard from lately:
+its share of a limit (and a fresh key's first allowance) is a third.
+--- init
+use GatewayProc;
+my @ports = main::start_three();
+for my $port (@ports) {
+    Test::More::ok(GatewayProc::wait_response(5, '/status?format=prometheus',
+                                              qr/^gateway_store_hosts 3$/m,
+                                              port => $port),
+                   "TEST 4: the host on $port counts three");
+}
+my (undef, $json) = GatewayProc::read_response(
+    GatewayProc::open_request('/status?service=synced'), 5);
+Test::More::like($json, qr/"scope": "cluster",.*"hosts": 3,/s,
+                 'TEST 4: and says so per service');
+GatewayCluster::stop_hosts();
+--- error_code: 200

@@ -233,12 +233,15 @@ GET /status
 
 === TEST 2: queue timeout: 503 after queue_timeout, not before
 --- init
-my @r = main::parallel('/single/b/slow1500', '/single/b/slow1500?late');
-Test::More::is($r[0][0], 200, 'TEST 2: the first answered');
-Test::More::is($r[1][0], 503, 'TEST 2: the second timed out in the queue');
-Test::More::cmp_ok($r[1][1], '>=', 0.38, "TEST 2: not before queue_timeout ($r[1][1] s)");
-Test::More::cmp_ok($r[1][1], '<', 1.3, "TEST 2: at queue_timeout ($r[1][1] s)");
-Test::More::like($r[1][2], qr{\r\nRetry-After: 1\r\n}, 'TEST 2: Retry-After');
+my $first = GatewayProc::open_request('/single/b/slow1500');
+Test::More::ok(main::gauges('single', 1, 0), 'TEST 2: the first in flight');
+my @r = main::parallel('/single/b/slow1500?late');
+my ($status) = GatewayProc::read_response($first, 5);
+Test::More::is($status, 200, 'TEST 2: the first answered');
+Test::More::is($r[0][0], 503, 'TEST 2: the second timed out in the queue');
+Test::More::cmp_ok($r[0][1], '>=', 0.38, "TEST 2: not before queue_timeout ($r[0][1] s)");
+Test::More::cmp_ok($r[0][1], '<', 1.3, "TEST 2: at queue_timeout ($r[0][1] s)");
+Test::More::like($r[0][2], qr{\r\nRetry-After: 1\r\n}, 'TEST 2: Retry-After');
 Test::More::is(GatewayChaos::count('b'), 1, 'TEST 2: one call');
 Test::More::ok(main::idle('single'), 'TEST 2: all slots back');
 --- request
@@ -346,7 +349,7 @@ Both slots are held by calls the function never answers; the workers
 are killed, the calls with them; then calls get the slots again.
 --- init
 my @socks = map { GatewayProc::open_request("/two/f/stall?n=$_") } 1 .. 2;
-Time::HiRes::sleep(0.5);
+Test::More::ok(main::gauges('two', 2, 0), 'TEST 6: both in flight');
 Test::More::is(GatewayProc::statuses('/two/f2/200', 1), '503', 'TEST 6: full');
 GatewayProc::kill_worker($_) for GatewayProc::workers();
 for my $s (@socks) {

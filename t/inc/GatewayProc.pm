@@ -174,6 +174,19 @@ sub wait_logged {
     }
 }
 
+# waits (at most $secs) until the response to GET $path matches a regex;
+# true if it did
+sub wait_response {
+    my ($secs, $path, $re, %opt) = @_;
+    my $deadline = time + $secs;
+    while (1) {
+        my (undef, $raw) = read_response(open_request($path, %opt), 5);
+        return 1 if $raw =~ $re;
+        return 0 if time > $deadline;
+        sleep 0.05;
+    }
+}
+
 # SIGKILL a worker and wait until the master reaped it (and, with two or
 # more workers configured, started another one in its place)
 sub kill_worker {
