@@ -34,7 +34,9 @@ add_block_preprocessor(sub {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         location /fail { return 500 "failed\n"; }
         location /hang {
-            proxy_read_timeout 300ms;
+            # long enough for all twenty calls to find the breaker
+            # half-open, however slowly the machine sends them
+            proxy_read_timeout 2s;
             proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_3;
         }
         location / { return 200 "ok\n"; }
@@ -97,7 +99,8 @@ gateway: breaker of service "flaky" open -> half-open: open time elapsed
 --- no_error_log
 [alert]
 [crit]
---- wait: 0.5
+--- timeout: 5
+--- wait: 2.5
 
 
 

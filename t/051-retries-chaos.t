@@ -369,7 +369,9 @@ The function asks for a second (Retry-After: 1); the client leaves
 before: the retry does not start, and nothing stays in flight.
 --- init
 my $sock = GatewayProc::open_request('/l/gone/ra1-503,split-200');
-Time::HiRes::sleep(0.3);
+Test::More::is(scalar GatewayProc::wait_logged(5, 1,
+                   qr/retrying service "later" after 503/), 1,
+               'TEST 12: in the backoff');
 close $sock;
 Time::HiRes::sleep(1.2);
 Test::More::is(GatewayChaos::count('gone'), 1, 'TEST 12: one call');
@@ -451,7 +453,9 @@ second call's failure meanwhile opens the breaker (consecutive=2): the
 retry is not made, and the first call gets the breaker's refusal.
 --- init
 my $sock = GatewayProc::open_request('/t/waiting/ra1-503,split-200');
-Time::HiRes::sleep(0.3);
+Test::More::is(scalar GatewayProc::wait_logged(5, 1,
+                   qr/retrying service "tripped" after 503/), 1,
+               'TEST 18: in the backoff');
 main::check('TEST 18', [GatewayChaos::session('/t/other/split-503')],
             [503, qr/^503 split hit=1$/]);
 my ($status, $res) = GatewayProc::read_response($sock, 5);

@@ -131,7 +131,7 @@ my $before = () = GatewayProc::logged($re);
 my @socks = map { GatewayProc::open_request("/hold/$_") } 1 .. 3;
 my @lines = GatewayProc::wait_logged(5, $before + 3, $re);
 Test::More::is(scalar @lines, $before + 3, 'TEST 4: three in backoff');
-my @old = GatewayProc::workers();
+my @old = GatewayProc::workers(shutting => 0);
 Test::More::is(scalar @old, 2, 'TEST 4: two workers');
 my $t0 = Time::HiRes::time();
 kill 'HUP', GatewayProc::master_pid();

@@ -132,8 +132,9 @@ my $r = GatewayCluster::offer(ports => \@ports, path => '/local/a',
 my $ok = $r->{total}{200} // 0;
 Test::More::diag("TEST 1: Redis stopped after 1 s of 4: " . main::summary($r));
 main::only_200_429($r, 'TEST 1: stopped');
-Test::More::cmp_ok($r->{slowest}, '<', 1, 'TEST 1: no request waits');
-Test::More::cmp_ok($ok, '<=', 120 * 1.15, "TEST 1: $ok admitted: the shares hold");
+Test::More::cmp_ok($r->{slowest}, '<', 2, 'TEST 1: no request waits');
+my $span = $r->{span} > 0 ? $r->{span} : 4;
+Test::More::cmp_ok($ok, '<=', (30 * $span + 4) * 1.15, "TEST 1: $ok admitted: the shares hold");
 Test::More::cmp_ok($ok, '>=', 120 * 0.6, "TEST 1: $ok admitted: each host its share");
 my $status = main::status_json();
 Test::More::like($status, qr/"store": "down"/, 'TEST 1: the status says down');
@@ -173,7 +174,7 @@ my $r = GatewayCluster::offer(ports => [main::here()], path => '/open/a',
                               rate => 40, secs => 2);
 main::only_200_429($r, 'TEST 2');
 Test::More::is($r->{total}{429} // 0, 0, 'TEST 2: none refused');
-Test::More::cmp_ok($r->{slowest}, '<', 1, 'TEST 2: no request waits');
+Test::More::cmp_ok($r->{slowest}, '<', 2, 'TEST 2: no request waits');
 --- error_log eval
 qr/\[warn\] .*gateway: store redis:\S+ is down/
 
@@ -187,7 +188,7 @@ my $r = GatewayCluster::offer(ports => [main::here()], path => '/closed/a',
                               rate => 40, secs => 2);
 main::only_200_429($r, 'TEST 3');
 Test::More::cmp_ok($r->{total}{200} // 0, '<=', 1, 'TEST 3: none admitted');
-Test::More::cmp_ok($r->{slowest}, '<', 1, 'TEST 3: no request waits');
+Test::More::cmp_ok($r->{slowest}, '<', 2, 'TEST 3: no request waits');
 --- request
 GET /closed/b
 --- error_code: 429
@@ -202,13 +203,15 @@ my $r = GatewayCluster::offer(ports => [main::here()], path => '/strict/a',
                               rate => 40, secs => 2);
 main::only_200_429($r, 'TEST 4: closed');
 Test::More::is($r->{total}{200} // 0, 0, 'TEST 4: none admitted');
-Test::More::cmp_ok($r->{slowest}, '<', 1, 'TEST 4: no request hangs');
+Test::More::cmp_ok($r->{slowest}, '<', 2, 'TEST 4: no request hangs');
 $r = GatewayCluster::offer(ports => [main::here()], path => '/strictlocal/a',
                            rate => 40, secs => 2);
 main::only_200_429($r, 'TEST 4: local');
 my $ok = $r->{total}{200} // 0;
+my $span = $r->{span} > 0 ? $r->{span} : 2;
 Test::More::cmp_ok($ok, '>=', 15, "TEST 4: local admits ($ok)");
-Test::More::cmp_ok($ok, '<=', 25, "TEST 4: its share only ($ok)");
+Test::More::cmp_ok($ok, '<=', int(10 * $span) + 3 + 1,
+                   sprintf('TEST 4: its share only (%d in %.2f s)', $ok, $span));
 GatewayRedis::restart();
 
 
@@ -221,10 +224,10 @@ my $r = GatewayCluster::offer(ports => [main::here()], path => '/local/s',
                               rate => 60, secs => 3,
                               during => sub {
                                   Time::HiRes::sleep(1);
-                                  $sleep = GatewayRedis::sleep_async(1.5);
+                                  $sleep = GatewayRedis::sleep_async(2.5);
                               });
 main::only_200_429($r, 'TEST 5: sync');
-Test::More::cmp_ok($r->{slowest}, '<', 0.8,
+Test::More::cmp_ok($r->{slowest}, '<', 1.5,
                    "TEST 5: the slowest sync= request took $r->{slowest} s");
 Test::More::cmp_ok($r->{total}{200} // 0, '>', 0, 'TEST 5: admitted some');
 GatewayRedis::read_reply($sleep);
@@ -233,10 +236,10 @@ $r = GatewayCluster::offer(ports => [main::here()], path => '/strictlocal/s',
                            rate => 40, secs => 3,
                            during => sub {
                                Time::HiRes::sleep(1);
-                               $sleep = GatewayRedis::sleep_async(1);
+                               $sleep = GatewayRedis::sleep_async(2.5);
                            });
 main::only_200_429($r, 'TEST 5: strict');
-Test::More::cmp_ok($r->{slowest}, '<', 1,
+Test::More::cmp_ok($r->{slowest}, '<', 1.5,
                    "TEST 5: the slowest strict request took $r->{slowest} s");
 GatewayRedis::read_reply($sleep);
 --- error_log eval

@@ -7,6 +7,7 @@ use lib 't/inc';
 use GatewayJWT;
 use GatewayIdP;
 use GatewayProc;
+use Time::HiRes qw(sleep);
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(1);

@@ -428,7 +428,7 @@ consumers' nodes go once their calls are over.
     }
 --- init
 my $a1 = main::open_with('/each/g/slow1000', "X-API-Key: alice-key\r\n");
-Time::HiRes::sleep(0.3);
+Test::More::ok(main::gauges('each', 1, 0), 'TEST 8: alice in flight');
 my $a2 = main::open_with('/each/g2/200', "X-API-Key: alice-key\r\n");
 my $b1 = main::open_with('/each/g3/200', "X-API-Key: bob-key\r\n");
 my ($s2) = GatewayProc::read_response($a2, 5);
@@ -511,30 +511,33 @@ qr/"concurrency \.\.\. per=consumer" of gateway service "a" in \S+:\d+ needs aut
 
 
 === TEST 14: FIFO across the workers
-One call holds the only slot; six more come one after the other, each
-on a connection of its own (spread over the four workers by reuseport),
-each queued before the next is sent: the function answers them in the
-order they came.
+One call holds the only slot; eight more (the queue's places) come one
+after the other, each on a connection of its own (spread over the four
+workers by reuseport), each queued before the next is sent; then the
+first call's client goes away, freeing the slot: the function answers
+them in the order they came.
 --- init
 # the port of the reuseport server, from the configuration written
 open my $conf, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf" or die "$!\n";
 my ($port) = map { /listen 127\.0\.0\.1:(\d+) reuseport/ ? $1 : () } <$conf>;
 close $conf;
-my $first = GatewayProc::open_request('/fifo/q0/slow1000', port => $port);
+my $first = GatewayProc::open_request('/fifo/q0/stall', port => $port);
 Test::More::ok(main::gauges('fifo', 1, 0), 'TEST 14: the first in flight');
 my @w;
-for my $k (1 .. 6) {
+for my $k (1 .. 8) {
     push @w, GatewayProc::open_request("/fifo/q/slow50?k=$k", port => $port);
     Test::More::ok(main::gauges('fifo', 1, $k), "TEST 14: waiter $k queued");
 }
+close $first;
 my @hits = map { my (undef, $r) = GatewayProc::read_response($_, 10);
                  $r =~ /hit=(\d+)/ ? $1 : 0 } @w;
-Test::More::is("@hits", '1 2 3 4 5 6', 'TEST 14: admitted in order');
-my @lines = GatewayProc::wait_logged(5, 6, qr{gw-done /fifo/q/slow50 status=200 });
+Test::More::is("@hits", '1 2 3 4 5 6 7 8', 'TEST 14: admitted in order');
+# (all in one of the four workers: one run in 4^7)
+my @lines = GatewayProc::wait_logged(5, 8, qr{gw-done /fifo/q/slow50 status=200 });
 my %pids = map { /pid=(\d+)/ ? ($1 => 1) : () } @lines;
 Test::More::cmp_ok(scalar keys %pids, '>=', 2, 'TEST 14: waiters in more than one worker');
 Test::More::ok(main::idle('fifo'), 'TEST 14: all slots back');
 --- request
 GET /status?format=prometheus
 --- response_body_like
-gateway_concurrency_admitted_after_queue_total\{service="fifo"\} 6
+gateway_concurrency_admitted_after_queue_total\{service="fifo"\} 8

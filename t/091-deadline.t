@@ -48,6 +48,12 @@ our $HttpConfig = <<'_EOC_';
         concurrency 1 queue=5 queue_timeout=10s;
     }
 
+    gateway_service queued {
+        endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
+        deadline 2s;
+        concurrency 1 queue=5 queue_timeout=10s;
+    }
+
     gateway_service cold {
         endpoint http://127.0.0.1:$TEST_NGINX_CHAOS_PORT/;
         cold_start 3s idle=1s;
@@ -121,6 +127,7 @@ our $Config = <<'_EOC_';
         gateway_route /dl/ dl strip;
         gateway_route /capped/ capped strip;
         gateway_route /short/ short strip;
+        gateway_route /queued/ queued strip;
         gateway_route /guarded/ guarded strip;
         gateway_route /plain/ plain strip;
         gateway_route /coldcut/ coldcut strip;
@@ -170,18 +177,19 @@ Content-Type: application/problem+json
 
 
 === TEST 2: no retry starts that cannot finish before the deadline
-Each attempt takes 400 ms: after the second (at 0.8 s of a 1 s
-deadline) there is not time for another; the function's 503 is the
-answer.
+Each attempt takes 350 ms: after the first there is time for another
+(each may take ~145 ms more than that on a slow machine); after the
+second (at 0.7 s of a 1 s deadline) there is not; the function's 503
+is the answer.
 --- request
-GET /capped/b/slow400-503
+GET /capped/b/slow350-503
 --- error_code: 503
 --- response_body_like
-503 slow400 hit=2
+503 slow350 hit=2
 --- timeout: 5
 --- error_log eval
 [qr/gateway: no retry of service "capped": it cannot finish before the deadline/,
- qr/gw-done \/capped\/b\/slow400-503 status=503 rt=0\.[89]\d\d up=503 : 503 retries=1/]
+ qr/gw-done \/capped\/b\/slow350-503 status=503 rt=0\.[7-9]\d\d up=503 : 503 retries=1/]
 --- no_error_log
 passed: 504
 
@@ -190,21 +198,23 @@ passed: 504
 === TEST 3: the deadline ends a wait in the queue
 One call holds the only slot; the next, with a shorter deadline of its
 own (300 ms), waits, and gets 504 at its deadline, not at the queue's
-timeout (10 s), nor when the slot comes free (at 500 ms).
+timeout (10 s), nor when the slot comes free (at the service's
+deadline, 2 s).
 --- init
 use GatewayProc;
-use Time::HiRes ();
-$main::held = GatewayProc::open_request('/short/c/slow2000');
-Time::HiRes::sleep(0.2);
+$main::held = GatewayProc::open_request('/queued/c/stall');
+Test::More::ok(GatewayProc::wait_response(5, '/status?format=prometheus',
+                   qr/^gateway_concurrency_in_flight\{service="queued"\} 1$/m),
+               'TEST 3: the first in flight');
 --- request
-GET /short/c2/200
+GET /queued/c2/200
 --- more_headers
 grpc-timeout: 300m
 --- error_code: 504
 --- timeout: 5
 --- error_log eval
-[qr/gateway: deadline of service "short" passed: 504/,
- qr/gw-done \/short\/c2\/200 status=504 rt=0\.(2[5-9]|3\d)\d /]
+[qr/gateway: deadline of service "queued" passed: 504/,
+ qr/gw-done \/queued\/c2\/200 status=504 rt=0\.(2[5-9]|[34]\d)\d /]
 
 
 
@@ -216,7 +226,7 @@ grpc-timeout: 200m
 --- error_code: 504
 --- timeout: 5
 --- error_log eval
-qr/gw-done \/short\/d\/stall status=504 rt=0\.(1[5-9]|2\d)\d /
+qr/gw-done \/short\/d\/stall status=504 rt=0\.(1[5-9]|[23]\d)\d /
 
 
 
@@ -228,7 +238,7 @@ grpc-timeout: 20S
 --- error_code: 504
 --- timeout: 5
 --- error_log eval
-qr/gw-done \/short\/e\/stall status=504 rt=0\.(4[5-9]|5\d)\d /
+qr/gw-done \/short\/e\/stall status=504 rt=0\.(4[5-9]|[56]\d)\d /
 
 
 
@@ -413,18 +423,15 @@ own (200 ms); the deadlines end both (the waiter's first, in the queue);
 then nothing is in flight or queued, and a call gets the slot.
 --- init
 use IO::Socket::INET;
-my $a = GatewayProc::open_request('/short/o/stall?n=1');
-for (1 .. 100) {
-    my $s = GatewayProc::open_request('/status?format=prometheus');
-    my (undef, $m) = GatewayProc::read_response($s, 5);
-    last if $m =~ /^gateway_concurrency_in_flight\{service="short"\} 1$/m;
-    Time::HiRes::sleep(0.02);
-}
+my $a = GatewayProc::open_request('/queued/o/stall?n=1');
+Test::More::ok(GatewayProc::wait_response(5, '/status?format=prometheus',
+                   qr/^gateway_concurrency_in_flight\{service="queued"\} 1$/m),
+               'TEST 16: the first in flight');
 my $b = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $ENV{TEST_NGINX_SERVER_PORT})
     or die "connect: $!\n";
 $b->autoflush(1);
-print $b "GET /short/o/stall?n=2 HTTP/1.0\r\nHost: localhost\r\n"
+print $b "GET /queued/o/stall?n=2 HTTP/1.0\r\nHost: localhost\r\n"
          . "grpc-timeout: 200m\r\n\r\n";
 my ($sa) = GatewayProc::read_response($a, 5);
 my ($sb) = GatewayProc::read_response($b, 5);
@@ -432,10 +439,10 @@ Test::More::is("$sa $sb", '504 504', 'TEST 16: both ended at the deadline');
 Test::More::is(GatewayChaos::count('o'), 1, 'TEST 16: the waiter never called');
 my $s = GatewayProc::open_request('/status?format=prometheus');
 my (undef, $m) = GatewayProc::read_response($s, 5);
-Test::More::like($m, qr/^gateway_concurrency_in_flight\{service="short"\} 0$/m, 'TEST 16: no slot held');
-Test::More::like($m, qr/^gateway_concurrency_queued\{service="short"\} 0$/m, 'TEST 16: nobody queued');
+Test::More::like($m, qr/^gateway_concurrency_in_flight\{service="queued"\} 0$/m, 'TEST 16: no slot held');
+Test::More::like($m, qr/^gateway_concurrency_queued\{service="queued"\} 0$/m, 'TEST 16: nobody queued');
 --- request
-GET /short/o3/200
+GET /queued/o3/200
 --- response_body
 200 plain hit=1
 
