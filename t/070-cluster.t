@@ -4,6 +4,7 @@
 
 use lib 't/inc';
 use GatewayRedis;
+use GatewayProc;
 use Test::Nginx::Socket 'no_plan';
 
 # "gw" may run the scripts on its keys only; the default user is for
@@ -51,6 +52,17 @@ $routes        add_header X-Remaining \$gateway_ratelimit_remaining always;
 _EOC_
     }
 });
+
+# an empty Redis, and this host counted in it again: a fresh key gets
+# its full first-sight allowance once the host knows how many hosts
+# there are (it counts them at least once a second)
+sub fresh_redis {
+    my ($name) = @_;
+    GatewayRedis::cmd('FLUSHALL');
+    Test::More::ok(GatewayProc::wait_response(5, '/status?format=prometheus',
+                                              qr/^gateway_store_hosts 1$/m),
+                   "$name: the hosts counted");
+}
 
 run_tests();
 
@@ -154,13 +166,7 @@ qr{\[emerg\] .*"gateway_store" directive is duplicate in \S+nginx\.conf:\d+}
         rate_limit 1r/m burst=2 per=service scope=cluster;
     }
 --- init
-use GatewayProc;
-GatewayRedis::cmd('FLUSHALL');
-# a fresh key gets its full first-sight allowance once the host knows
-# how many hosts there are (it counts them at least once a second)
-Test::More::ok(GatewayProc::wait_response(5, '/status?format=prometheus',
-                                          qr/^gateway_store_hosts 1$/m),
-               'TEST 8: the hosts counted');
+main::fresh_redis('TEST 8');
 --- pipelined_requests eval
 ["GET /a/1", "GET /a/2", "GET /a/3", "GET /a/4"]
 --- error_code eval
@@ -187,11 +193,7 @@ Beside it, gw:{hosts}: the hosts that synced lately.
         rate_limit 1r/m burst=2 per=service scope=cluster;
     }
 --- init
-use GatewayProc;
-GatewayRedis::cmd('FLUSHALL');
-Test::More::ok(GatewayProc::wait_response(5, '/status?format=prometheus',
-                                          qr/^gateway_store_hosts 1$/m),
-               'TEST 9: the hosts counted');
+main::fresh_redis('TEST 9');
 Test::More::is(GatewayProc::statuses('/a/1', 1), '200', 'TEST 9: a call');
 # the sync reports it within a quarter of its interval
 my $keys = [];
