@@ -110,7 +110,6 @@ ngx_gateway_cluster_lookup(ngx_slab_pool_t *shpool,
     cn->burst = (uint32_t) burst;
     cn->interval = interval;
     cn->due = now;
-    cn->hosts = sh->hosts;
     cn->prov = ngx_gateway_cluster_prov(burst, sh->hosts);
     cn->free = 1;
 
@@ -395,7 +394,6 @@ ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
 
     cn->lease = (ngx_uint_t) lease;
     cn->free = g->free;
-    cn->hosts = g->hosts;
     cn->reset = g->reset;
     cn->synced = now ? now : 1;
 

@@ -74,7 +74,6 @@ typedef struct {
     ngx_uint_t                   demand;    /* requests since collected */
     ngx_uint_t                   prov;      /* first-sight admissions */
     ngx_uint_t                   idle;      /* collections, no demand */
-    ngx_uint_t                   hosts;     /* of the key, last reply */
     ngx_uint_t                   inflight;  /* sync replies awaited */
     ngx_uint_t                   seq;       /* of the last report */
     ngx_uint_t                   unacked;   /* it may be sent again */

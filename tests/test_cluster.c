@@ -228,7 +228,6 @@ test_collect_apply(void **state)
 
     ngx_gateway_cluster_apply(st.sh, st.shpool, &rep[0], &g, 1201);
     assert_int_equal(cn->lease, 3);
-    assert_int_equal(cn->hosts, 2);
     assert_int_equal(cn->unacked, 0);
 
     /* the hosts of one key are not the cluster's */
@@ -376,7 +375,6 @@ test_fallback(void **state)
 
     ngx_memzero(&cn->fallback, sizeof(ngx_gateway_bucket_t));
     ngx_gateway_cluster_hosts(st.sh, 3);
-    cn->hosts = 1;
     admitted = 0;
 
     for (now = 0; now < 10000; now += 10) {
