@@ -47,6 +47,7 @@
 
 
 typedef struct ngx_http_gateway_redis_s  ngx_http_gateway_redis_t;
+typedef struct ngx_http_gateway_sync_s   ngx_http_gateway_sync_t;
 
 
 struct ngx_http_gateway_store_s {
@@ -66,7 +67,7 @@ struct ngx_http_gateway_store_s {
     ngx_http_gateway_redis_t        *conns;
     ngx_uint_t                       next;
     ngx_event_t                      sync;
-    void                            *batch;     /* a sync in flight */
+    ngx_http_gateway_sync_t         *batch;     /* worker 0's, reused */
     ngx_msec_t                       last_sync;
     ngx_uint_t                       probed;    /* Redis tried at start */
     ngx_msec_t                       hosts_at;  /* hosts last counted */
@@ -92,9 +93,6 @@ struct ngx_http_gateway_redis_s {
 };
 
 
-typedef struct ngx_http_gateway_sync_s  ngx_http_gateway_sync_t;
-
-
 /* one report's command: its reply goes to its report, whatever failed */
 typedef struct {
     ngx_http_gateway_sync_t         *sync;
@@ -102,11 +100,12 @@ typedef struct {
 } ngx_http_gateway_sync_cb_t;
 
 
-/* a sync in flight: the count of hosts, its reports and their replies */
+/* a sync: the count of hosts, its reports and their replies */
 struct ngx_http_gateway_sync_s {
     ngx_http_gateway_store_t        *store;
     ngx_http_gateway_redis_t        *conn;
     ngx_event_t                      timer;
+    ngx_uint_t                       inflight;
     ngx_uint_t                       n;
     ngx_uint_t                       replied;
     ngx_uint_t                       counting;  /* the hosts' reply awaited */
@@ -573,6 +572,7 @@ ngx_int_t
 ngx_http_gateway_cluster_init_process(ngx_cycle_t *cycle)
 {
     uint32_t                       r1, r2;
+    ngx_http_gateway_sync_t       *sy;
     ngx_http_gateway_zone_t       *zone;
     ngx_http_gateway_store_t      *st;
     ngx_http_gateway_main_conf_t  *gmcf;
@@ -619,6 +619,24 @@ ngx_http_gateway_cluster_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_worker == 0) {
+
+        /* one sync at a time: its buffers are made once */
+
+        sy = ngx_pcalloc(cycle->pool, sizeof(ngx_http_gateway_sync_t)
+                                      + NGX_HTTP_GATEWAY_SYNC_BATCH * 256);
+        if (sy == NULL) {
+            return NGX_ERROR;
+        }
+
+        sy->store = st;
+        sy->keys = (u_char *) sy + sizeof(ngx_http_gateway_sync_t);
+        sy->timer.handler = ngx_http_gateway_sync_timeout;
+        sy->timer.data = sy;
+        sy->timer.log = cycle->log;
+        sy->timer.cancelable = 1;
+
+        st->batch = sy;
+
         st->sync.handler = ngx_http_gateway_sync_tick;
         st->sync.data = st;
         st->sync.log = cycle->log;
@@ -1075,20 +1093,13 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
 
     ngx_add_timer(&st->sync, st->tick);
 
-    if (st->batch || !ngx_http_gateway_store_usable(st)) {
+    sy = st->batch;
+
+    if (sy->inflight || !ngx_http_gateway_store_usable(st)) {
         return;
     }
 
     zone = ngx_http_gateway_store_zone(st);
-
-    sy = ngx_alloc(sizeof(ngx_http_gateway_sync_t)
-                   + NGX_HTTP_GATEWAY_SYNC_BATCH * 256, st->log);
-    if (sy == NULL) {
-        return;
-    }
-
-    ngx_memzero(sy, sizeof(ngx_http_gateway_sync_t));
-    sy->keys = (u_char *) sy + sizeof(ngx_http_gateway_sync_t);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1116,7 +1127,6 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
         if (st->probed && !zone->sh->store_down
             && ngx_current_msec - st->hosts_at < NGX_HTTP_GATEWAY_HOSTS_EVERY)
         {
-            ngx_free(sy);
             return;
         }
 
@@ -1130,8 +1140,13 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
 
     st->probed = 1;
     st->hosts_at = ngx_current_msec;
-    sy->store = st;
+
+    sy->conn = NULL;
     sy->n = n;
+    sy->replied = 0;
+    sy->counting = 0;
+    sy->failed = 0;
+    sy->why = NULL;
 
     rd = ngx_http_gateway_redis_get(st, 0);
 
@@ -1141,7 +1156,7 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
     }
 
     sy->conn = rd;
-    st->batch = sy;
+    sy->inflight = 1;
 
     /* first the hosts, so that a new host knows them from the replies on */
 
@@ -1173,11 +1188,6 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
             ngx_shmtx_unlock(&zone->shpool->mutex);
         }
     }
-
-    sy->timer.handler = ngx_http_gateway_sync_timeout;
-    sy->timer.data = sy;
-    sy->timer.log = st->log;
-    sy->timer.cancelable = 1;
 
     ngx_add_timer(&sy->timer, st->timeout);
 
@@ -1377,9 +1387,7 @@ ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy)
         ngx_del_timer(&sy->timer);
     }
 
-    if (st->batch == sy) {
-        st->batch = NULL;
-    }
+    sy->inflight = 0;
 
     zone = ngx_http_gateway_store_zone(st);
 
@@ -1415,8 +1423,6 @@ ngx_http_gateway_sync_done(ngx_http_gateway_sync_t *sy)
             ngx_http_gateway_store_up(st);
         }
     }
-
-    ngx_free(sy);
 }
 
 
