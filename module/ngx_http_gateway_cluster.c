@@ -42,6 +42,13 @@
 /* Redis's registry of hosts, a sorted set by Redis's TIME (ms) */
 #define NGX_HTTP_GATEWAY_HOSTS_KEY      "gw:{hosts}"
 
+/* the scripts, by their place in ngx_http_gateway_scripts[] */
+#define NGX_HTTP_GATEWAY_SCRIPT_SYNC    0
+#define NGX_HTTP_GATEWAY_SCRIPT_STRICT  1
+#define NGX_HTTP_GATEWAY_SCRIPT_HOSTS   2
+#define NGX_HTTP_GATEWAY_SCRIPT_REFUND  3
+#define NGX_HTTP_GATEWAY_SCRIPTS        4
+
 /* of an error reply, what a log line quotes */
 #define NGX_HTTP_GATEWAY_ERROR_LEN      96
 
@@ -75,10 +82,7 @@ struct ngx_http_gateway_store_s {
     u_char                           host[NGX_HTTP_GATEWAY_HOST_LEN + 1];
 
     /* the scripts' SHA-1, for EVALSHA; loaded on each new connection */
-    u_char                           sync_sha[40];
-    u_char                           strict_sha[40];
-    u_char                           hosts_sha[40];
-    u_char                           refund_sha[40];
+    u_char                           sha[NGX_HTTP_GATEWAY_SCRIPTS][40];
 
     /* Redis's last error, printable, for the one warn of a transition */
     u_char                           error[NGX_HTTP_GATEWAY_ERROR_LEN];
@@ -160,8 +164,7 @@ static void ngx_http_gateway_redis_loaded(redisAsyncContext *ac, void *r,
     void *data);
 static const char *ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
     redisAsyncContext *ac, redisReply *reply, const char *what);
-static ngx_int_t ngx_http_gateway_script_sha(u_char *sha, const char *text,
-    size_t len);
+static ngx_int_t ngx_http_gateway_script_sha(u_char *sha, ngx_str_t *text);
 static void ngx_http_gateway_sync_tick(ngx_event_t *ev);
 static ngx_int_t ngx_http_gateway_sync_send(ngx_http_gateway_sync_t *sy,
     ngx_uint_t i);
@@ -311,6 +314,14 @@ static const char  ngx_http_gateway_hosts_script[] =
     "return redis.call('ZCARD', KEYS[1])";
 
 
+static ngx_str_t  ngx_http_gateway_scripts[] = {
+    ngx_string(ngx_http_gateway_sync_script),
+    ngx_string(ngx_http_gateway_strict_script),
+    ngx_string(ngx_http_gateway_hosts_script),
+    ngx_string(ngx_http_gateway_refund_script)
+};
+
+
 /* gateway_store redis://[user:password@]host:port[/db] [timeout=] [...] */
 
 char *
@@ -384,24 +395,13 @@ ngx_http_gateway_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* 1 for the sync, the others for strict requests */
     st->nconns++;
 
-    if (ngx_http_gateway_script_sha(st->sync_sha,
-                                    ngx_http_gateway_sync_script,
-                                    sizeof(ngx_http_gateway_sync_script) - 1)
-        != NGX_OK
-        || ngx_http_gateway_script_sha(st->strict_sha,
-                                ngx_http_gateway_strict_script,
-                                sizeof(ngx_http_gateway_strict_script) - 1)
-           != NGX_OK
-        || ngx_http_gateway_script_sha(st->hosts_sha,
-                                ngx_http_gateway_hosts_script,
-                                sizeof(ngx_http_gateway_hosts_script) - 1)
-           != NGX_OK
-        || ngx_http_gateway_script_sha(st->refund_sha,
-                                ngx_http_gateway_refund_script,
-                                sizeof(ngx_http_gateway_refund_script) - 1)
-           != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
+    for (i = 0; i < NGX_HTTP_GATEWAY_SCRIPTS; i++) {
+        if (ngx_http_gateway_script_sha(st->sha[i],
+                                        &ngx_http_gateway_scripts[i])
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
     }
 
     gmcf->store = st;
@@ -688,6 +688,7 @@ ngx_http_gateway_cluster_exit_process(ngx_cycle_t *cycle)
 static ngx_http_gateway_redis_t *
 ngx_http_gateway_redis_get(ngx_http_gateway_store_t *st, ngx_uint_t i)
 {
+    ngx_uint_t                 n;
     redisAsyncContext         *ac;
     ngx_connection_t          *c;
     ngx_http_gateway_redis_t  *rd;
@@ -765,22 +766,12 @@ ngx_http_gateway_redis_get(ngx_http_gateway_store_t *st, ngx_uint_t i)
      * a Redis restarted (an empty script cache) is a new connection.
      */
 
-    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
-                             st->sync_sha, "SCRIPT LOAD %b",
-                             ngx_http_gateway_sync_script,
-                             sizeof(ngx_http_gateway_sync_script) - 1);
-    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
-                             st->strict_sha, "SCRIPT LOAD %b",
-                             ngx_http_gateway_strict_script,
-                             sizeof(ngx_http_gateway_strict_script) - 1);
-    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
-                             st->hosts_sha, "SCRIPT LOAD %b",
-                             ngx_http_gateway_hosts_script,
-                             sizeof(ngx_http_gateway_hosts_script) - 1);
-    (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
-                             st->refund_sha, "SCRIPT LOAD %b",
-                             ngx_http_gateway_refund_script,
-                             sizeof(ngx_http_gateway_refund_script) - 1);
+    for (n = 0; n < NGX_HTTP_GATEWAY_SCRIPTS; n++) {
+        (void) redisAsyncCommand(ac, ngx_http_gateway_redis_loaded,
+                                 st->sha[n], "SCRIPT LOAD %b",
+                                 ngx_http_gateway_scripts[n].data,
+                                 ngx_http_gateway_scripts[n].len);
+    }
 
     return rd;
 }
@@ -1059,12 +1050,14 @@ ngx_http_gateway_redis_error(ngx_http_gateway_store_t *st,
 
 
 static ngx_int_t
-ngx_http_gateway_script_sha(u_char *sha, const char *text, size_t len)
+ngx_http_gateway_script_sha(u_char *sha, ngx_str_t *text)
 {
     u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  n;
 
-    if (EVP_Digest(text, len, md, &n, EVP_sha1(), NULL) != 1 || n != 20) {
+    if (EVP_Digest(text->data, text->len, md, &n, EVP_sha1(), NULL) != 1
+        || n != 20)
+    {
         return NGX_ERROR;
     }
 
@@ -1162,8 +1155,8 @@ ngx_http_gateway_sync_tick(ngx_event_t *ev)
 
     if (redisAsyncCommand(rd->ac, ngx_http_gateway_sync_hosts, sy,
                           "EVALSHA %b 1 " NGX_HTTP_GATEWAY_HOSTS_KEY " %s %d",
-                          st->hosts_sha, (size_t) 40, st->host,
-                          NGX_HTTP_GATEWAY_HOSTS_STALE)
+                          st->sha[NGX_HTTP_GATEWAY_SCRIPT_HOSTS], (size_t) 40,
+                          st->host, NGX_HTTP_GATEWAY_HOSTS_STALE)
         == REDIS_OK)
     {
         sy->counting = 1;
@@ -1215,7 +1208,7 @@ ngx_http_gateway_sync_send(ngx_http_gateway_sync_t *sy, ngx_uint_t i)
     te = ngx_gateway_cluster_te(rep->rate);
 
     argv[0] = "EVALSHA";
-    argv[1] = (char *) st->sync_sha;
+    argv[1] = (char *) st->sha[NGX_HTTP_GATEWAY_SCRIPT_SYNC];
     argvlen[1] = 40;
     argv[2] = "1";
     argv[3] = (char *) rep->key.data;
@@ -1528,7 +1521,7 @@ ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
 
     argv[0] = "EVALSHA";
     argvlen[0] = 7;
-    argv[1] = (char *) st->strict_sha;
+    argv[1] = (char *) st->sha[NGX_HTTP_GATEWAY_SCRIPT_STRICT];
     argvlen[1] = 40;
     argv[2] = "1";
     argvlen[2] = 1;
@@ -1861,7 +1854,8 @@ ngx_http_gateway_cluster_refund(ngx_http_gateway_main_conf_t *gmcf,
         p = ngx_sprintf(te, "%L", ngx_gateway_cluster_te(lk->lc->rate));
 
         if (redisAsyncCommand(rd->ac, ngx_http_gateway_refund_reply, st,
-                              "EVALSHA %b 1 %b %b", st->refund_sha,
+                              "EVALSHA %b 1 %b %b",
+                              st->sha[NGX_HTTP_GATEWAY_SCRIPT_REFUND],
                               (size_t) 40, lk->redis_key.data,
                               lk->redis_key.len, te, (size_t) (p - te))
             != REDIS_OK)
