@@ -115,16 +115,18 @@ sub read_reply {
     die "bad reply line: $line\n";
 }
 
-# a command on a fresh connection, as the default user (or auth => [u, p])
-sub cmd {
-    my @cmd = @_;
+# a fresh connection, as the default user
+sub connect_redis {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Proto => 'tcp', Timeout => 5)
         or die "connect to redis: $!\n";
-    if ($opts{admin}) {
-        print $s encode('AUTH', @{ $opts{admin} });
-        read_reply($s);
-    }
+    return $s;
+}
+
+# a command on a fresh connection
+sub cmd {
+    my @cmd = @_;
+    my $s = connect_redis();
     print $s encode(@cmd);
     my $r = read_reply($s);
     close $s;
@@ -135,13 +137,7 @@ sub cmd {
 # nobody meanwhile
 sub sleep_async {
     my ($secs) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 5)
-        or die "connect to redis: $!\n";
-    if ($opts{admin}) {
-        print $s encode('AUTH', @{ $opts{admin} });
-        read_reply($s);
-    }
+    my $s = connect_redis();
     print $s encode('DEBUG', 'SLEEP', $secs);
     return $s;
 }
