@@ -406,10 +406,10 @@ ngx_gateway_cluster_apply(ngx_gateway_cluster_sh_t *sh,
         cn->queued = 0;
         ngx_queue_remove(&cn->pending);
 
-        cn->prov = (g->free > 0) ? ngx_gateway_cluster_prov(cn->burst,
-                                                             sh->hosts)
-                                 : 0;
+        cn->prov = ngx_gateway_cluster_prov(cn->burst, sh->hosts);
     }
+
+    /* nothing free in the cluster: no request goes before its lease */
 
     if (g->free <= 0) {
         cn->prov = 0;

@@ -180,10 +180,11 @@ void ngx_gateway_cluster_share(ngx_uint_t rate, ngx_uint_t burst,
 
 /*
  * Moves up to max due entries (or all with kick) into reports, copying
- * their keys into buf (len bytes, at least 65535 + 1 per report); the
- * counts reported leave the entries.  A report without its reply (lost,
- * timed out: it may have been applied) is sent again as it was, with
- * its sequence number, until one comes.  Returns how many.
+ * their keys into buf (len bytes; a key that no longer fits waits for
+ * the next collect); the counts reported leave the entries.  A report
+ * without its reply (lost, timed out: it may have been applied) is sent
+ * again as it was, with its sequence number, until one comes.  Returns
+ * how many.
  */
 ngx_uint_t ngx_gateway_cluster_collect(ngx_gateway_cluster_sh_t *sh,
     ngx_msec_t now, ngx_uint_t kick, ngx_gateway_cluster_report_t *rep,
