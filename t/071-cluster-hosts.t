@@ -89,11 +89,6 @@ sub quotas {
             $rate * ($span < $secs ? $span : $secs) + $burst + 1, $span);
 }
 
-sub summary {
-    my ($r) = @_;
-    return join ' ', map { "$_:$r->{total}{$_}" } sort keys %{ $r->{total} };
-}
-
 run_tests();
 
 __DATA__
@@ -103,7 +98,8 @@ __DATA__
 my $r = main::run_load(path => '/synced/x', rate => 60, secs => 5);
 my $ok = $r->{total}{200} // 0;
 my ($quota, $low, $span) = main::quotas($r, 30, 3, 5);
-Test::More::diag("TEST 1: 2x: " . main::summary($r) . " of quota "
+Test::More::diag("TEST 1: 2x: " . GatewayCluster::summary($r)
+                 . " of quota "
                  . sprintf('%.0f in %.2f s, %+.1f%%', $quota, $span,
                            100 * ($ok - $quota) / $quota));
 Test::More::cmp_ok($ok, '<=', $quota * 1.10,
@@ -124,7 +120,8 @@ Test::More::cmp_ok($r->{slowest}, '<', 2, 'TEST 1: no request waits');
 my $r = main::run_load(path => '/synced/y', rate => 300, secs => 5);
 my $ok = $r->{total}{200} // 0;
 my ($quota, $low, $span) = main::quotas($r, 30, 3, 5);
-Test::More::diag("TEST 2: 10x: " . main::summary($r) . " of quota "
+Test::More::diag("TEST 2: 10x: " . GatewayCluster::summary($r)
+                 . " of quota "
                  . sprintf('%.0f in %.2f s, %+.1f%%', $quota, $span,
                            100 * ($ok - $quota) / $quota));
 Test::More::cmp_ok($ok, '<=', $quota * 1.10,
@@ -146,7 +143,7 @@ edges); not much fewer at six times the limit.
 my $r = main::run_load(path => '/strict/z', rate => 60, secs => 3);
 my $ok = $r->{total}{200} // 0;
 my ($quota, $low, $span) = main::quotas($r, 10, 2, 3);
-Test::More::diag("TEST 3: strict 6x: " . main::summary($r)
+Test::More::diag("TEST 3: strict 6x: " . GatewayCluster::summary($r)
                  . sprintf(' in %.2f s', $span));
 Test::More::cmp_ok($ok, '<=', int($quota) + 1,
                    "TEST 3: admitted $ok: no more than the limit ($quota)");

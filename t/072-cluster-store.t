@@ -95,15 +95,11 @@ sub near_quota {
                        "$name: $ok admitted: not fewer");
 }
 
-sub summary {
-    my ($r) = @_;
-    return join ' ', map { "$_:$r->{total}{$_}" } sort keys %{ $r->{total} };
-}
-
 sub only_200_429 {
     my ($r, $name) = @_;
     my @other = grep { $_ != 200 && $_ != 429 } keys %{ $r->{total} };
-    Test::More::ok(!@other, "$name: only 200 and 429 (" . summary($r) . ")");
+    Test::More::ok(!@other, "$name: only 200 and 429 ("
+                            . GatewayCluster::summary($r) . ")");
 }
 
 sub status_json {
@@ -130,7 +126,8 @@ my $r = GatewayCluster::offer(ports => \@ports, path => '/local/a',
                               during => sub { Time::HiRes::sleep(1);
                                               GatewayRedis::stop() });
 my $ok = $r->{total}{200} // 0;
-Test::More::diag("TEST 1: Redis stopped after 1 s of 4: " . main::summary($r));
+Test::More::diag("TEST 1: Redis stopped after 1 s of 4: "
+                 . GatewayCluster::summary($r));
 main::only_200_429($r, 'TEST 1: stopped');
 Test::More::cmp_ok($r->{slowest}, '<', 2, 'TEST 1: no request waits');
 my $span = $r->{span} > 0 ? $r->{span} : 4;
@@ -145,7 +142,7 @@ Time::HiRes::sleep(1.5);
 $r = GatewayCluster::offer(ports => \@ports, path => '/local/b', rate => 60,
                            secs => 4);
 $ok = $r->{total}{200} // 0;
-Test::More::diag("TEST 1: Redis back: " . main::summary($r));
+Test::More::diag("TEST 1: Redis back: " . GatewayCluster::summary($r));
 main::only_200_429($r, 'TEST 1: restarted');
 main::near_quota($r, "TEST 1: again");
 
@@ -259,7 +256,7 @@ my $r = GatewayCluster::offer(ports => [main::here()], path => '/local/h',
                                   kill 'HUP', GatewayProc::master_pid();
                               });
 my $ok = $r->{total}{200} // 0;
-Test::More::diag("TEST 6: HUP: " . main::summary($r));
+Test::More::diag("TEST 6: HUP: " . GatewayCluster::summary($r));
 main::only_200_429($r, 'TEST 6');
 main::near_quota($r, 'TEST 6');
 --- no_error_log

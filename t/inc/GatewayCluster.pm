@@ -19,6 +19,7 @@ package GatewayCluster;
 #         span => seconds from the first request sent to the last response
 #                 (on a loaded machine clients fall behind their schedule
 #                 and catch up past its end: a quota is of this span) }
+#   GatewayCluster::summary($result)   # "200:n 429:m", for a diag line
 #   GatewayCluster::hup($n), GatewayCluster::log_of($n)
 #   stop_hosts() (also at exit)
 
@@ -202,6 +203,11 @@ sub offer {
     }
     return { total => \%total, per => \@per, slowest => $slowest,
              span => defined $first ? $last - $first : 0 };
+}
+
+sub summary {
+    my ($r) = @_;
+    return join ' ', map { "$_:$r->{total}{$_}" } sort keys %{ $r->{total} };
 }
 
 END { stop_hosts() if defined $owner && $$ == $owner; }
