@@ -1307,16 +1307,16 @@ ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r, void *data)
 {
     ngx_http_gateway_sync_cb_t *cb = data;
 
-    ngx_uint_t                    i;
     ngx_http_gateway_sync_t      *sy;
     ngx_http_gateway_zone_t      *zone;
-    ngx_gateway_cluster_grant_t   g;
+    ngx_gateway_cluster_grant_t   g, *grant;
 
     sy = cb->sync;
-    i = cb->i;
     sy->replied++;
 
     zone = ngx_http_gateway_store_zone(sy->store);
+
+    grant = &g;
 
     /* a process that exits leaves the report to the next sync */
 
@@ -1329,18 +1329,13 @@ ngx_http_gateway_sync_reply(redisAsyncContext *ac, void *r, void *data)
         }
 
         sy->failed = 1;
-
-        ngx_shmtx_lock(&zone->shpool->mutex);
-        ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
-                                  &sy->rep[i], NULL, ngx_current_msec);
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    } else {
-        ngx_shmtx_lock(&zone->shpool->mutex);
-        ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
-                                  &sy->rep[i], &g, ngx_current_msec);
-        ngx_shmtx_unlock(&zone->shpool->mutex);
+        grant = NULL;
     }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_gateway_cluster_apply(&zone->sh->cluster, zone->shpool,
+                              &sy->rep[cb->i], grant, ngx_current_msec);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 
     if (sy->replied == sy->n && !sy->counting) {
         ngx_http_gateway_sync_done(sy);
