@@ -106,8 +106,6 @@ static ngx_gateway_bulkhead_holder_t *ngx_http_gateway_bulkhead_holder(
     ngx_http_gateway_bulkheads_t *bh, ngx_gateway_bulkhead_t *b);
 static void ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
     ngx_gateway_bulkhead_t *b, ngx_uint_t force);
-static void ngx_http_gateway_bulkhead_lock(ngx_atomic_t *lock);
-static void ngx_http_gateway_bulkhead_unlock(ngx_atomic_t *lock);
 static ngx_http_gateway_bulkhead_call_t *ngx_http_gateway_bulkhead_first(
     ngx_http_gateway_bulkheads_t *bh, ngx_gateway_bulkhead_t *b,
     ngx_gateway_bulkhead_holder_t *h, ngx_http_gateway_bulkhead_call_t *after);
@@ -462,11 +460,11 @@ ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
         return h;
     }
 
-    ngx_http_gateway_bulkhead_lock(&b->lock);
+    ngx_http_gateway_shm_lock(&b->lock);
 
     h = ngx_gateway_bulkhead_holder(b, ngx_pid);
 
-    ngx_http_gateway_bulkhead_unlock(&b->lock);
+    ngx_http_gateway_shm_unlock(&b->lock);
 
     if (h == NULL) {
 
@@ -474,9 +472,9 @@ ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
 
         ngx_http_gateway_bulkhead_reclaim(NULL, b, 1);
 
-        ngx_http_gateway_bulkhead_lock(&b->lock);
+        ngx_http_gateway_shm_lock(&b->lock);
         h = ngx_gateway_bulkhead_holder(b, ngx_pid);
-        ngx_http_gateway_bulkhead_unlock(&b->lock);
+        ngx_http_gateway_shm_unlock(&b->lock);
     }
 
     if (h == NULL) {
@@ -513,7 +511,7 @@ ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
 
     b->reclaimed = ngx_current_msec;
 
-    ngx_http_gateway_bulkhead_lock(&b->lock);
+    ngx_http_gateway_shm_lock(&b->lock);
 
     for (i = 0; i < b->nholders; i++) {
         h = &b->holders[i];
@@ -535,55 +533,7 @@ ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
         }
     }
 
-    ngx_http_gateway_bulkhead_unlock(&b->lock);
-}
-
-
-/*
- * A spinlock holding its holder's pid, as the breaker's: held only to
- * claim or free holders; a waiter frees it when its holder died.
- */
-
-static void
-ngx_http_gateway_bulkhead_lock(ngx_atomic_t *lock)
-{
-    ngx_uint_t          i;
-    ngx_atomic_uint_t   holder;
-
-    for ( ;; ) {
-
-        if (*lock == 0 && ngx_atomic_cmp_set(lock, 0, ngx_pid)) {
-            return;
-        }
-
-        if (ngx_ncpu > 1) {
-            for (i = 0; i < 1024; i++) {
-                ngx_cpu_pause();
-            }
-
-            if (*lock == 0 && ngx_atomic_cmp_set(lock, 0, ngx_pid)) {
-                return;
-            }
-        }
-
-        holder = *lock;
-
-        if (holder != 0
-            && kill((ngx_pid_t) holder, 0) == -1 && ngx_errno == NGX_ESRCH)
-        {
-            (void) ngx_atomic_cmp_set(lock, holder, 0);
-            continue;
-        }
-
-        ngx_sched_yield();
-    }
-}
-
-
-static void
-ngx_http_gateway_bulkhead_unlock(ngx_atomic_t *lock)
-{
-    (void) ngx_atomic_cmp_set(lock, ngx_pid, 0);
+    ngx_http_gateway_shm_unlock(&b->lock);
 }
 
 
@@ -1602,7 +1552,7 @@ ngx_http_gateway_bulkhead_sweep(ngx_http_gateway_bulkhead_node_t *node)
     name.data = node->sn.str.data;
     name.len = ngx_strnlen(name.data, node->sn.str.len);
 
-    ngx_http_gateway_bulkhead_lock(&b->lock);
+    ngx_http_gateway_shm_lock(&b->lock);
 
     for (i = 0; i < b->nholders; i++) {
         h = &b->holders[i];
@@ -1625,7 +1575,7 @@ ngx_http_gateway_bulkhead_sweep(ngx_http_gateway_bulkhead_node_t *node)
         }
     }
 
-    ngx_http_gateway_bulkhead_unlock(&b->lock);
+    ngx_http_gateway_shm_unlock(&b->lock);
 }
 
 
