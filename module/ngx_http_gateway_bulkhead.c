@@ -638,6 +638,7 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
 {
     ngx_http_gateway_bulkhead_call_t *call = ev->data;
 
+    ngx_uint_t                         first;
     ngx_msec_t                         now, left;
     ngx_connection_t                  *c;
     ngx_atomic_uint_t                  next;
@@ -658,7 +659,10 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL) == call) {
+    first = (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL)
+             == call);
+
+    if (first) {
         nc = ngx_http_gateway_bulkhead_first(bh, b, call->holder, call);
         next = nc ? nc->ticket : 0;
 
@@ -709,7 +713,7 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL) == call) {
+    if (first) {
         left = ngx_min(left, NGX_HTTP_GATEWAY_QUEUE_POLL);
     }
 
@@ -792,7 +796,7 @@ ngx_http_gateway_bulkhead_release(ngx_http_gateway_bulkhead_call_t *call)
 
     ngx_gateway_bulkhead_release(call->node, call->holder);
 
-    if (call->node->queued && call->gmcf->bulkheads) {
+    if (call->node->queued) {
         ngx_http_gateway_bulkhead_wake(call->gmcf->bulkheads, call->node);
     }
 }
