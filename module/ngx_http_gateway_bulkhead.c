@@ -107,7 +107,7 @@ static void ngx_http_gateway_bulkhead_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     ngx_http_gateway_bulkhead_call_t *call);
 static ngx_gateway_bulkhead_holder_t *ngx_http_gateway_bulkhead_holder(
-    ngx_http_gateway_bulkheads_t *bh, ngx_gateway_bulkhead_t *b);
+    ngx_gateway_bulkhead_t *b);
 static void ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
     ngx_gateway_bulkhead_t *b);
 static void ngx_http_gateway_bulkhead_give_back(ngx_gateway_bulkhead_t *b,
@@ -397,7 +397,7 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     /* a consumer's node: the holder its reference was counted in */
 
     if (call->holder == NULL && call->consumer == NULL) {
-        call->holder = ngx_http_gateway_bulkhead_holder(bh, b);
+        call->holder = ngx_http_gateway_bulkhead_holder(b);
     }
 
     if (ngx_gateway_bulkhead_try(b, bc->limit, call->holder) == NGX_OK) {
@@ -458,8 +458,7 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
  */
 
 static ngx_gateway_bulkhead_holder_t *
-ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
-    ngx_gateway_bulkhead_t *b)
+ngx_http_gateway_bulkhead_holder(ngx_gateway_bulkhead_t *b)
 {
     ngx_gateway_bulkhead_holder_t  *h;
 
@@ -1348,7 +1347,7 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
      * under the bulkhead's lock only.
      */
 
-    h = ngx_http_gateway_bulkhead_holder(bh, &node->bulkhead);
+    h = ngx_http_gateway_bulkhead_holder(&node->bulkhead);
 
     ngx_gateway_bulkhead_ref(&node->bulkhead, h);
 
