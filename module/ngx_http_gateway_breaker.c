@@ -579,11 +579,24 @@ ngx_http_gateway_attempt_failure(ngx_http_upstream_state_t *state)
 void
 ngx_http_gateway_breaker_lock(ngx_http_gateway_service_t *s)
 {
-    ngx_uint_t          i, n;
-    ngx_atomic_t       *lock;
-    ngx_atomic_uint_t   holder;
+    ngx_http_gateway_shm_lock(s->circuit_lock);
+}
 
-    lock = s->circuit_lock;
+
+void
+ngx_http_gateway_breaker_unlock(ngx_http_gateway_service_t *s)
+{
+    ngx_http_gateway_shm_unlock(s->circuit_lock);
+}
+
+
+/* the same on any lock word in the zone: a bulkhead's too */
+
+void
+ngx_http_gateway_shm_lock(ngx_atomic_t *lock)
+{
+    ngx_uint_t          i, n;
+    ngx_atomic_uint_t   holder;
 
     for ( ;; ) {
 
@@ -620,9 +633,9 @@ ngx_http_gateway_breaker_lock(ngx_http_gateway_service_t *s)
 
 
 void
-ngx_http_gateway_breaker_unlock(ngx_http_gateway_service_t *s)
+ngx_http_gateway_shm_unlock(ngx_atomic_t *lock)
 {
-    (void) ngx_atomic_cmp_set(s->circuit_lock, ngx_pid, 0);
+    (void) ngx_atomic_cmp_set(lock, ngx_pid, 0);
 }
 
 

@@ -54,6 +54,10 @@ typedef struct {
     (offsetof(ngx_http_gateway_bulkhead_node_t, bulkhead)                     \
      + ngx_gateway_bulkhead_size(n) + (len))
 
+#define ngx_http_gateway_bulkhead_node_of(b)                                 \
+    ((ngx_http_gateway_bulkhead_node_t *)                                     \
+     ((u_char *) (b) - offsetof(ngx_http_gateway_bulkhead_node_t, bulkhead)))
+
 
 typedef struct {
     ngx_http_upstream_srv_conf_t       *upstream;
@@ -103,11 +107,11 @@ static void ngx_http_gateway_bulkhead_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     ngx_http_gateway_bulkhead_call_t *call);
 static ngx_gateway_bulkhead_holder_t *ngx_http_gateway_bulkhead_holder(
-    ngx_http_gateway_bulkheads_t *bh, ngx_gateway_bulkhead_t *b);
+    ngx_gateway_bulkhead_t *b);
 static void ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
-    ngx_gateway_bulkhead_t *b, ngx_uint_t force);
-static void ngx_http_gateway_bulkhead_lock(ngx_atomic_t *lock);
-static void ngx_http_gateway_bulkhead_unlock(ngx_atomic_t *lock);
+    ngx_gateway_bulkhead_t *b);
+static void ngx_http_gateway_bulkhead_give_back(ngx_gateway_bulkhead_t *b,
+    ngx_str_t *name, ngx_uint_t self);
 static ngx_http_gateway_bulkhead_call_t *ngx_http_gateway_bulkhead_first(
     ngx_http_gateway_bulkheads_t *bh, ngx_gateway_bulkhead_t *b,
     ngx_gateway_bulkhead_holder_t *h, ngx_http_gateway_bulkhead_call_t *after);
@@ -135,6 +139,9 @@ static void ngx_http_gateway_bulkhead_finalize(ngx_http_request_t *r,
 static ngx_gateway_bulkhead_t *ngx_http_gateway_bulkhead_consumer(
     ngx_http_request_t *r, ngx_http_gateway_bulkhead_call_t *call,
     ngx_http_gateway_ctx_t *ctx);
+static ngx_http_gateway_bulkhead_node_t *ngx_http_gateway_bulkhead_node(
+    ngx_http_gateway_zone_t *zone, ngx_str_t *key, uint32_t hash,
+    ngx_uint_t n);
 static void ngx_http_gateway_bulkhead_unref(
     ngx_http_gateway_bulkhead_call_t *call);
 static void ngx_http_gateway_bulkhead_sweep(ngx_http_gateway_bulkhead_node_t
@@ -390,7 +397,7 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
     /* a consumer's node: the holder its reference was counted in */
 
     if (call->holder == NULL && call->consumer == NULL) {
-        call->holder = ngx_http_gateway_bulkhead_holder(bh, b);
+        call->holder = ngx_http_gateway_bulkhead_holder(b);
     }
 
     if (ngx_gateway_bulkhead_try(b, bc->limit, call->holder) == NGX_OK) {
@@ -400,7 +407,7 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
 
     /* what a dead worker held may be what fills it */
 
-    ngx_http_gateway_bulkhead_reclaim(call->service, b, 0);
+    ngx_http_gateway_bulkhead_reclaim(call->service, b);
 
     if (ngx_gateway_bulkhead_try(b, bc->limit, call->holder) == NGX_OK) {
         call->slot = 1;
@@ -451,8 +458,7 @@ ngx_http_gateway_bulkhead_acquire(ngx_http_request_t *r,
  */
 
 static ngx_gateway_bulkhead_holder_t *
-ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
-    ngx_gateway_bulkhead_t *b)
+ngx_http_gateway_bulkhead_holder(ngx_gateway_bulkhead_t *b)
 {
     ngx_gateway_bulkhead_holder_t  *h;
 
@@ -462,21 +468,21 @@ ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
         return h;
     }
 
-    ngx_http_gateway_bulkhead_lock(&b->lock);
+    ngx_http_gateway_shm_lock(&b->lock);
 
     h = ngx_gateway_bulkhead_holder(b, ngx_pid);
 
-    ngx_http_gateway_bulkhead_unlock(&b->lock);
+    ngx_http_gateway_shm_unlock(&b->lock);
 
     if (h == NULL) {
 
         /* the holders of workers gone (reloads) are freed, then again */
 
-        ngx_http_gateway_bulkhead_reclaim(NULL, b, 1);
+        ngx_http_gateway_bulkhead_give_back(b, NULL, 0);
 
-        ngx_http_gateway_bulkhead_lock(&b->lock);
+        ngx_http_gateway_shm_lock(&b->lock);
         h = ngx_gateway_bulkhead_holder(b, ngx_pid);
-        ngx_http_gateway_bulkhead_unlock(&b->lock);
+        ngx_http_gateway_shm_unlock(&b->lock);
     }
 
     if (h == NULL) {
@@ -494,96 +500,63 @@ ngx_http_gateway_bulkhead_holder(ngx_http_gateway_bulkheads_t *bh,
 
 /*
  * The holders of dead workers give back what they held: looked for at
- * most once a second (unless forced), as a worker killed in the middle
- * of requests never ends them.  A zombie counts as alive until the
- * master reaps it.
+ * most once a second, as a worker killed in the middle of requests never
+ * ends them.
  */
 
 static void
 ngx_http_gateway_bulkhead_reclaim(ngx_http_gateway_service_t *s,
-    ngx_gateway_bulkhead_t *b, ngx_uint_t force)
+    ngx_gateway_bulkhead_t *b)
 {
-    ngx_uint_t                      i, slots;
-    ngx_pid_t                       pid;
-    ngx_gateway_bulkhead_holder_t  *h;
-
-    if (!force && ngx_current_msec - b->reclaimed < 1000) {
+    if (ngx_current_msec - b->reclaimed < 1000) {
         return;
     }
 
     b->reclaimed = ngx_current_msec;
 
-    ngx_http_gateway_bulkhead_lock(&b->lock);
+    ngx_http_gateway_bulkhead_give_back(b, &s->name, 0);
+}
+
+
+/*
+ * What the holders of dead workers held, given back; with self, what a
+ * holder of this worker's pid held too (a dead process's, its pid used
+ * again).  A zombie counts as alive until the master reaps it.  name:
+ * the service's, for the log; NULL: none.
+ */
+
+static void
+ngx_http_gateway_bulkhead_give_back(ngx_gateway_bulkhead_t *b,
+    ngx_str_t *name, ngx_uint_t self)
+{
+    ngx_uint_t                      i, slots;
+    ngx_pid_t                       pid;
+    ngx_gateway_bulkhead_holder_t  *h;
+
+    ngx_http_gateway_shm_lock(&b->lock);
 
     for (i = 0; i < b->nholders; i++) {
         h = &b->holders[i];
         pid = (ngx_pid_t) h->pid;
 
-        if (pid == 0 || pid == ngx_pid
-            || kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)
+        if (pid == 0
+            || (pid == ngx_pid && !self)
+            || (pid != ngx_pid
+                && (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)))
         {
             continue;
         }
 
         slots = ngx_gateway_bulkhead_release_holder(b, h);
 
-        if (slots && s) {
+        if (slots && name) {
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "gateway: worker %P is gone: %ui slots it held "
-                          "of service \"%V\" given back", pid, slots,
-                          &s->name);
+                          "of service \"%V\" given back", pid, slots, name);
         }
     }
 
-    ngx_http_gateway_bulkhead_unlock(&b->lock);
-}
-
-
-/*
- * A spinlock holding its holder's pid, as the breaker's: held only to
- * claim or free holders; a waiter frees it when its holder died.
- */
-
-static void
-ngx_http_gateway_bulkhead_lock(ngx_atomic_t *lock)
-{
-    ngx_uint_t          i;
-    ngx_atomic_uint_t   holder;
-
-    for ( ;; ) {
-
-        if (*lock == 0 && ngx_atomic_cmp_set(lock, 0, ngx_pid)) {
-            return;
-        }
-
-        if (ngx_ncpu > 1) {
-            for (i = 0; i < 1024; i++) {
-                ngx_cpu_pause();
-            }
-
-            if (*lock == 0 && ngx_atomic_cmp_set(lock, 0, ngx_pid)) {
-                return;
-            }
-        }
-
-        holder = *lock;
-
-        if (holder != 0
-            && kill((ngx_pid_t) holder, 0) == -1 && ngx_errno == NGX_ESRCH)
-        {
-            (void) ngx_atomic_cmp_set(lock, holder, 0);
-            continue;
-        }
-
-        ngx_sched_yield();
-    }
-}
-
-
-static void
-ngx_http_gateway_bulkhead_unlock(ngx_atomic_t *lock)
-{
-    (void) ngx_atomic_cmp_set(lock, ngx_pid, 0);
+    ngx_http_gateway_shm_unlock(&b->lock);
 }
 
 
@@ -664,6 +637,7 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
 {
     ngx_http_gateway_bulkhead_call_t *call = ev->data;
 
+    ngx_uint_t                         first;
     ngx_msec_t                         now, left;
     ngx_connection_t                  *c;
     ngx_atomic_uint_t                  next;
@@ -684,7 +658,10 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL) == call) {
+    first = (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL)
+             == call);
+
+    if (first) {
         nc = ngx_http_gateway_bulkhead_first(bh, b, call->holder, call);
         next = nc ? nc->ticket : 0;
 
@@ -718,7 +695,7 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
         /* a head that does not move may be a dead worker's */
 
         if (ngx_gateway_bulkhead_head(b) != call->ticket) {
-            ngx_http_gateway_bulkhead_reclaim(call->service, b, 0);
+            ngx_http_gateway_bulkhead_reclaim(call->service, b);
         }
     }
 
@@ -735,7 +712,7 @@ ngx_http_gateway_bulkhead_wait_handler(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_gateway_bulkhead_first(bh, b, call->holder, NULL) == call) {
+    if (first) {
         left = ngx_min(left, NGX_HTTP_GATEWAY_QUEUE_POLL);
     }
 
@@ -818,7 +795,7 @@ ngx_http_gateway_bulkhead_release(ngx_http_gateway_bulkhead_call_t *call)
 
     ngx_gateway_bulkhead_release(call->node, call->holder);
 
-    if (call->node->queued && call->gmcf->bulkheads) {
+    if (call->node->queued) {
         ngx_http_gateway_bulkhead_wake(call->gmcf->bulkheads, call->node);
     }
 }
@@ -1291,7 +1268,6 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
     ngx_http_gateway_bulkhead_call_t *call, ngx_http_gateway_ctx_t *ctx)
 {
     u_char                            *p;
-    size_t                             size;
     uint32_t                           hash;
     ngx_str_t                          key;
     ngx_str_node_t                    *sn;
@@ -1332,9 +1308,7 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
     key.len = p - key.data;
     hash = ngx_crc32_short(key.data, key.len);
 
-    parent = (ngx_http_gateway_bulkhead_node_t *)
-                 ((u_char *) s->bulkhead->node
-                  - offsetof(ngx_http_gateway_bulkhead_node_t, bulkhead));
+    parent = ngx_http_gateway_bulkhead_node_of(s->bulkhead->node);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -1344,9 +1318,7 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
         node = (ngx_http_gateway_bulkhead_node_t *) sn;
 
     } else {
-        size = ngx_http_gateway_bulkhead_node_size(bh->holders, key.len);
-
-        node = ngx_slab_alloc_locked(zone->shpool, size);
+        node = ngx_http_gateway_bulkhead_node(zone, &key, hash, bh->holders);
 
         if (node == NULL) {
             ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1365,19 +1337,7 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
             return NULL;
         }
 
-        ngx_memzero(node, sizeof(ngx_http_gateway_bulkhead_node_t));
-        ngx_gateway_bulkhead_init(&node->bulkhead, bh->holders);
-
-        p = (u_char *) node + size - key.len;
-        ngx_memcpy(p, key.data, key.len);
-        node->sn.str.data = p;
-        node->sn.str.len = key.len;
-        node->sn.node.key = hash;
-
-        ngx_queue_init(&node->consumers);
         ngx_queue_insert_tail(&parent->consumers, &node->queue);
-
-        ngx_rbtree_insert(&zone->sh->bulkheads, &node->sn.node);
     }
 
     call->consumer = node;
@@ -1387,7 +1347,7 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
      * under the bulkhead's lock only.
      */
 
-    h = ngx_http_gateway_bulkhead_holder(bh, &node->bulkhead);
+    h = ngx_http_gateway_bulkhead_holder(&node->bulkhead);
 
     ngx_gateway_bulkhead_ref(&node->bulkhead, h);
 
@@ -1396,6 +1356,43 @@ ngx_http_gateway_bulkhead_consumer(ngx_http_request_t *r,
     call->holder = h;
 
     return &node->bulkhead;
+}
+
+
+/*
+ * A node of n holders named key (a service's name; or the service's, NUL
+ * and a consumer's), in the zone's tree; the zone's mutex held.
+ */
+
+static ngx_http_gateway_bulkhead_node_t *
+ngx_http_gateway_bulkhead_node(ngx_http_gateway_zone_t *zone, ngx_str_t *key,
+    uint32_t hash, ngx_uint_t n)
+{
+    u_char                            *p;
+    size_t                             size;
+    ngx_http_gateway_bulkhead_node_t  *node;
+
+    size = ngx_http_gateway_bulkhead_node_size(n, key->len);
+
+    node = ngx_slab_alloc_locked(zone->shpool, size);
+    if (node == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(node, sizeof(ngx_http_gateway_bulkhead_node_t));
+    ngx_gateway_bulkhead_init(&node->bulkhead, n);
+
+    p = (u_char *) node + size - key->len;
+    ngx_memcpy(p, key->data, key->len);
+    node->sn.str.data = p;
+    node->sn.str.len = key->len;
+    node->sn.node.key = hash;
+
+    ngx_queue_init(&node->consumers);
+
+    ngx_rbtree_insert(&zone->sh->bulkheads, &node->sn.node);
+
+    return node;
 }
 
 
@@ -1556,9 +1553,7 @@ ngx_http_gateway_bulkheads_init_process(ngx_cycle_t *cycle)
             continue;
         }
 
-        parent = (ngx_http_gateway_bulkhead_node_t *)
-                     ((u_char *) s[i]->bulkhead->node
-                      - offsetof(ngx_http_gateway_bulkhead_node_t, bulkhead));
+        parent = ngx_http_gateway_bulkhead_node_of(s[i]->bulkhead->node);
 
         ngx_http_gateway_bulkhead_sweep(parent);
 
@@ -1589,43 +1584,14 @@ ngx_http_gateway_bulkheads_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_gateway_bulkhead_sweep(ngx_http_gateway_bulkhead_node_t *node)
 {
-    ngx_uint_t                      i, slots;
-    ngx_str_t                       name;
-    ngx_pid_t                       pid;
-    ngx_gateway_bulkhead_t         *b;
-    ngx_gateway_bulkhead_holder_t  *h;
-
-    b = &node->bulkhead;
+    ngx_str_t  name;
 
     /* a consumer node's name: the service's, NUL, the consumer's */
 
     name.data = node->sn.str.data;
     name.len = ngx_strnlen(name.data, node->sn.str.len);
 
-    ngx_http_gateway_bulkhead_lock(&b->lock);
-
-    for (i = 0; i < b->nholders; i++) {
-        h = &b->holders[i];
-        pid = (ngx_pid_t) h->pid;
-
-        if (pid == 0
-            || (pid != ngx_pid
-                && (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)))
-        {
-            continue;
-        }
-
-        slots = ngx_gateway_bulkhead_release_holder(b, h);
-
-        if (slots) {
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "gateway: worker %P is gone: %ui slots it "
-                          "held of service \"%V\" given back", pid, slots,
-                          &name);
-        }
-    }
-
-    ngx_http_gateway_bulkhead_unlock(&b->lock);
+    ngx_http_gateway_bulkhead_give_back(&node->bulkhead, &name, 1);
 }
 
 
@@ -1635,8 +1601,6 @@ ngx_int_t
 ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf)
 {
-    u_char                             *p;
-    size_t                              size;
     uint32_t                            hash;
     ngx_uint_t                          i;
     ngx_str_node_t                     *sn;
@@ -1689,10 +1653,8 @@ ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
             }
 
         } else {
-            size = ngx_http_gateway_bulkhead_node_size(bh->holders,
-                                                        s[i]->name.len);
-
-            node = ngx_slab_alloc_locked(zone->shpool, size);
+            node = ngx_http_gateway_bulkhead_node(zone, &s[i]->name, hash,
+                                                  bh->holders);
             if (node == NULL) {
                 ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -1703,19 +1665,7 @@ ngx_http_gateway_bulkheads_init_zone(ngx_shm_zone_t *shm_zone,
                 return NGX_ERROR;
             }
 
-            ngx_memzero(node, sizeof(ngx_http_gateway_bulkhead_node_t));
-            ngx_gateway_bulkhead_init(&node->bulkhead, bh->holders);
-
-            p = (u_char *) node + size - s[i]->name.len;
-            ngx_memcpy(p, s[i]->name.data, s[i]->name.len);
-            node->sn.str.data = p;
-            node->sn.str.len = s[i]->name.len;
-            node->sn.node.key = hash;
-
-            ngx_queue_init(&node->consumers);
             ngx_queue_init(&node->queue);
-
-            ngx_rbtree_insert(&zone->sh->bulkheads, &node->sn.node);
         }
 
         s[i]->bulkhead->node = &node->bulkhead;
@@ -1863,9 +1813,7 @@ ngx_http_gateway_bulkhead_gauges(ngx_http_gateway_main_conf_t *gmcf,
     *in_flight = b->in_flight;
     *queued = b->queued;
 
-    parent = (ngx_http_gateway_bulkhead_node_t *)
-                 ((u_char *) b - offsetof(ngx_http_gateway_bulkhead_node_t,
-                                          bulkhead));
+    parent = ngx_http_gateway_bulkhead_node_of(b);
 
     if (bc->per != NGX_HTTP_GATEWAY_BULKHEAD_PER_CONSUMER) {
         return;

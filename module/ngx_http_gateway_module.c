@@ -173,6 +173,16 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
 
+    /*
+     * A retry, redirected here after its backoff: its context again,
+     * and its attempt is to be signed afresh; then as any request back.
+     */
+
+    if (ctx == NULL && ngx_http_gateway_retries_resume(r) == NGX_OK) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
+        ngx_http_gateway_sign_next(ctx);
+    }
+
     if (ctx != NULL) {
 
         /* still waiting for keys or for Redis: nothing goes on before */
@@ -194,31 +204,23 @@ ngx_http_gateway_handler(ngx_http_request_t *r)
         }
 
         /*
-         * Back after the request body was read or a queued request got
-         * its slot: the attempt is signed once, then on to the proxy.
+         * Back after the request body was read, a wait in the queue or
+         * a retry's backoff: a slot (a retry's attempt takes one again),
+         * the attempt signed once, then on to the proxy.
          */
 
         if (ngx_http_gateway_keys_resume(ctx, &m) != NGX_OK) {
+            rc = ngx_http_gateway_bulkhead_resume(r);
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+
             return ngx_http_gateway_sign_pending(r, ctx);
         }
 
         /* back with keys from the identity provider: authenticated again */
 
         rc = NGX_OK;
-
-    } else if (ngx_http_gateway_retries_resume(r) == NGX_OK) {
-
-        /* a retry, redirected here after its backoff: a slot, a signature */
-
-        ctx = ngx_http_get_module_ctx(r, ngx_http_gateway_module);
-        ngx_http_gateway_sign_next(ctx);
-
-        rc = ngx_http_gateway_bulkhead_resume(r);
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
-
-        return ngx_http_gateway_sign_pending(r, ctx);
 
     } else {
 

@@ -31,6 +31,46 @@ new_bulkhead(ngx_uint_t n)
 }
 
 
+/* a bulkhead whose n holders are all claimed (pids 1000 and on) */
+
+static ngx_gateway_bulkhead_t *
+all_held(ngx_uint_t n)
+{
+    ngx_uint_t               i;
+    ngx_gateway_bulkhead_t  *b;
+
+    b = new_bulkhead(n);
+    assert_int_equal(b->nholders, n);
+
+    for (i = 0; i < n; i++) {
+        assert_non_null(ngx_gateway_bulkhead_holder(b, 1000 + i));
+    }
+
+    assert_null(ngx_gateway_bulkhead_holder(b, 5000));
+
+    return b;
+}
+
+
+/* the holders a (pid 1) and c (pid 2); a has the only slot of limit 1 */
+
+static ngx_gateway_bulkhead_t *
+one_slot_taken(ngx_gateway_bulkhead_holder_t **a,
+    ngx_gateway_bulkhead_holder_t **c)
+{
+    ngx_gateway_bulkhead_t  *b;
+
+    b = new_bulkhead(HOLDERS);
+
+    *a = ngx_gateway_bulkhead_holder(b, 1);
+    *c = ngx_gateway_bulkhead_holder(b, 2);
+
+    assert_int_equal(ngx_gateway_bulkhead_try(b, 1, *a), NGX_OK);
+
+    return b;
+}
+
+
 /* a waiter of a simulated worker: its ticket, in its worker's order */
 
 typedef struct {
@@ -105,17 +145,10 @@ test_slots(void **state)
 static void
 test_holders_full(void **state)
 {
-    ngx_uint_t                      i;
     ngx_gateway_bulkhead_t         *b;
     ngx_gateway_bulkhead_holder_t  *h;
 
-    b = new_bulkhead(HOLDERS);
-
-    for (i = 0; i < HOLDERS; i++) {
-        assert_non_null(ngx_gateway_bulkhead_holder(b, 1000 + i));
-    }
-
-    assert_null(ngx_gateway_bulkhead_holder(b, 5000));
+    b = all_held(HOLDERS);
 
     /* a dead one freed: its place is taken */
 
@@ -138,12 +171,7 @@ test_queue_order(void **state)
     ngx_gateway_bulkhead_t         *b;
     ngx_gateway_bulkhead_holder_t  *a, *c;
 
-    b = new_bulkhead(HOLDERS);
-
-    a = ngx_gateway_bulkhead_holder(b, 1);
-    c = ngx_gateway_bulkhead_holder(b, 2);
-
-    assert_int_equal(ngx_gateway_bulkhead_try(b, 1, a), NGX_OK);
+    b = one_slot_taken(&a, &c);
 
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 2, c, &t1), NGX_OK);
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 2, a, &t2), NGX_OK);
@@ -186,12 +214,7 @@ test_queue_leave(void **state)
     ngx_gateway_bulkhead_t         *b;
     ngx_gateway_bulkhead_holder_t  *a, *c;
 
-    b = new_bulkhead(HOLDERS);
-
-    a = ngx_gateway_bulkhead_holder(b, 1);
-    c = ngx_gateway_bulkhead_holder(b, 2);
-
-    assert_int_equal(ngx_gateway_bulkhead_try(b, 1, a), NGX_OK);
+    b = one_slot_taken(&a, &c);
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 3, a, &t1), NGX_OK);
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 3, a, &t2), NGX_OK);
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 3, c, &t3), NGX_OK);
@@ -271,12 +294,7 @@ test_foreign_ticket(void **state)
     ngx_gateway_bulkhead_t         *b;
     ngx_gateway_bulkhead_holder_t  *a, *c;
 
-    b = new_bulkhead(HOLDERS);
-
-    a = ngx_gateway_bulkhead_holder(b, 1);
-    c = ngx_gateway_bulkhead_holder(b, 2);
-
-    assert_int_equal(ngx_gateway_bulkhead_try(b, 1, a), NGX_OK);
+    b = one_slot_taken(&a, &c);
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 5, a, &t1), NGX_OK);
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 5, NULL, &t2), NGX_OK);
     assert_int_equal(ngx_gateway_bulkhead_enqueue(b, 5, c, &t3), NGX_OK);
@@ -322,17 +340,9 @@ test_foreign_ticket(void **state)
 static void
 test_holders_sized(void **state)
 {
-    ngx_uint_t               i;
     ngx_gateway_bulkhead_t  *b;
 
-    b = new_bulkhead(130);
-    assert_int_equal(b->nholders, 130);
-
-    for (i = 0; i < 130; i++) {
-        assert_non_null(ngx_gateway_bulkhead_holder(b, 1000 + i));
-    }
-
-    assert_null(ngx_gateway_bulkhead_holder(b, 5000));
+    b = all_held(130);
     assert_ptr_equal(ngx_gateway_bulkhead_find(b, 1129), &b->holders[129]);
 }
 
