@@ -11,7 +11,10 @@
 #include "ngx_http_gateway_module.h"
 
 
-/* one service's numbers, read once for either format */
+/*
+ * One service's numbers, read once for either format.  The service comes
+ * first: ngx_http_gateway_bulkhead_prometheus() reads it at each stride.
+ */
 
 typedef struct {
     ngx_http_gateway_service_t  *service;
