@@ -249,9 +249,6 @@ typedef struct {
 } ngx_http_gateway_loc_conf_t;
 
 
-typedef struct ngx_http_gateway_retry_s  ngx_http_gateway_retry_t;
-
-
 /* a request that asked Redis for its strict lines */
 typedef struct {
     ngx_gateway_route_match_t        match;
@@ -260,6 +257,9 @@ typedef struct {
     ngx_uint_t                       state[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
     ngx_gateway_cluster_strict_t     strict[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
 } ngx_http_gateway_cluster_req_t;
+
+
+typedef struct ngx_http_gateway_retry_s  ngx_http_gateway_retry_t;
 typedef struct ngx_http_gateway_breaker_call_s
     ngx_http_gateway_breaker_call_t;
 

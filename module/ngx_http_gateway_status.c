@@ -11,7 +11,10 @@
 #include "ngx_http_gateway_module.h"
 
 
-/* one service's numbers, read once for either format */
+/*
+ * One service's numbers, read once for either format.  The service comes
+ * first: ngx_http_gateway_bulkhead_prometheus() reads it at each stride.
+ */
 
 typedef struct {
     ngx_http_gateway_service_t  *service;
@@ -40,7 +43,7 @@ static size_t ngx_http_gateway_zone_used(ngx_shm_zone_t *shm_zone);
 static ngx_uint_t ngx_http_gateway_status_cluster(
     ngx_http_gateway_service_t *s);
 static json_t *ngx_http_gateway_status_store(
-    ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_status_t *st);
+    ngx_http_gateway_store_view_t *view, ngx_http_gateway_status_t *st);
 
 
 /* Prometheus families: name, help, type, label and the counter */
@@ -312,14 +315,19 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_array_t *services,
     ngx_str_t *out)
 {
-    char                       *text, *name;
-    json_t                     *root, *list, *svc, *breaker;
-    ngx_int_t                   rc;
-    ngx_uint_t                  i;
-    ngx_http_gateway_status_t  *st;
+    char                           *text, *name;
+    json_t                         *root, *list, *svc, *breaker;
+    ngx_int_t                       rc;
+    ngx_uint_t                      i;
+    ngx_http_gateway_status_t      *st;
+    ngx_http_gateway_store_view_t   view;
 
     rc = NGX_ERROR;
     text = NULL;
+
+    /* the store as this host sees it, once for all cluster services */
+
+    ngx_http_gateway_cluster_status(gmcf, &view);
 
     root = json_object();
     list = json_object();
@@ -385,19 +393,13 @@ ngx_http_gateway_status_json(ngx_http_request_t *r,
 
         name = ngx_pnalloc(r->pool, st[i].service->name.len + 1);
 
-        /* only a service with a cluster limit: others keep their shape */
-
-        if (svc != NULL && st[i].cluster
-            && json_object_set_new(svc, "rate_limit",
-                                   ngx_http_gateway_status_store(gmcf,
-                                                                 &st[i]))
-               != 0)
-        {
-            json_decref(svc);
-            goto done;
-        }
+        /* only a service with a cluster limit has "rate_limit" */
 
         if (svc == NULL || name == NULL
+            || (st[i].cluster
+                && json_object_set_new(svc, "rate_limit",
+                       ngx_http_gateway_status_store(&view, &st[i]))
+                   != 0)
             || (st[i].service->sign
                 && json_object_set_new(svc, "sign",
                        ngx_http_gateway_sign_status(st[i].service))
@@ -638,18 +640,14 @@ ngx_http_gateway_status_cluster(ngx_http_gateway_service_t *s)
 /* a cluster limit: the scope, and the host's view of the store */
 
 static json_t *
-ngx_http_gateway_status_store(ngx_http_gateway_main_conf_t *gmcf,
+ngx_http_gateway_status_store(ngx_http_gateway_store_view_t *view,
     ngx_http_gateway_status_t *st)
 {
-    ngx_http_gateway_store_view_t  view;
-
-    ngx_http_gateway_cluster_status(gmcf, &view);
-
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}",
                      "scope", "cluster",
-                     "store", view.up ? "up" : "down",
-                     "sync_lag_ms", (json_int_t) view.lag,
-                     "store_errors", (json_int_t) view.errors,
-                     "hosts", (json_int_t) view.hosts,
+                     "store", view->up ? "up" : "down",
+                     "sync_lag_ms", (json_int_t) view->lag,
+                     "store_errors", (json_int_t) view->errors,
+                     "hosts", (json_int_t) view->hosts,
                      "fallbacks", (json_int_t) st->counters.fallbacks);
 }

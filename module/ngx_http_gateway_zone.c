@@ -115,6 +115,7 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_gateway_zone_t   *ozone = data;
 
+    ngx_int_t                  rc;
     ngx_http_gateway_zone_t   *zone;
     ngx_http_gateway_shctx_t  *sh;
 
@@ -132,11 +133,10 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (sh == NULL) {
         ngx_http_gateway_zone_log_resize(shm_zone);
-        return ngx_http_gateway_zone_fresh(shm_zone);
-    }
+        rc = ngx_http_gateway_zone_fresh(shm_zone);
 
-    if (sh->magic != NGX_HTTP_GATEWAY_SHM_MAGIC
-        || sh->version != NGX_HTTP_GATEWAY_SHM_VERSION)
+    } else if (sh->magic != NGX_HTTP_GATEWAY_SHM_MAGIC
+               || sh->version != NGX_HTTP_GATEWAY_SHM_VERSION)
     {
         ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
                       "gateway zone \"%V\" holds state of layout version "
@@ -148,16 +148,25 @@ ngx_http_gateway_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         ngx_http_gateway_zone_reinit_pool(shm_zone);
 
-        return ngx_http_gateway_zone_fresh(shm_zone);
+        rc = ngx_http_gateway_zone_fresh(shm_zone);
+
+    } else {
+        zone->sh = sh;
+
+        if (ozone) {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "gateway zone \"%V\" kept across reload",
+                          &shm_zone->shm.name);
+        }
+
+        rc = NGX_OK;
     }
 
-    zone->sh = sh;
-
-    if (ozone) {
-        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                      "gateway zone \"%V\" kept across reload",
-                      &shm_zone->shm.name);
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
     }
+
+    /* fresh or kept, each concern finds or makes its state in the zone */
 
     if (ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf) != NGX_OK) {
         return NGX_ERROR;
@@ -239,11 +248,7 @@ ngx_http_gateway_zone_fresh(ngx_shm_zone_t *shm_zone)
                   "gateway zone \"%V\" created, %uzk",
                   &shm_zone->shm.name, shm_zone->shm.size / 1024);
 
-    if (ngx_http_gateway_breaker_init_zone(shm_zone, zone->gmcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_gateway_bulkheads_init_zone(shm_zone, zone->gmcf);
+    return NGX_OK;
 }
 
 
