@@ -1444,7 +1444,7 @@ ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
     if (req && req->decided) {
         for (i = 0; i < lim->n && i < NGX_HTTP_GATEWAY_LIMITS_MAX + 1; i++) {
             lim->lk[i].strict = req->strict[i];
-            lim->lk[i].strict_state = req->state[i];
+            lim->lk[i].answered = req->answered[i];
         }
 
         return NGX_OK;
@@ -1453,8 +1453,9 @@ ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
     n = 0;
 
     for (i = 0; i < lim->n; i++) {
+        lim->lk[i].answered = 0;
+
         if (lim->lk[i].lc->cluster && lim->lk[i].lc->sync == 0) {
-            lim->lk[i].strict_state = NGX_HTTP_GATEWAY_STRICT_FALLBACK;
             n++;
         }
     }
@@ -1475,10 +1476,6 @@ ngx_http_gateway_cluster_strict(ngx_http_request_t *r,
     }
 
     req->match = *m;
-
-    for (i = 0; i < lim->n; i++) {
-        req->state[i] = lim->lk[i].strict_state;
-    }
 
     /* not in the request's pool: hiredis may call back after it is gone */
 
@@ -1598,7 +1595,7 @@ ngx_http_gateway_strict_reply(redisAsyncContext *ac, void *r, void *data)
 
         if (ngx_gateway_cluster_parse_strict(r, &s) == NGX_OK) {
             req->strict[cb->line] = s;
-            req->state[cb->line] = NGX_HTTP_GATEWAY_STRICT_DECIDED;
+            req->answered[cb->line] = 1;
             ngx_http_gateway_store_up(op->store);
 
         } else if (!op->failed) {
@@ -1723,9 +1720,7 @@ ngx_http_gateway_cluster_take(ngx_http_gateway_zone_t *zone,
     lk->fallback = 0;
     lk->kick = 0;
 
-    if (lk->lc->sync == 0
-        && lk->strict_state == NGX_HTTP_GATEWAY_STRICT_DECIDED)
-    {
+    if (lk->lc->sync == 0 && lk->answered) {
         lk->rc = lk->strict.admitted ? NGX_OK : NGX_BUSY;
         lk->remaining = lk->strict.remaining;
         lk->reset = lk->strict.reset;
@@ -1831,8 +1826,7 @@ ngx_http_gateway_cluster_refund(ngx_http_gateway_main_conf_t *gmcf,
         lk = &lim->lk[i];
 
         if (!lk->lc->cluster || lk->lc->sync
-            || lk->strict_state != NGX_HTTP_GATEWAY_STRICT_DECIDED
-            || !lk->strict.admitted)
+            || !lk->answered || !lk->strict.admitted)
         {
             continue;
         }

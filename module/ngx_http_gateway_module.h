@@ -84,11 +84,6 @@ typedef struct {
 } ngx_http_gateway_limit_conf_t;
 
 
-/* a strict line's answer */
-#define NGX_HTTP_GATEWAY_STRICT_FALLBACK     1
-#define NGX_HTTP_GATEWAY_STRICT_DECIDED      2
-
-
 /* a request's decision on one "rate_limit" line */
 typedef struct {
     ngx_http_gateway_limit_conf_t   *lc;
@@ -105,7 +100,7 @@ typedef struct {
     ngx_str_t                        redis_key;
     ngx_gateway_cluster_node_t      *node;
     ngx_gateway_cluster_strict_t     strict;
-    ngx_uint_t                       strict_state;
+    unsigned                         answered:1;  /* strict, by Redis */
     unsigned                         decided:1;
     unsigned                         fallback:1;
     unsigned                         kick:1;
@@ -254,7 +249,7 @@ typedef struct {
     ngx_gateway_route_match_t        match;
     ngx_uint_t                       decided;
     ngx_uint_t                       resumed;
-    ngx_uint_t                       state[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
+    u_char                           answered[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
     ngx_gateway_cluster_strict_t     strict[NGX_HTTP_GATEWAY_LIMITS_MAX + 1];
 } ngx_http_gateway_cluster_req_t;
 
