@@ -66,7 +66,8 @@ static ngx_int_t ngx_http_gateway_sign_hash_body(ngx_http_request_t *r,
     ngx_str_t *hex);
 static ngx_int_t ngx_http_gateway_sign_aws(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
-static ngx_int_t ngx_http_gateway_sign_unset(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_gateway_sign_own(ngx_table_elt_t *h,
+    void *data);
 static ngx_int_t ngx_http_gateway_sign_header(ngx_http_request_t *r,
     char *name, ngx_str_t *value);
 
@@ -551,7 +552,9 @@ ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
         return ngx_http_gateway_sign_refuse(r, ctx);
     }
 
-    if (ngx_http_gateway_sign_unset(r) != NGX_OK
+    if (ngx_http_gateway_remove_request_headers(r, ngx_http_gateway_sign_own,
+                                                NULL)
+        != NGX_OK
         || (ctx->service->sign->type == NGX_HTTP_GATEWAY_SIGN_AWS
             ? ngx_http_gateway_sign_aws(r, ctx)
             : ngx_http_gateway_sign_gcp(r, ctx))
@@ -813,80 +816,24 @@ done:
 
 
 /*
- * The signing headers of the attempt before (after a retry's internal
- * redirect the request still has them): removed, in a new list so that
- * the pointers nginx keeps into the old one stay valid.
+ * The signing headers of the attempt before: after a retry's internal
+ * redirect the request still has them.
  */
 
-static ngx_int_t
-ngx_http_gateway_sign_unset(ngx_http_request_t *r)
+static ngx_uint_t
+ngx_http_gateway_sign_own(ngx_table_elt_t *h, void *data)
 {
-    ngx_str_t        *name;
-    ngx_uint_t        i, found;
-    ngx_list_t        headers;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *copy;
+    ngx_str_t  *name;
 
-    found = 0;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            for (name = ngx_http_gateway_sign_headers; name->len; name++) {
-                found += (h[i].key.len == name->len
-                          && ngx_strncmp(h[i].lowcase_key, name->data,
-                                         name->len)
-                             == 0);
-            }
+    for (name = ngx_http_gateway_sign_headers; name->len; name++) {
+        if (h->key.len == name->len
+            && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0)
+        {
+            return 1;
         }
     }
 
-    if (found == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            for (name = ngx_http_gateway_sign_headers; name->len; name++) {
-                if (h[i].key.len == name->len
-                    && ngx_strncmp(h[i].lowcase_key, name->data, name->len)
-                       == 0)
-                {
-                    break;
-                }
-            }
-
-            if (name->len) {
-                continue;
-            }
-
-            copy = ngx_list_push(&headers);
-            if (copy == NULL) {
-                return NGX_ERROR;
-            }
-
-            *copy = h[i];
-        }
-    }
-
-    r->headers_in.headers = headers;
-
-    if (headers.last == &headers.part) {
-        r->headers_in.headers.last = &r->headers_in.headers.part;
-    }
-
-    r->headers_in.authorization = NULL;
-
-    return NGX_OK;
+    return 0;
 }
 
 
