@@ -578,9 +578,8 @@ static ngx_int_t
 ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
 {
     u_char                        *p, *last, *q;
-    u_char                         date[NGX_GATEWAY_SIGV4_DATE_LEN];
     ngx_tm_t                       tm;
-    ngx_str_t                      auth, value, token;
+    ngx_str_t                      auth, date, token;
     ngx_uint_t                     n;
     ngx_http_gateway_sign_t       *sc;
     ngx_http_gateway_sign_ctx_t   *sctx;
@@ -602,9 +601,15 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
         }
     }
 
+    date.len = NGX_GATEWAY_SIGV4_DATE_LEN;
+    date.data = ngx_pnalloc(r->pool, date.len);
+    if (date.data == NULL) {
+        return NGX_ERROR;
+    }
+
     ngx_gmtime(ngx_time(), &tm);
 
-    (void) ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ",
+    (void) ngx_sprintf(date.data, "%4d%02d%02dT%02d%02d%02dZ",
                        tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                        tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 
@@ -635,8 +640,7 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     ngx_str_set(&h[n].name, "x-amz-content-sha256");
     h[n++].value = sctx->payload;
     ngx_str_set(&h[n].name, "x-amz-date");
-    h[n].value.data = date;
-    h[n++].value.len = NGX_GATEWAY_SIGV4_DATE_LEN;
+    h[n++].value = date;
 
     if (sc->creds.session_token.len) {
         ngx_str_set(&h[n].name, "x-amz-security-token");
@@ -648,8 +652,8 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     req.payload = sctx->payload;
 
     if (ngx_gateway_sigv4_authorization(r->pool, &sc->key, &sc->creds,
-                                        &sc->region, &sc->service, date,
-                                        &req, &auth)
+                                        &sc->region, &sc->service,
+                                        date.data, &req, &auth)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -657,14 +661,6 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
                       &ctx->service->name);
         return NGX_ERROR;
     }
-
-    value.len = NGX_GATEWAY_SIGV4_DATE_LEN;
-    value.data = ngx_pnalloc(r->pool, value.len);
-    if (value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(value.data, date, value.len);
 
     /* a copy: fetched keys may be replaced while the call is out */
 
@@ -676,7 +672,7 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
 
     ngx_memcpy(token.data, sc->creds.session_token.data, token.len);
 
-    if (ngx_http_gateway_sign_header(r, "X-Amz-Date", &value) != NGX_OK
+    if (ngx_http_gateway_sign_header(r, "X-Amz-Date", &date) != NGX_OK
         || ngx_http_gateway_sign_header(r, "X-Amz-Content-Sha256",
                                         &sctx->payload)
            != NGX_OK
