@@ -68,18 +68,18 @@ static ngx_int_t ngx_http_gateway_sign_aws(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
 static ngx_uint_t ngx_http_gateway_sign_own(ngx_table_elt_t *h,
     void *data);
-static ngx_int_t ngx_http_gateway_sign_header(ngx_http_request_t *r,
-    char *name, ngx_str_t *value);
 
 
-/* the request headers signing sets: the client's are never passed on */
+/*
+ * The request headers signing sets, as NGX_HTTP_GATEWAY_SIGN_DATE and the
+ * others number them: the client's are never passed on.
+ */
 
 static ngx_str_t  ngx_http_gateway_sign_headers[] = {
-    ngx_string("authorization"),
-    ngx_string("x-amz-date"),
-    ngx_string("x-amz-content-sha256"),
-    ngx_string("x-amz-security-token"),
-    ngx_null_string
+    ngx_string("X-Amz-Date"),
+    ngx_string("X-Amz-Content-Sha256"),
+    ngx_string("X-Amz-Security-Token"),
+    ngx_string("Authorization")
 };
 
 
@@ -358,8 +358,8 @@ ngx_int_t
 ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
 {
     size_t                        len;
-    ngx_str_t                    *name, *d, *authority;
-    ngx_uint_t                    i;
+    ngx_str_t                    *d, *authority;
+    ngx_uint_t                    i, j;
     ngx_http_gateway_sign_t      *sc;
     ngx_http_gateway_service_t  **s;
 
@@ -402,13 +402,20 @@ ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
             return NGX_ERROR;
         }
 
-        for (name = ngx_http_gateway_sign_headers; name->len; name++) {
+        for (j = 0; j < NGX_HTTP_GATEWAY_SIGN_HEADERS; j++) {
+            if (ngx_http_gateway_header_init(cf->pool, &sc->headers[j],
+                                             &ngx_http_gateway_sign_headers[j])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
             d = ngx_array_push(&s[i]->auth.drop);
             if (d == NULL) {
                 return NGX_ERROR;
             }
 
-            *d = *name;
+            *d = sc->headers[j].lowcase;
         }
 
         if (sc->type == NGX_HTTP_GATEWAY_SIGN_AWS) {
@@ -553,7 +560,7 @@ ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
     }
 
     if (ngx_http_gateway_remove_request_headers(r, ngx_http_gateway_sign_own,
-                                                NULL)
+                                                ctx->service->sign)
         != NGX_OK
         || (ctx->service->sign->type == NGX_HTTP_GATEWAY_SIGN_AWS
             ? ngx_http_gateway_sign_aws(r, ctx)
@@ -580,7 +587,8 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     u_char                        *p, *last, *q;
     ngx_tm_t                       tm;
     ngx_str_t                      auth, date, token;
-    ngx_uint_t                     n;
+    ngx_str_t                      v[NGX_HTTP_GATEWAY_SIGN_HEADERS];
+    ngx_uint_t                     n, i;
     ngx_http_gateway_sign_t       *sc;
     ngx_http_gateway_sign_ctx_t   *sctx;
     ngx_gateway_sigv4_header_t     h[4];
@@ -672,17 +680,18 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
 
     ngx_memcpy(token.data, sc->creds.session_token.data, token.len);
 
-    if (ngx_http_gateway_sign_header(r, "X-Amz-Date", &date) != NGX_OK
-        || ngx_http_gateway_sign_header(r, "X-Amz-Content-Sha256",
-                                        &sctx->payload)
-           != NGX_OK
-        || (sc->creds.session_token.len
-            && ngx_http_gateway_sign_header(r, "X-Amz-Security-Token",
-                                            &token)
+    v[NGX_HTTP_GATEWAY_SIGN_DATE] = date;
+    v[NGX_HTTP_GATEWAY_SIGN_CONTENT_SHA256] = sctx->payload;
+    v[NGX_HTTP_GATEWAY_SIGN_TOKEN] = token;
+    v[NGX_HTTP_GATEWAY_SIGN_AUTHORIZATION] = auth;
+
+    for (i = 0; i < NGX_HTTP_GATEWAY_SIGN_HEADERS; i++) {
+        if (v[i].len
+            && ngx_http_gateway_add_request_header(r, &sc->headers[i], &v[i])
                != NGX_OK)
-        || ngx_http_gateway_sign_header(r, "Authorization", &auth) != NGX_OK)
-    {
-        return NGX_ERROR;
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -711,7 +720,9 @@ ngx_http_gateway_sign_gcp(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     p = ngx_cpymem(value.data, "Bearer ", sizeof("Bearer ") - 1);
     ngx_memcpy(p, sc->token.data, sc->token.len);
 
-    return ngx_http_gateway_sign_header(r, "Authorization", &value);
+    return ngx_http_gateway_add_request_header(r,
+                         &sc->headers[NGX_HTTP_GATEWAY_SIGN_AUTHORIZATION],
+                         &value);
 }
 
 
@@ -819,9 +830,14 @@ done:
 static ngx_uint_t
 ngx_http_gateway_sign_own(ngx_table_elt_t *h, void *data)
 {
-    ngx_str_t  *name;
+    ngx_http_gateway_sign_t *sc = data;
 
-    for (name = ngx_http_gateway_sign_headers; name->len; name++) {
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    for (i = 0; i < NGX_HTTP_GATEWAY_SIGN_HEADERS; i++) {
+        name = &sc->headers[i].lowcase;
+
         if (h->key.len == name->len
             && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0)
         {
@@ -830,35 +846,6 @@ ngx_http_gateway_sign_own(ngx_table_elt_t *h, void *data)
     }
 
     return 0;
-}
-
-
-static ngx_int_t
-ngx_http_gateway_sign_header(ngx_http_request_t *r, char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_in.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    h->lowcase_key = ngx_pnalloc(r->pool, h->key.len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
 }
 
 

@@ -38,6 +38,13 @@
 
 #define NGX_HTTP_GATEWAY_SIGN_ERROR      192
 
+/* the request headers of a signature, in the order they are set */
+#define NGX_HTTP_GATEWAY_SIGN_DATE           0
+#define NGX_HTTP_GATEWAY_SIGN_CONTENT_SHA256 1
+#define NGX_HTTP_GATEWAY_SIGN_TOKEN          2
+#define NGX_HTTP_GATEWAY_SIGN_AUTHORIZATION  3
+#define NGX_HTTP_GATEWAY_SIGN_HEADERS        4
+
 
 /*
  * What one worker fetched for a service, for all of them: in a named
@@ -76,6 +83,7 @@ struct ngx_http_gateway_sign_s {
     ngx_str_t                       name;       /* of the block in the zone */
     ngx_http_gateway_fetch_conf_t  *fetch_conf;
     ngx_str_t                      *service_name;
+    ngx_http_gateway_header_t       headers[NGX_HTTP_GATEWAY_SIGN_HEADERS];
 
     /* this worker's */
     ngx_gateway_aws_credentials_t   creds;
