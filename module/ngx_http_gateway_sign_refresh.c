@@ -390,6 +390,9 @@ ngx_http_gateway_sign_done(ngx_http_gateway_fetch_t *f)
         return;
     }
 
+    /* what the parsers leave unsaid when they run out of memory */
+    ngx_str_set(&err, "no memory");
+
     switch (ngx_http_gateway_sign_got(sc, f, &err)) {
 
     case NGX_AGAIN:
