@@ -626,7 +626,6 @@ ngx_gateway_sigv4_authorization(ngx_pool_t *pool,
 {
     u_char     *key, *p, mac[32];
     size_t      len;
-    ngx_uint_t  i;
     ngx_str_t   creq, sts, signed_headers;
 
     if (ngx_gateway_sigv4_canonical_request(pool, req, &creq,
@@ -673,11 +672,7 @@ ngx_gateway_sigv4_authorization(ngx_pool_t *pool,
                    sizeof("/aws4_request, SignedHeaders=") - 1);
     p = ngx_cpymem(p, signed_headers.data, signed_headers.len);
     p = ngx_cpymem(p, ", Signature=", sizeof(", Signature=") - 1);
-
-    for (i = 0; i < 32; i++) {
-        *p++ = "0123456789abcdef"[mac[i] >> 4];
-        *p++ = "0123456789abcdef"[mac[i] & 0xf];
-    }
+    p = ngx_hex_dump(p, mac, 32);
 
     out->len = p - out->data;
 

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_gateway_module.h"
+#include "ngx_http_gateway_sign.h"
 
 
 /*
@@ -17,10 +18,8 @@
  */
 
 
-static ngx_int_t ngx_http_gateway_remove_headers(ngx_http_request_t *r,
-    ngx_http_gateway_auth_t *auth);
 static ngx_uint_t ngx_http_gateway_own_header(ngx_table_elt_t *h,
-    ngx_http_gateway_auth_t *auth);
+    void *data);
 
 
 /*
@@ -32,7 +31,11 @@ ngx_int_t
 ngx_http_gateway_set_headers(ngx_http_request_t *r,
     ngx_http_gateway_main_conf_t *gmcf, ngx_http_gateway_ctx_t *ctx)
 {
-    if (ngx_http_gateway_remove_headers(r, &ctx->service->auth) != NGX_OK) {
+    if (ngx_http_gateway_remove_request_headers(r,
+                                                ngx_http_gateway_own_header,
+                                                &ctx->service->auth)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -126,9 +129,11 @@ ngx_http_gateway_add_request_header(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_gateway_remove_headers(ngx_http_request_t *r,
-    ngx_http_gateway_auth_t *auth)
+/* the request headers drop() takes, removed */
+
+ngx_int_t
+ngx_http_gateway_remove_request_headers(ngx_http_request_t *r,
+    ngx_http_gateway_header_pt drop, void *data)
 {
     ngx_uint_t        i, found;
     ngx_list_t        headers;
@@ -141,7 +146,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r,
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            found += ngx_http_gateway_own_header(&h[i], auth);
+            found += drop(&h[i], data);
         }
     }
 
@@ -164,9 +169,9 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r,
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (ngx_http_gateway_own_header(&h[i], auth)) {
+            if (drop(&h[i], data)) {
                 ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "gateway removed client header \"%V\"",
+                               "gateway removed header \"%V\"",
                                &h[i].key);
                 continue;
             }
@@ -191,7 +196,7 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r,
     /* $http_authorization reads this pointer, not the list */
 
     if (r->headers_in.authorization
-        && ngx_http_gateway_own_header(r->headers_in.authorization, auth))
+        && drop(r->headers_in.authorization, data))
     {
         r->headers_in.authorization = NULL;
     }
@@ -209,8 +214,10 @@ ngx_http_gateway_remove_headers(ngx_http_request_t *r,
  */
 
 static ngx_uint_t
-ngx_http_gateway_own_header(ngx_table_elt_t *h, ngx_http_gateway_auth_t *auth)
+ngx_http_gateway_own_header(ngx_table_elt_t *h, void *data)
 {
+    ngx_http_gateway_auth_t *auth = data;
+
     ngx_str_t   name, *d;
     ngx_uint_t  i;
 

@@ -66,19 +66,20 @@ static ngx_int_t ngx_http_gateway_sign_hash_body(ngx_http_request_t *r,
     ngx_str_t *hex);
 static ngx_int_t ngx_http_gateway_sign_aws(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
-static ngx_int_t ngx_http_gateway_sign_unset(ngx_http_request_t *r);
-static ngx_int_t ngx_http_gateway_sign_header(ngx_http_request_t *r,
-    char *name, ngx_str_t *value);
+static ngx_uint_t ngx_http_gateway_sign_own(ngx_table_elt_t *h,
+    void *data);
 
 
-/* the request headers signing sets: the client's are never passed on */
+/*
+ * The request headers signing sets, as NGX_HTTP_GATEWAY_SIGN_DATE and the
+ * others number them: the client's are never passed on.
+ */
 
 static ngx_str_t  ngx_http_gateway_sign_headers[] = {
-    ngx_string("authorization"),
-    ngx_string("x-amz-date"),
-    ngx_string("x-amz-content-sha256"),
-    ngx_string("x-amz-security-token"),
-    ngx_null_string
+    ngx_string("X-Amz-Date"),
+    ngx_string("X-Amz-Content-Sha256"),
+    ngx_string("X-Amz-Security-Token"),
+    ngx_string("Authorization")
 };
 
 
@@ -357,8 +358,8 @@ ngx_int_t
 ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
 {
     size_t                        len;
-    ngx_str_t                    *name, *d, *authority;
-    ngx_uint_t                    i;
+    ngx_str_t                    *d, *authority;
+    ngx_uint_t                    i, j;
     ngx_http_gateway_sign_t      *sc;
     ngx_http_gateway_service_t  **s;
 
@@ -401,13 +402,20 @@ ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
             return NGX_ERROR;
         }
 
-        for (name = ngx_http_gateway_sign_headers; name->len; name++) {
+        for (j = 0; j < NGX_HTTP_GATEWAY_SIGN_HEADERS; j++) {
+            if (ngx_http_gateway_header_init(cf->pool, &sc->headers[j],
+                                             &ngx_http_gateway_sign_headers[j])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
             d = ngx_array_push(&s[i]->auth.drop);
             if (d == NULL) {
                 return NGX_ERROR;
             }
 
-            *d = *name;
+            *d = sc->headers[j].lowcase;
         }
 
         if (sc->type == NGX_HTTP_GATEWAY_SIGN_AWS) {
@@ -551,7 +559,9 @@ ngx_http_gateway_sign_attempt(ngx_http_request_t *r,
         return ngx_http_gateway_sign_refuse(r, ctx);
     }
 
-    if (ngx_http_gateway_sign_unset(r) != NGX_OK
+    if (ngx_http_gateway_remove_request_headers(r, ngx_http_gateway_sign_own,
+                                                ctx->service->sign)
+        != NGX_OK
         || (ctx->service->sign->type == NGX_HTTP_GATEWAY_SIGN_AWS
             ? ngx_http_gateway_sign_aws(r, ctx)
             : ngx_http_gateway_sign_gcp(r, ctx))
@@ -575,10 +585,10 @@ static ngx_int_t
 ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
 {
     u_char                        *p, *last, *q;
-    u_char                         date[NGX_GATEWAY_SIGV4_DATE_LEN];
     ngx_tm_t                       tm;
-    ngx_str_t                      auth, value, token;
-    ngx_uint_t                     n;
+    ngx_str_t                      auth, date, token;
+    ngx_str_t                      v[NGX_HTTP_GATEWAY_SIGN_HEADERS];
+    ngx_uint_t                     n, i;
     ngx_http_gateway_sign_t       *sc;
     ngx_http_gateway_sign_ctx_t   *sctx;
     ngx_gateway_sigv4_header_t     h[4];
@@ -599,9 +609,15 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
         }
     }
 
+    date.len = NGX_GATEWAY_SIGV4_DATE_LEN;
+    date.data = ngx_pnalloc(r->pool, date.len);
+    if (date.data == NULL) {
+        return NGX_ERROR;
+    }
+
     ngx_gmtime(ngx_time(), &tm);
 
-    (void) ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ",
+    (void) ngx_sprintf(date.data, "%4d%02d%02dT%02d%02d%02dZ",
                        tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                        tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 
@@ -632,8 +648,7 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     ngx_str_set(&h[n].name, "x-amz-content-sha256");
     h[n++].value = sctx->payload;
     ngx_str_set(&h[n].name, "x-amz-date");
-    h[n].value.data = date;
-    h[n++].value.len = NGX_GATEWAY_SIGV4_DATE_LEN;
+    h[n++].value = date;
 
     if (sc->creds.session_token.len) {
         ngx_str_set(&h[n].name, "x-amz-security-token");
@@ -645,8 +660,8 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     req.payload = sctx->payload;
 
     if (ngx_gateway_sigv4_authorization(r->pool, &sc->key, &sc->creds,
-                                        &sc->region, &sc->service, date,
-                                        &req, &auth)
+                                        &sc->region, &sc->service,
+                                        date.data, &req, &auth)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -654,14 +669,6 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
                       &ctx->service->name);
         return NGX_ERROR;
     }
-
-    value.len = NGX_GATEWAY_SIGV4_DATE_LEN;
-    value.data = ngx_pnalloc(r->pool, value.len);
-    if (value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(value.data, date, value.len);
 
     /* a copy: fetched keys may be replaced while the call is out */
 
@@ -673,17 +680,18 @@ ngx_http_gateway_sign_aws(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
 
     ngx_memcpy(token.data, sc->creds.session_token.data, token.len);
 
-    if (ngx_http_gateway_sign_header(r, "X-Amz-Date", &value) != NGX_OK
-        || ngx_http_gateway_sign_header(r, "X-Amz-Content-Sha256",
-                                        &sctx->payload)
-           != NGX_OK
-        || (sc->creds.session_token.len
-            && ngx_http_gateway_sign_header(r, "X-Amz-Security-Token",
-                                            &token)
+    v[NGX_HTTP_GATEWAY_SIGN_DATE] = date;
+    v[NGX_HTTP_GATEWAY_SIGN_CONTENT_SHA256] = sctx->payload;
+    v[NGX_HTTP_GATEWAY_SIGN_TOKEN] = token;
+    v[NGX_HTTP_GATEWAY_SIGN_AUTHORIZATION] = auth;
+
+    for (i = 0; i < NGX_HTTP_GATEWAY_SIGN_HEADERS; i++) {
+        if (v[i].len
+            && ngx_http_gateway_add_request_header(r, &sc->headers[i], &v[i])
                != NGX_OK)
-        || ngx_http_gateway_sign_header(r, "Authorization", &auth) != NGX_OK)
-    {
-        return NGX_ERROR;
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -712,7 +720,9 @@ ngx_http_gateway_sign_gcp(ngx_http_request_t *r, ngx_http_gateway_ctx_t *ctx)
     p = ngx_cpymem(value.data, "Bearer ", sizeof("Bearer ") - 1);
     ngx_memcpy(p, sc->token.data, sc->token.len);
 
-    return ngx_http_gateway_sign_header(r, "Authorization", &value);
+    return ngx_http_gateway_add_request_header(r,
+                         &sc->headers[NGX_HTTP_GATEWAY_SIGN_AUTHORIZATION],
+                         &value);
 }
 
 
@@ -813,109 +823,29 @@ done:
 
 
 /*
- * The signing headers of the attempt before (after a retry's internal
- * redirect the request still has them): removed, in a new list so that
- * the pointers nginx keeps into the old one stay valid.
+ * The signing headers of the attempt before: after a retry's internal
+ * redirect the request still has them.
  */
 
-static ngx_int_t
-ngx_http_gateway_sign_unset(ngx_http_request_t *r)
+static ngx_uint_t
+ngx_http_gateway_sign_own(ngx_table_elt_t *h, void *data)
 {
-    ngx_str_t        *name;
-    ngx_uint_t        i, found;
-    ngx_list_t        headers;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *copy;
+    ngx_http_gateway_sign_t *sc = data;
 
-    found = 0;
+    ngx_str_t   *name;
+    ngx_uint_t   i;
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
+    for (i = 0; i < NGX_HTTP_GATEWAY_SIGN_HEADERS; i++) {
+        name = &sc->headers[i].lowcase;
 
-        for (i = 0; i < part->nelts; i++) {
-            for (name = ngx_http_gateway_sign_headers; name->len; name++) {
-                found += (h[i].key.len == name->len
-                          && ngx_strncmp(h[i].lowcase_key, name->data,
-                                         name->len)
-                             == 0);
-            }
+        if (h->key.len == name->len
+            && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0)
+        {
+            return 1;
         }
     }
 
-    if (found == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            for (name = ngx_http_gateway_sign_headers; name->len; name++) {
-                if (h[i].key.len == name->len
-                    && ngx_strncmp(h[i].lowcase_key, name->data, name->len)
-                       == 0)
-                {
-                    break;
-                }
-            }
-
-            if (name->len) {
-                continue;
-            }
-
-            copy = ngx_list_push(&headers);
-            if (copy == NULL) {
-                return NGX_ERROR;
-            }
-
-            *copy = h[i];
-        }
-    }
-
-    r->headers_in.headers = headers;
-
-    if (headers.last == &headers.part) {
-        r->headers_in.headers.last = &r->headers_in.headers.part;
-    }
-
-    r->headers_in.authorization = NULL;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_gateway_sign_header(ngx_http_request_t *r, char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_in.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    h->lowcase_key = ngx_pnalloc(r->pool, h->key.len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
+    return 0;
 }
 
 

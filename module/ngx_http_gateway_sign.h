@@ -38,6 +38,13 @@
 
 #define NGX_HTTP_GATEWAY_SIGN_ERROR      192
 
+/* the request headers of a signature, in the order they are set */
+#define NGX_HTTP_GATEWAY_SIGN_DATE           0
+#define NGX_HTTP_GATEWAY_SIGN_CONTENT_SHA256 1
+#define NGX_HTTP_GATEWAY_SIGN_TOKEN          2
+#define NGX_HTTP_GATEWAY_SIGN_AUTHORIZATION  3
+#define NGX_HTTP_GATEWAY_SIGN_HEADERS        4
+
 
 /*
  * What one worker fetched for a service, for all of them: in a named
@@ -76,6 +83,7 @@ struct ngx_http_gateway_sign_s {
     ngx_str_t                       name;       /* of the block in the zone */
     ngx_http_gateway_fetch_conf_t  *fetch_conf;
     ngx_str_t                      *service_name;
+    ngx_http_gateway_header_t       headers[NGX_HTTP_GATEWAY_SIGN_HEADERS];
 
     /* this worker's */
     ngx_gateway_aws_credentials_t   creds;
@@ -114,6 +122,18 @@ struct ngx_http_gateway_sign_ctx_s {
     ngx_uint_t                      attempts;
     unsigned                        current:1;  /* this attempt signed */
 };
+
+
+/*
+ * ngx_http_gateway_headers.c: the request headers drop(h, data) takes,
+ * removed (for the client's, and for an attempt's signature on a retry)
+ */
+
+typedef ngx_uint_t (*ngx_http_gateway_header_pt)(ngx_table_elt_t *h,
+    void *data);
+
+ngx_int_t ngx_http_gateway_remove_request_headers(ngx_http_request_t *r,
+    ngx_http_gateway_header_pt drop, void *data);
 
 
 /* ngx_http_gateway_sign_refresh.c */

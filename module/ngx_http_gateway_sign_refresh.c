@@ -52,7 +52,6 @@ static void ngx_http_gateway_sign_store(ngx_http_gateway_sign_t *sc,
 static void ngx_http_gateway_sign_failed(ngx_http_gateway_sign_t *sc,
     const char *fmt, ...);
 static void ngx_http_gateway_sign_finish(ngx_http_gateway_sign_t *sc);
-static ngx_int_t ngx_http_gateway_sign_printable(ngx_str_t *s, size_t max);
 
 
 static char  *ngx_http_gateway_sign_steps[] = {
@@ -391,6 +390,9 @@ ngx_http_gateway_sign_done(ngx_http_gateway_fetch_t *f)
         return;
     }
 
+    /* what the parsers leave unsaid when they run out of memory */
+    ngx_str_set(&err, "no memory");
+
     switch (ngx_http_gateway_sign_got(sc, f, &err)) {
 
     case NGX_AGAIN:
@@ -455,7 +457,9 @@ ngx_http_gateway_sign_got(ngx_http_gateway_sign_t *sc,
     case NGX_HTTP_GATEWAY_CREDS_IMDS:
 
         if (sc->step == NGX_HTTP_GATEWAY_IMDS_TOKEN) {
-            if (ngx_http_gateway_sign_printable(&body, 4096) != NGX_OK) {
+            if (body.len > 4096
+                || ngx_gateway_aws_credential_valid(&body) != NGX_OK)
+            {
                 ngx_str_set(err, "not a token");
                 return NGX_DECLINED;
             }
@@ -474,7 +478,8 @@ ngx_http_gateway_sign_got(ngx_http_gateway_sign_t *sc,
                 body.len = p - body.data;
             }
 
-            if (ngx_http_gateway_sign_printable(&body, 128) != NGX_OK
+            if (body.len > 128
+                || ngx_gateway_aws_credential_valid(&body) != NGX_OK
                 || ngx_strlchr(body.data, body.data + body.len, '/')
                 || ngx_strlchr(body.data, body.data + body.len, '?')
                 || ngx_strlchr(body.data, body.data + body.len, '%'))
@@ -649,10 +654,16 @@ ngx_http_gateway_sign_fetched(ngx_http_gateway_sign_t *sc)
         return NGX_DECLINED;
     }
 
+    if (sh->generation == sc->generation && sc->generation
+        && ngx_time() < sc->expires)
+    {
+        sc->have = 1;
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&sc->zone->shpool->mutex);
+
     if (sh->generation != sc->generation) {
-
-        ngx_shmtx_lock(&sc->zone->shpool->mutex);
-
         ngx_memcpy(sc->local, sh->data, sh->len[0] + sh->len[1] + sh->len[2]);
 
         p = sc->local;
@@ -673,15 +684,11 @@ ngx_http_gateway_sign_fetched(ngx_http_gateway_sign_t *sc)
         sc->creds.generation = sh->generation;
         sc->expires = sh->expires;
         sc->loaded = sh->fetched;
-
-        ngx_shmtx_unlock(&sc->zone->shpool->mutex);
     }
 
-    if (sc->generation == 0 || ngx_time() >= sc->expires) {
-        sc->have = 0;
+    sc->have = (sc->generation && ngx_time() < sc->expires);
 
-        ngx_shmtx_lock(&sc->zone->shpool->mutex);
-
+    if (!sc->have) {
         if (sh->error_len) {
             sc->error_len = sh->error_len;
             sc->error_time = sh->error_time;
@@ -694,15 +701,11 @@ ngx_http_gateway_sign_fetched(ngx_http_gateway_sign_t *sc)
                                         : "none fetched yet")
                             - sc->error;
         }
-
-        ngx_shmtx_unlock(&sc->zone->shpool->mutex);
-
-        return NGX_DECLINED;
     }
 
-    sc->have = 1;
+    ngx_shmtx_unlock(&sc->zone->shpool->mutex);
 
-    return NGX_OK;
+    return sc->have ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -774,21 +777,3 @@ ngx_http_gateway_sign_refresh_status(ngx_http_gateway_sign_t *sc,
     return NGX_OK;
 }
 
-
-static ngx_int_t
-ngx_http_gateway_sign_printable(ngx_str_t *s, size_t max)
-{
-    size_t  i;
-
-    if (s->len == 0 || s->len > max) {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < s->len; i++) {
-        if (s->data[i] <= 0x20 || s->data[i] >= 0x7f) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
-}

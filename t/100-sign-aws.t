@@ -392,6 +392,8 @@ Time::HiRes::sleep(1.1);
 
 
 === TEST 16: a broken credentials file: a warning
+TEST 15's setup again: the log is checked after each of its requests,
+and the warning comes with the first.
 --- http_config
     gateway_default_auth off;
 

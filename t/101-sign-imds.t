@@ -44,27 +44,13 @@ sub http_config {
 _EOC_
 }
 
-our $Config = <<'_EOC_';
-    location / {
-        gateway_route /fn/ fn strip;
-        proxy_pass $gateway_target;
-    }
-
-    location /mock/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/;
-    }
-
-    location = /status {
-        gateway_status;
-    }
-_EOC_
-
 our $Ready = qr/"credentials": true/;
 
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value("config", $Config) unless defined $block->config;
+    $block->set_value("config", $GatewayCloud::CONFIG)
+        unless defined $block->config;
 
     # no key, secret or token ever in the error log
     $block->set_value("no_error_log", join "\n", "[alert]", @Secrets)

@@ -1096,6 +1096,31 @@ test_signing_key_cache(void **state)
 }
 
 
+typedef ngx_int_t (*canonical_pt)(ngx_pool_t *pool, ngx_str_t *in,
+    ngx_str_t *out);
+
+
+/* each case's canonical form of its first string is its second */
+
+static void
+check_canonical(canonical_pt canonical, const char *cases[][2], ngx_uint_t n)
+{
+    ngx_str_t    in, out;
+    ngx_uint_t   i;
+    ngx_pool_t  *pool;
+
+    pool = gateway_test_pool();
+
+    for (i = 0; i < n; i++) {
+        in = str(cases[i][0]);
+        assert_int_equal(canonical(pool, &in, &out), NGX_OK);
+        assert_str(&out, cases[i][1], cases[i][0]);
+    }
+
+    ngx_destroy_pool(pool);
+}
+
+
 /*
  * The path as the gateway sends it (percent-encoded) is encoded once
  * more, as botocore and AWS do for all services but S3; expected values
@@ -1105,10 +1130,6 @@ test_signing_key_cache(void **state)
 static void
 test_canonical_uri(void **state)
 {
-    ngx_str_t    in, out;
-    ngx_uint_t   i;
-    ngx_pool_t  *pool;
-
     static const char  *cases[][2] = {
         { "/fn/a%20b/", "/fn/a%2520b/" },
         { "/fn//x/./y/../z", "/fn/x/z" },
@@ -1124,16 +1145,8 @@ test_canonical_uri(void **state)
         { "/\xc3\xa9", "/%C3%A9" },
     };
 
-    pool = gateway_test_pool();
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        in = str(cases[i][0]);
-        assert_int_equal(ngx_gateway_sigv4_canonical_uri(pool, &in, &out),
-                         NGX_OK);
-        assert_str(&out, cases[i][1], cases[i][0]);
-    }
-
-    ngx_destroy_pool(pool);
+    check_canonical(ngx_gateway_sigv4_canonical_uri, cases,
+                    sizeof(cases) / sizeof(cases[0]));
 }
 
 
@@ -1146,10 +1159,6 @@ test_canonical_uri(void **state)
 static void
 test_canonical_query(void **state)
 {
-    ngx_str_t    in, out;
-    ngx_uint_t   i;
-    ngx_pool_t  *pool;
-
     static const char  *cases[][2] = {
         { "b=2&a=%2f%3D&a=b+c&&empty&k=%7e~&u=%C3%A9"
           "&q=a/b?c:d@e!$'()*,;&=x&%zz=1%",
@@ -1167,16 +1176,8 @@ test_canonical_query(void **state)
         { "k=b&k=a&k=", "k=&k=a&k=b" },
     };
 
-    pool = gateway_test_pool();
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        in = str(cases[i][0]);
-        assert_int_equal(ngx_gateway_sigv4_canonical_query(pool, &in, &out),
-                         NGX_OK);
-        assert_str(&out, cases[i][1], cases[i][0]);
-    }
-
-    ngx_destroy_pool(pool);
+    check_canonical(ngx_gateway_sigv4_canonical_query, cases,
+                    sizeof(cases) / sizeof(cases[0]));
 }
 
 

@@ -32,6 +32,23 @@ our %KEYS = (
                           token => 'IQoJb3JpZ2luX2VjEXAMPLE//second+token==' },
 );
 
+# the server config of a script's service fn: /fn/ routed to it, /mock/
+# to the mock's own paths (see ask()), and gateway_status
+our $CONFIG = <<'_EOC_';
+    location / {
+        gateway_route /fn/ fn strip;
+        proxy_pass $gateway_target;
+    }
+
+    location /mock/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_CLOUD_PORT/;
+    }
+
+    location = /status {
+        gateway_status;
+    }
+_EOC_
+
 my $pid;
 
 sub start {
