@@ -37,13 +37,6 @@ typedef struct ngx_http_gateway_bulkhead_call_s
 typedef struct ngx_http_gateway_bulkheads_s  ngx_http_gateway_bulkheads_t;
 
 
-/*
- * The breaker's spinlock (ngx_http_gateway_breaker.c) on any lock word
- * in the zone: a bulkhead's holders are claimed under it.
- */
-void ngx_http_gateway_shm_lock(ngx_atomic_t *lock);
-void ngx_http_gateway_shm_unlock(ngx_atomic_t *lock);
-
 char *ngx_http_gateway_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_gateway_deadline(ngx_conf_t *cf, ngx_command_t *cmd,

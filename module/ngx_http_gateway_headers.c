@@ -8,7 +8,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_gateway_module.h"
-#include "ngx_http_gateway_sign.h"
 
 
 /*

@@ -41,6 +41,10 @@ typedef struct {
 } ngx_http_gateway_header_t;
 
 
+typedef ngx_uint_t (*ngx_http_gateway_header_pt)(ngx_table_elt_t *h,
+    void *data);
+
+
 typedef struct {
     ngx_str_t                        claim;
     ngx_http_gateway_header_t        header;
@@ -326,6 +330,10 @@ ngx_int_t ngx_http_gateway_header_init(ngx_pool_t *pool,
     ngx_http_gateway_header_t *h, ngx_str_t *name);
 ngx_int_t ngx_http_gateway_add_request_header(ngx_http_request_t *r,
     ngx_http_gateway_header_t *name, ngx_str_t *value);
+/* removes the request headers drop(h, data) takes: the client's, and an
+ * attempt's signature on a retry */
+ngx_int_t ngx_http_gateway_remove_request_headers(ngx_http_request_t *r,
+    ngx_http_gateway_header_pt drop, void *data);
 ngx_uint_t ngx_http_gateway_header_name_is(ngx_str_t *name, u_char *lowcase,
     size_t len);
 
@@ -410,6 +418,9 @@ ngx_int_t ngx_http_gateway_breaker_retry(ngx_http_request_t *r,
     ngx_http_gateway_ctx_t *ctx);
 void ngx_http_gateway_breaker_lock(ngx_http_gateway_service_t *s);
 void ngx_http_gateway_breaker_unlock(ngx_http_gateway_service_t *s);
+/* the breaker's spinlock on any lock word of the zone (bulkhead holders) */
+void ngx_http_gateway_shm_lock(ngx_atomic_t *lock);
+void ngx_http_gateway_shm_unlock(ngx_atomic_t *lock);
 ngx_int_t ngx_http_gateway_breaker_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_gateway_main_conf_t *gmcf);
 

@@ -124,18 +124,6 @@ struct ngx_http_gateway_sign_ctx_s {
 };
 
 
-/*
- * ngx_http_gateway_headers.c: the request headers drop(h, data) takes,
- * removed (for the client's, and for an attempt's signature on a retry)
- */
-
-typedef ngx_uint_t (*ngx_http_gateway_header_pt)(ngx_table_elt_t *h,
-    void *data);
-
-ngx_int_t ngx_http_gateway_remove_request_headers(ngx_http_request_t *r,
-    ngx_http_gateway_header_pt drop, void *data);
-
-
 /* ngx_http_gateway_sign_refresh.c */
 
 ngx_int_t ngx_http_gateway_sign_refresh_init(ngx_conf_t *cf,
