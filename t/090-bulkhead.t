@@ -52,20 +52,6 @@ sub parallel {
     } @socks;
 }
 
-# a request (GET unless told) with extra header lines, on its own
-# connection
-sub open_with {
-    my ($path, $headers, $method) = @_;
-    $method //= 'GET';
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                     PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                     Proto => 'tcp', Timeout => 5)
-        or die "connect: $!\n";
-    $sock->autoflush(1);
-    print $sock "$method $path HTTP/1.0\r\nHost: localhost\r\n$headers\r\n";
-    return $sock;
-}
-
 # the status endpoint's Prometheus text
 sub metrics {
     my $s = GatewayProc::open_request('/status?format=prometheus');
@@ -380,8 +366,9 @@ The only slot is free while a POST's body is still coming: another call
 takes it meanwhile; then the body comes, whole, to the function.
 --- init
 use Digest::SHA ();
-my $post = main::open_with('/upload/h/digest', "Content-Length: 10\r\n",
-                           'POST');
+my $post = GatewayProc::open_request('/upload/h/digest',
+                                     headers => "Content-Length: 10\r\n",
+                                     method => 'POST');
 print $post "hello";
 Time::HiRes::sleep(0.3);
 Test::More::is(GatewayProc::statuses('/upload/h2/slow100', 1), '200', 'TEST 7: the slot was free');
@@ -427,10 +414,13 @@ consumers' nodes go once their calls are over.
         proxy_pass $gateway_target;
     }
 --- init
-my $a1 = main::open_with('/each/g/slow1000', "X-API-Key: alice-key\r\n");
+my $a1 = GatewayProc::open_request('/each/g/slow1000',
+                                   headers => "X-API-Key: alice-key\r\n");
 Test::More::ok(main::gauges('each', 1, 0), 'TEST 8: alice in flight');
-my $a2 = main::open_with('/each/g2/200', "X-API-Key: alice-key\r\n");
-my $b1 = main::open_with('/each/g3/200', "X-API-Key: bob-key\r\n");
+my $a2 = GatewayProc::open_request('/each/g2/200',
+                                   headers => "X-API-Key: alice-key\r\n");
+my $b1 = GatewayProc::open_request('/each/g3/200',
+                                   headers => "X-API-Key: bob-key\r\n");
 my ($s2) = GatewayProc::read_response($a2, 5);
 my ($s3) = GatewayProc::read_response($b1, 5);
 my ($s1) = GatewayProc::read_response($a1, 5);

@@ -29,6 +29,7 @@ use Time::HiRes qw(time sleep);
 use lib File::Spec->catdir(File::Basename::dirname(
                                File::Spec->rel2abs(__FILE__)), 'inc');
 use GatewayChaos;
+use GatewayProc ();
 
 my %o = (time => 60, clients => 200, workers => 2, procs => 8);
 Getopt::Long::GetOptions(\%o, 'nginx=s', 'module=s', 'dir=s', 'time=i',
@@ -42,15 +43,7 @@ File::Path::mkpath(["$o{dir}/logs", "$o{dir}/conf", "$o{dir}/out"]);
 
 my $chaos = GatewayChaos::start();
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, Proto => 'tcp') or die "$!\n";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-my $port = free_port();
+my $port = GatewayProc::free_port();
 my $user = $> == 0 ? "user root;\n" : '';
 
 open my $cf, '>', "$o{dir}/conf/nginx.conf" or die "$!\n";

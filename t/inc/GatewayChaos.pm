@@ -16,6 +16,7 @@ use File::Basename ();
 use File::Spec ();
 use File::Temp ();
 use IO::Select;
+use GatewayProc ();
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -24,12 +25,7 @@ my ($pid, $owner, $state);
 sub start {
     return $ENV{TEST_NGINX_CHAOS_PORT} if $pid;
 
-    my $probe = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, Listen => 1,
-                                      Proto => 'tcp')
-        or die "GatewayChaos: no free port: $!\n";
-    my $port = $probe->sockport;
-    close $probe;
+    my $port = GatewayProc::free_port();
 
     my $script = File::Spec->catfile(
         File::Basename::dirname(File::Spec->rel2abs(__FILE__)), '..',

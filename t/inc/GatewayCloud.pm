@@ -19,6 +19,7 @@ use warnings;
 
 use File::Basename ();
 use File::Spec ();
+use GatewayProc ();
 use IO::Socket::INET;
 use JSON::PP ();
 use Time::HiRes ();
@@ -54,12 +55,7 @@ my $pid;
 sub start {
     return $ENV{TEST_NGINX_CLOUD_PORT} if $pid;
 
-    my $probe = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, Listen => 1,
-                                      Proto => 'tcp')
-        or die "GatewayCloud: no free port: $!\n";
-    my $port = $probe->sockport;
-    close $probe;
+    my $port = GatewayProc::free_port();
 
     my $script = File::Spec->catfile(
         File::Basename::dirname(File::Spec->rel2abs(__FILE__)), '..',

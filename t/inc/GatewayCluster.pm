@@ -27,21 +27,12 @@ use strict;
 use warnings;
 
 use File::Temp ();
+use GatewayProc ();
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
 my (@hosts, $owner);
-
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, Proto => 'tcp',
-                                  ReuseAddr => 1)
-        or die "no free port: $!\n";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
 
 sub start_hosts {
     my ($n, $conf, %opt) = @_;
@@ -54,7 +45,7 @@ sub start_hosts {
                                       CLEANUP => 1);
         mkdir "$dir/logs";
         mkdir "$dir/conf";
-        my $port = free_port();
+        my $port = GatewayProc::free_port();
         (my $text = $conf) =~ s/\$PORT\b/$port/g;
         $text =~ s/\$(TEST_NGINX_[A-Z0-9_]+)/$ENV{$1} \/\/ ''/ge;
         open my $fh, '>', "$dir/conf/nginx.conf" or die "$!\n";

@@ -19,6 +19,17 @@ our @EXPORT_OK = qw(master_pid workers alive wait_gone open_request
                     read_response start_load finish_load logged wait_logged
                     kill_worker);
 
+# a port nothing listens on now, for a helper's own server
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp',
+                                  ReuseAddr => 1)
+        or die "no free port: $!\n";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
 sub root { $ENV{TEST_NGINX_SERVER_ROOT} or die "TEST_NGINX_SERVER_ROOT unset\n" }
 sub port { $ENV{TEST_NGINX_SERVER_PORT} or die "TEST_NGINX_SERVER_PORT unset\n" }
 
@@ -69,7 +80,8 @@ sub wait_gone {
     }
 }
 
-# a request sent on its own connection, its response read later
+# a request sent on its own connection, its response read later;
+# headers => "Name: value\r\n..." and method => 'POST' are optional
 sub open_request {
     my ($path, %opt) = @_;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -77,7 +89,8 @@ sub open_request {
                                      Proto => 'tcp', Timeout => 5)
         or die "connect: $!\n";
     $sock->autoflush(1);
-    print $sock "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    print $sock ($opt{method} // 'GET') . " $path HTTP/1.0\r\n"
+                . "Host: localhost\r\n" . ($opt{headers} // '') . "\r\n";
     return $sock;
 }
 

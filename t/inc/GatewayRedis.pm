@@ -15,6 +15,7 @@ use strict;
 use warnings;
 
 use File::Temp ();
+use GatewayProc ();
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
@@ -28,21 +29,12 @@ sub bin {
     die "redis-server is missing: apt-get install redis-server\n";
 }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
-        or die "no free port: $!\n";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
 sub start {
     %opts = @_ if @_;
     return $port if $pid;
     $owner = $$;
     $dir //= File::Temp::tempdir('gw-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    $port //= free_port();
+    $port //= GatewayProc::free_port();
     spawn();
     $ENV{TEST_NGINX_REDIS_PORT} = $port;
     return $port;
