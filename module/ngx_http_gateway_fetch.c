@@ -230,7 +230,6 @@ ngx_http_gateway_fetch_start(ngx_http_gateway_fetch_t *f)
 
         /* connected from the event loop, as any other outcome is */
 
-        f->rc = NGX_AGAIN;
         ngx_post_event(&f->done, &ngx_posted_events);
 
         return NGX_OK;
@@ -268,11 +267,9 @@ ngx_http_gateway_fetch_start(ngx_http_gateway_fetch_t *f)
     rctx->cancelable = 1;
 
     f->resolve = rctx;
-    f->rc = NGX_AGAIN;
 
     if (ngx_resolve_name(rctx) != NGX_OK) {
         f->resolve = NULL;
-        f->rc = NGX_ERROR;
         ngx_str_set(&f->err, "could not start resolving");
         return NGX_ERROR;
     }
