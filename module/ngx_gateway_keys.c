@@ -14,6 +14,10 @@
 #define ngx_gateway_keys_after(a, b)  ((ngx_msec_int_t) ((a) - (b)) >= 0)
 
 
+static ngx_int_t ngx_gateway_keys_json_error(ngx_pool_t *pool,
+    json_error_t *error, ngx_str_t *err);
+
+
 ngx_uint_t
 ngx_gateway_keys_due(ngx_gateway_keys_state_t *st, ngx_msec_t now)
 {
@@ -162,15 +166,7 @@ ngx_gateway_keys_discovery(ngx_pool_t *pool, u_char *data, size_t len,
                       &error);
 
     if (root == NULL) {
-        err->data = ngx_pnalloc(pool, 80);
-        if (err->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        err->len = ngx_sprintf(err->data, "invalid JSON at line %d, "
-                               "column %d", error.line, error.column)
-                   - err->data;
-        return NGX_DECLINED;
+        return ngx_gateway_keys_json_error(pool, &error, err);
     }
 
     rc = NGX_DECLINED;
@@ -263,15 +259,7 @@ ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
                       &error);
 
     if (root == NULL) {
-        err->data = ngx_pnalloc(pool, 80);
-        if (err->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        err->len = ngx_sprintf(err->data, "invalid JSON at line %d, "
-                               "column %d", error.line, error.column)
-                   - err->data;
-        return NGX_DECLINED;
+        return ngx_gateway_keys_json_error(pool, &error, err);
     }
 
     keys = json_object_get(root, "keys");
@@ -401,6 +389,25 @@ done:
     }
 
     return rc;
+}
+
+
+/* where, never jansson's text: it quotes the document */
+
+static ngx_int_t
+ngx_gateway_keys_json_error(ngx_pool_t *pool, json_error_t *error,
+    ngx_str_t *err)
+{
+    err->data = ngx_pnalloc(pool, 80);
+    if (err->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    err->len = ngx_sprintf(err->data, "invalid JSON at line %d, column %d",
+                           error->line, error->column)
+               - err->data;
+
+    return NGX_DECLINED;
 }
 
 
