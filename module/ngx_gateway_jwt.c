@@ -69,11 +69,12 @@ static ngx_gateway_jwt_alg_t *ngx_gateway_jwt_alg_find(
 static ngx_gateway_jwt_alg_t *ngx_gateway_jwt_alg_by_bit(
     ngx_uint_t alg);
 
-static void ngx_gateway_jwks_cleanup(void *data);
 static ngx_int_t ngx_gateway_jwks_json_error(ngx_pool_t *pool,
     json_error_t *error, ngx_str_t *err);
 static ngx_int_t ngx_gateway_jwks_error(ngx_str_t *err,
     const char *text);
+static ngx_int_t ngx_gateway_jwk_make(ngx_gateway_jwk_ctx_t *ctx,
+    ngx_gateway_jwk_t *key);
 static ngx_int_t ngx_gateway_jwk_parse(ngx_gateway_jwk_ctx_t *ctx,
     ngx_gateway_jwk_t *key);
 static ngx_int_t ngx_gateway_jwk_kid(ngx_gateway_jwk_ctx_t *ctx,
@@ -423,15 +424,8 @@ ngx_gateway_jwks_parse(ngx_pool_t *pool, u_char *data, size_t len,
         ctx.index = i;
         ngx_str_null(&ctx.kid);
 
-        rc = ngx_gateway_jwk_parse(&ctx, key);
+        rc = ngx_gateway_jwk_make(&ctx, key);
         if (rc != NGX_OK) {
-            goto failed;
-        }
-
-        if (ngx_gateway_jwk_contexts(key) != NGX_OK) {
-            rc = ngx_gateway_jwk_error(&ctx, "OpenSSL cannot make "
-                                       "the key's verification "
-                                       "context");
             goto failed;
         }
 
@@ -567,7 +561,44 @@ failed:
 }
 
 
-static void
+ngx_int_t
+ngx_gateway_jwk_load(ngx_pool_t *pool, void *obj, ngx_uint_t index,
+    ngx_gateway_jwk_t *key, ngx_str_t *err)
+{
+    ngx_gateway_jwk_ctx_t  ctx;
+
+    ctx.pool = pool;
+    ctx.obj = obj;
+    ctx.index = index;
+    ctx.err = err;
+    ngx_str_null(&ctx.kid);
+
+    return ngx_gateway_jwk_make(&ctx, key);
+}
+
+
+/* a key and its contexts, or *ctx->err */
+
+static ngx_int_t
+ngx_gateway_jwk_make(ngx_gateway_jwk_ctx_t *ctx, ngx_gateway_jwk_t *key)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_gateway_jwk_parse(ctx, key);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_gateway_jwk_contexts(key) != NGX_OK) {
+        return ngx_gateway_jwk_error(ctx, "OpenSSL cannot make the key's "
+                                     "verification context");
+    }
+
+    return NGX_OK;
+}
+
+
+void
 ngx_gateway_jwks_cleanup(void *data)
 {
     ngx_gateway_jwks_t       *set = data;

@@ -131,6 +131,16 @@ ngx_int_t ngx_gateway_jwks_parse(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_gateway_jwks_t *jwks, ngx_str_t *err);
 
 /*
+ * One key of a set, as ngx_gateway_jwks_parse() takes it: obj (a json_t
+ * *) is the index-th of the set's "keys", which *err names.  What *key
+ * holds then, taken or refused, is freed by ngx_gateway_jwks_cleanup()
+ * of a set that has it (a pool cleanup handler; zeroed keys are left).
+ */
+ngx_int_t ngx_gateway_jwk_load(ngx_pool_t *pool, void *obj,
+    ngx_uint_t index, ngx_gateway_jwk_t *key, ngx_str_t *err);
+void ngx_gateway_jwks_cleanup(void *data);
+
+/*
  * Verifies a compact JWS and its claims at the time "now".  On
  * NGX_GATEWAY_JWT_OK *jwt holds the claims (the payload lives as long
  * as the pool); on any other status *jwt is zeroed.  Memory comes from the

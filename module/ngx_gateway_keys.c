@@ -14,6 +14,10 @@
 #define ngx_gateway_keys_after(a, b)  ((ngx_msec_int_t) ((a) - (b)) >= 0)
 
 
+static ngx_int_t ngx_gateway_keys_json_error(ngx_pool_t *pool,
+    json_error_t *error, ngx_str_t *err);
+
+
 ngx_uint_t
 ngx_gateway_keys_due(ngx_gateway_keys_state_t *st, ngx_msec_t now)
 {
@@ -162,15 +166,7 @@ ngx_gateway_keys_discovery(ngx_pool_t *pool, u_char *data, size_t len,
                       &error);
 
     if (root == NULL) {
-        err->data = ngx_pnalloc(pool, 80);
-        if (err->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        err->len = ngx_sprintf(err->data, "invalid JSON at line %d, "
-                               "column %d", error.line, error.column)
-                   - err->data;
-        return NGX_DECLINED;
+        return ngx_gateway_keys_json_error(pool, &error, err);
     }
 
     rc = NGX_DECLINED;
@@ -243,15 +239,16 @@ ngx_int_t
 ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
     ngx_gateway_jwks_t *jwks, ngx_uint_t *skipped, ngx_str_t *err)
 {
-    char                *text;
-    json_t              *root, *keys, *key, *v, *one;
+    u_char              *p;
+    json_t              *root, *keys, *key, *v;
     ngx_int_t            rc;
     ngx_str_t            why;
     ngx_uint_t           i, j, n;
     const char          *kty, *use;
     json_error_t         error;
     ngx_gateway_jwk_t   *k;
-    ngx_gateway_jwks_t   set;
+    ngx_gateway_jwks_t  *set, one;
+    ngx_pool_cleanup_t  *cln;
 
     jwks->keys = NULL;
     jwks->nkeys = 0;
@@ -262,15 +259,7 @@ ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
                       &error);
 
     if (root == NULL) {
-        err->data = ngx_pnalloc(pool, 80);
-        if (err->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        err->len = ngx_sprintf(err->data, "invalid JSON at line %d, "
-                               "column %d", error.line, error.column)
-                   - err->data;
-        return NGX_DECLINED;
+        return ngx_gateway_keys_json_error(pool, &error, err);
     }
 
     keys = json_object_get(root, "keys");
@@ -284,12 +273,20 @@ ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
     n = json_array_size(keys);
     rc = NGX_ERROR;
 
-    one = json_pack("{s:[]}", "keys");
-    k = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_gateway_jwk_t));
+    /* the cleanup frees what each slot holds, filled or not */
 
-    if (one == NULL || k == NULL) {
+    set = ngx_palloc(pool, sizeof(ngx_gateway_jwks_t));
+    k = ngx_pcalloc(pool, (n ? n : 1) * sizeof(ngx_gateway_jwk_t));
+    cln = ngx_pool_cleanup_add(pool, 0);
+
+    if (set == NULL || k == NULL || cln == NULL) {
         goto done;
     }
+
+    set->keys = k;
+    set->nkeys = n;
+    cln->handler = ngx_gateway_jwks_cleanup;
+    cln->data = set;
 
     jwks->keys = k;
 
@@ -312,34 +309,22 @@ ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
             goto skip;
         }
 
-        /* the key alone, as a set: loaded or refused as one */
+        /* into the next free slot: it stays there if taken */
 
-        if (json_array_clear(json_object_get(one, "keys")) != 0
-            || json_array_append(json_object_get(one, "keys"), key) != 0)
-        {
-            goto done;
-        }
-
-        text = json_dumps(one, JSON_COMPACT);
-        if (text == NULL) {
-            goto done;
-        }
-
-        rc = ngx_gateway_jwks_parse(pool, (u_char *) text, ngx_strlen(text),
-                                    &set, &why);
-        free(text);
+        rc = ngx_gateway_jwk_load(pool, key, i, &k[jwks->nkeys], &why);
 
         if (rc == NGX_ERROR) {
             goto done;
         }
 
         if (rc != NGX_OK) {
-            goto skip;
+            /* why names the key already */
+            goto refused;
         }
 
-        for (j = 0; set.keys[0].kid.len && j < jwks->nkeys; j++) {
-            if (k[j].kid.len == set.keys[0].kid.len
-                && ngx_strncmp(k[j].kid.data, set.keys[0].kid.data,
+        for (j = 0; k[jwks->nkeys].kid.len && j < jwks->nkeys; j++) {
+            if (k[j].kid.len == k[jwks->nkeys].kid.len
+                && ngx_strncmp(k[j].kid.data, k[jwks->nkeys].kid.data,
                                k[j].kid.len)
                    == 0)
             {
@@ -347,25 +332,40 @@ ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
             }
         }
 
-        if (set.keys[0].kid.len && j < jwks->nkeys) {
+        if (k[jwks->nkeys].kid.len && j < jwks->nkeys) {
             ngx_str_set(&why, "a \"kid\" seen before");
             goto skip;
         }
 
-        k[jwks->nkeys++] = set.keys[0];
+        jwks->nkeys++;
         continue;
 
     skip:
 
-        if ((*skipped)++ == 0) {
-            err->data = ngx_pnalloc(pool, why.len + 32);
-            if (err->data == NULL) {
+        /* a reason of this function's: the key named as the loader does */
+
+        if (*skipped == 0) {
+            p = ngx_pnalloc(pool, why.len + 32);
+            if (p == NULL) {
                 goto done;
             }
 
-            err->len = ngx_sprintf(err->data, "key %ui: %V", i, &why)
-                       - err->data;
+            why.len = ngx_sprintf(p, "key %ui: %V", i, &why) - p;
+            why.data = p;
         }
+
+    refused:
+
+        if ((*skipped)++ == 0) {
+            *err = why;
+        }
+
+        /* the slot, emptied, is the next key's */
+
+        one.keys = &k[jwks->nkeys];
+        one.nkeys = 1;
+        ngx_gateway_jwks_cleanup(&one);
+        ngx_memzero(&k[jwks->nkeys], sizeof(ngx_gateway_jwk_t));
     }
 
     if (jwks->nkeys == 0) {
@@ -382,7 +382,6 @@ ngx_gateway_keys_parse(ngx_pool_t *pool, u_char *data, size_t len,
 
 done:
 
-    json_decref(one);
     json_decref(root);
 
     if (rc == NGX_ERROR) {
@@ -390,6 +389,25 @@ done:
     }
 
     return rc;
+}
+
+
+/* where, never jansson's text: it quotes the document */
+
+static ngx_int_t
+ngx_gateway_keys_json_error(ngx_pool_t *pool, json_error_t *error,
+    ngx_str_t *err)
+{
+    err->data = ngx_pnalloc(pool, 80);
+    if (err->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    err->len = ngx_sprintf(err->data, "invalid JSON at line %d, column %d",
+                           error->line, error->column)
+               - err->data;
+
+    return NGX_DECLINED;
 }
 
 

@@ -46,6 +46,7 @@ ngx_http_gateway_fetch_conf(ngx_conf_t *cf, ngx_str_t *trusted)
 {
     ngx_http_gateway_fetch_conf_t  *fc;
 #if (NGX_HTTP_SSL)
+    ngx_str_t                       file;
     ngx_pool_cleanup_t             *cln;
 #endif
 
@@ -56,7 +57,6 @@ ngx_http_gateway_fetch_conf(ngx_conf_t *cf, ngx_str_t *trusted)
 
     /* the http block's: its "resolver" is known once it is merged */
     fc->clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    fc->trusted = *trusted;
 
 #if (NGX_HTTP_SSL)
 
@@ -82,9 +82,11 @@ ngx_http_gateway_fetch_conf(ngx_conf_t *cf, ngx_str_t *trusted)
     cln->handler = ngx_ssl_cleanup_ctx;
     cln->data = fc->ssl;
 
-    if (ngx_ssl_trusted_certificate(cf, fc->ssl, &fc->trusted, 10)
-        != NGX_OK)
-    {
+    /* a copy: the call makes the name a full path in place */
+
+    file = *trusted;
+
+    if (ngx_ssl_trusted_certificate(cf, fc->ssl, &file, 10) != NGX_OK) {
         return NULL;
     }
 
@@ -228,7 +230,6 @@ ngx_http_gateway_fetch_start(ngx_http_gateway_fetch_t *f)
 
         /* connected from the event loop, as any other outcome is */
 
-        f->rc = NGX_AGAIN;
         ngx_post_event(&f->done, &ngx_posted_events);
 
         return NGX_OK;
@@ -266,11 +267,9 @@ ngx_http_gateway_fetch_start(ngx_http_gateway_fetch_t *f)
     rctx->cancelable = 1;
 
     f->resolve = rctx;
-    f->rc = NGX_AGAIN;
 
     if (ngx_resolve_name(rctx) != NGX_OK) {
         f->resolve = NULL;
-        f->rc = NGX_ERROR;
         ngx_str_set(&f->err, "could not start resolving");
         return NGX_ERROR;
     }

@@ -74,7 +74,6 @@ typedef struct {
     ngx_ssl_t                         *ssl;
 #endif
     ngx_http_core_loc_conf_t          *clcf;   /* http level: resolver */
-    ngx_str_t                          trusted;
 } ngx_http_gateway_fetch_conf_t;
 
 

@@ -32,8 +32,8 @@
 #define ngx_http_gateway_keys_lease(src)  (2 * (src)->timeout + 1000)
 
 
-static ngx_int_t ngx_http_gateway_keys_param(ngx_conf_t *cf, ngx_str_t *v,
-    char *name, ngx_msec_t *ms);
+static ngx_int_t ngx_http_gateway_keys_param(ngx_conf_t *cf,
+    ngx_str_t *param, ngx_msec_t *ms);
 static void ngx_http_gateway_keys_tick(ngx_event_t *ev);
 static void ngx_http_gateway_keys_try(ngx_http_gateway_keys_t *src);
 static void ngx_http_gateway_keys_run(ngx_http_gateway_keys_t *src,
@@ -61,8 +61,7 @@ static ngx_int_t ngx_http_gateway_keys_wait(ngx_http_request_t *r,
 static void ngx_http_gateway_keys_wait_handler(ngx_http_request_t *r);
 static ngx_slab_pool_t *ngx_http_gateway_keys_shpool(
     ngx_http_gateway_keys_t *src);
-static json_t *ngx_http_gateway_keys_json(ngx_gateway_jwks_t *jwks,
-    ngx_uint_t algs);
+static json_t *ngx_http_gateway_keys_json(ngx_gateway_jwks_t *jwks);
 
 
 /* gateway_jwks_uri URL [refresh=] [min_refresh=] [timeout=];
@@ -74,8 +73,9 @@ ngx_http_gateway_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_gateway_main_conf_t *gmcf = conf;
 
     char                          *err;
-    ngx_str_t                     *value, s;
+    ngx_str_t                     *value;
     ngx_uint_t                     i;
+    ngx_msec_t                    *ms;
     ngx_gateway_url_t              u;
     ngx_http_gateway_keys_t       *src, *other;
     ngx_http_gateway_keys_main_t  *km;
@@ -154,49 +154,23 @@ ngx_http_gateway_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "refresh=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
+            ms = &src->conf.refresh;
 
-            if (ngx_http_gateway_keys_param(cf, &s, "refresh",
-                                            &src->conf.refresh)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
+        } else if (ngx_strncmp(value[i].data, "min_refresh=", 12) == 0) {
+            ms = &src->conf.min_refresh;
 
-            continue;
+        } else if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            ms = &src->timeout;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
         }
 
-        if (ngx_strncmp(value[i].data, "min_refresh=", 12) == 0) {
-            s.data = value[i].data + 12;
-            s.len = value[i].len - 12;
-
-            if (ngx_http_gateway_keys_param(cf, &s, "min_refresh",
-                                            &src->conf.min_refresh)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        if (ngx_http_gateway_keys_param(cf, &value[i], ms) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            if (ngx_http_gateway_keys_param(cf, &s, "timeout", &src->timeout)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                           &value[i]);
-        return NGX_CONF_ERROR;
     }
 
     if (src->conf.min_refresh > src->conf.refresh) {
@@ -220,20 +194,31 @@ ngx_http_gateway_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* "name=time", from 1s to 1d */
+
 static ngx_int_t
-ngx_http_gateway_keys_param(ngx_conf_t *cf, ngx_str_t *v, char *name,
+ngx_http_gateway_keys_param(ngx_conf_t *cf, ngx_str_t *param,
     ngx_msec_t *ms)
 {
+    u_char     *eq;
     ngx_int_t   n;
-    ngx_str_t  *value;
+    ngx_str_t  *value, name, v;
 
-    n = ngx_parse_time(v, 0);
+    eq = ngx_strlchr(param->data, param->data + param->len, '=');
+
+    name.data = param->data;
+    name.len = eq - param->data;
+    v.data = eq + 1;
+    v.len = param->data + param->len - v.data;
+
+    n = ngx_parse_time(&v, 0);
 
     if (n == NGX_ERROR || n < 1000 || n > 86400000) {
         value = cf->args->elts;
 
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s value \"%V\" "
-                           "for \"%V\": from 1s to 1d", name, v, &value[1]);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %V value \"%V\" "
+                           "for \"%V\": from 1s to 1d", &name, &v,
+                           &value[1]);
         return NGX_ERROR;
     }
 
@@ -305,9 +290,7 @@ ngx_http_gateway_keys_init(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    km->trusted = gmcf->keys_trusted;
-
-    km->fetch = ngx_http_gateway_fetch_conf(cf, &km->trusted);
+    km->fetch = ngx_http_gateway_fetch_conf(cf, &gmcf->keys_trusted);
     if (km->fetch == NULL) {
         return NGX_ERROR;
     }
@@ -1471,7 +1454,7 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
         }
 
         if (json_object_update_missing_new(o,
-                ngx_http_gateway_keys_json(gmcf->jwks, 0))
+                ngx_http_gateway_keys_json(gmcf->jwks))
             != 0)
         {
             return NGX_ERROR;
@@ -1513,7 +1496,7 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
 
         if (json_object_set_new(o, "jwks_uri", v) != 0
             || json_object_update_missing_new(o,
-                   ngx_http_gateway_keys_json(&src[i].jwks, 0))
+                   ngx_http_gateway_keys_json(&src[i].jwks))
                != 0
             || json_object_set_new(o, "generation",
                                    json_integer(sh.state.generation)) != 0
@@ -1555,11 +1538,13 @@ ngx_http_gateway_keys_status_json(ngx_http_request_t *r,
 /* {"keys": n, "kids": [...], "algorithms": [...]} */
 
 static json_t *
-ngx_http_gateway_keys_json(ngx_gateway_jwks_t *jwks, ngx_uint_t algs)
+ngx_http_gateway_keys_json(ngx_gateway_jwks_t *jwks)
 {
     json_t      *o, *kids, *names;
     ngx_str_t   *name;
-    ngx_uint_t   i, bit;
+    ngx_uint_t   i, bit, algs;
+
+    algs = 0;
 
     o = json_object();
     kids = json_array();

@@ -70,7 +70,6 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                      sources;   /* of keys_t */
-    ngx_str_t                        trusted;   /* CA file; len 0: system */
     ngx_http_gateway_fetch_conf_t   *fetch;
 
     /* this worker's: the file's keys and every source's, together */

@@ -42,63 +42,20 @@ our %T = (
 
 sub bearer { "Authorization: Bearer $T{$_[0]}" }
 
-our $Common = <<'_EOC_';
-    gateway_jwks_trusted_certificate $TEST_NGINX_IDP_CA;
-
-    gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-        auth jwt;
-    }
-
-    server {
-        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        location / { return 200 "sub=$http_x_gateway_subject\n"; }
-    }
-_EOC_
-
-our $Config = <<'_EOC_';
-    location /api/ {
-        gateway_route /api/ fn;
-        proxy_pass $gateway_target;
-    }
-
-    location /idp/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_IDP_CONTROL/;
-    }
-
-    location = /status {
-        gateway_status;
-    }
-_EOC_
-
-# each block a zone of its own: with reloads between blocks
-# (make check-reload), a source's schedule would outlive its block
-my $Zone = 0;
-
 add_block_preprocessor(sub {
     my $block = shift;
 
     # every block starts from the same provider
-    GatewayIdP::control('IDP', '/keys/rsa1,ec256');
-    GatewayIdP::control('IDP', '/mode/ok');
-    GatewayIdP::control('IDP', '/cache/-');
-    GatewayIdP::control('IDP', '/reset');
-
-    # "(keys: hs1,rsa1)" in a title: how the provider starts, for that block
-    my $title = $block->name;
-    while ($title =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
-        GatewayIdP::control('IDP', "/$1/$2");
-    }
+    GatewayIdP::begin_block($block, 'rsa1,ec256', 'IDP');
 
     if (defined $block->must_die) {
         $block->set_value("suppress_stderr", 1);
         return;
     }
 
-    $Zone++;
-    $block->set_value("http_config", "    gateway_zone keys$Zone 2m;\n"
-                                     . ($block->http_config // '') . $Common);
-    $block->set_value("config", $Config) unless defined $block->config;
+    GatewayIdP::block_http_config($block);
+    $block->set_value("config", GatewayIdP::locations(status => 1))
+        unless defined $block->config;
 
     $block->set_value("no_error_log", [values %T, '[error]', '[alert]',
                                        '[crit]', '[warn]'])

@@ -46,52 +46,12 @@ sub only_200 {
     Test::More::cmp_ok($total, '>', 10, "$what: requests were made");
 }
 
-our $Common = <<'_EOC_';
-    gateway_jwks_trusted_certificate $TEST_NGINX_IDP_CA;
-
-    gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-        auth jwt;
-    }
-
-    server {
-        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        location / { return 200 "sub=$http_x_gateway_subject\n"; }
-    }
-_EOC_
-
-our $Config = <<'_EOC_';
-    location /api/ {
-        gateway_route /api/ fn;
-        proxy_pass $gateway_target;
-    }
-
-    location /front/ {
-        proxy_set_header Authorization "Bearer $arg_t";
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/;
-    }
-
-    location /idp/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_IDP_CONTROL/;
-    }
-_EOC_
-
-# each block a zone of its own: with reloads between blocks
-# (make check-reload), a source's schedule would outlive its block
-my $Zone = 0;
-
 add_block_preprocessor(sub {
     my $block = shift;
 
-    GatewayIdP::control('IDP', '/keys/rsa1');
-    GatewayIdP::control('IDP', '/mode/ok');
-    GatewayIdP::control('IDP', '/cache/-');
-    GatewayIdP::control('IDP', '/reset');
-
-    $Zone++;
-    $block->set_value("http_config", "    gateway_zone keys$Zone 2m;\n"
-                                     . $block->http_config . $Common);
-    $block->set_value("config", $Config);
+    GatewayIdP::begin_block($block, 'rsa1', 'IDP');
+    GatewayIdP::block_http_config($block);
+    $block->set_value("config", GatewayIdP::locations(front => 1));
     $block->set_value("no_error_log", [values %T, '[error]', '[alert]',
                                        '[crit]', '[warn]']);
 });

@@ -27,37 +27,15 @@ our %T = (
 
 sub bearer { "Authorization: Bearer $T{rsa1}" }
 
-our $HttpConfig = <<'_EOC_';
+our $HttpConfig = <<'_EOC_' . $GatewayIdP::SERVICE;
     gateway_jwks_uri https://127.0.0.1:$TEST_NGINX_IDP_PORT/jwks refresh=10m;
-    gateway_jwks_trusted_certificate $TEST_NGINX_IDP_CA;
-
-    gateway_service fn {
-        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-        auth jwt;
-    }
-
-    server {
-        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        location / { return 200 "sub=$http_x_gateway_subject\n"; }
-    }
-_EOC_
-
-our $Config = <<'_EOC_';
-    location /api/ {
-        gateway_route /api/ fn;
-        proxy_pass $gateway_target;
-    }
-
-    location /idp/ {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_IDP_CONTROL/;
-    }
 _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
 
     $block->set_value("http_config", $HttpConfig);
-    $block->set_value("config", $Config);
+    $block->set_value("config", GatewayIdP::locations());
     $block->set_value("no_error_log", [$T{rsa1}, '[error]', '[alert]',
                                        '[crit]', '[warn]']);
 });

@@ -366,6 +366,9 @@ test_discovery(void **state)
     "\"x\":\"Cq2hL05G9UlqgOAQDRCFiuHQgh28Jj0a_0CoTu5egrM\"}"
 
 
+#define NAMED  "key 1 (\"kid\": \"p\"): "
+
+
 static ngx_int_t
 parse(const char *doc, ngx_gateway_jwks_t *jwks, ngx_uint_t *skipped,
     ngx_str_t *err)
@@ -410,6 +413,19 @@ test_parse(void **state)
     assert_int_equal(jwks.keys[1].kid.len, 0);
     assert_non_null(ngx_strnstr(err.data, "key 0: a key not for signatures",
                                 err.len));
+
+    /* a key the JWK loader refuses is named once, by its place here */
+
+    assert_int_equal(parse("{\"keys\":[" EC256 ","
+                           "{\"kty\":\"EC\",\"crv\":\"P-192\",\"kid\":\"p\","
+                           "\"x\":\"AA\",\"y\":\"AA\"}]}", &jwks, &skipped,
+                           &err),
+                     NGX_OK);
+    assert_int_equal(jwks.nkeys, 1);
+    assert_int_equal(skipped, 1);
+    assert_true(err.len > sizeof(NAMED) - 1);
+    assert_memory_equal(err.data, NAMED, sizeof(NAMED) - 1);
+    assert_null(ngx_strnstr(err.data, "key 0", err.len));
 
     /* no key left, or no JWK Set at all */
 

@@ -140,6 +140,91 @@ sub control {
     return $r;
 }
 
+# The gateway side of the key source tests (t/080-084): $SERVICE, a
+# service "fn" that takes JWTs (the test CA trusted) and whose endpoint
+# answers with the token's subject; locations() the /api/ route to it and
+# /idp/, the provider's control port, and as asked /front/ (the token of
+# ?t= sent on in Authorization, for load clients that send URLs only) and
+# /status.
+our $SERVICE = <<'_EOC_';
+    gateway_jwks_trusted_certificate $TEST_NGINX_IDP_CA;
+
+    gateway_service fn {
+        endpoint http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+        auth jwt;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { return 200 "sub=$http_x_gateway_subject\n"; }
+    }
+_EOC_
+
+sub locations {
+    my (%with) = @_;
+
+    my $config = <<'_EOC_';
+    location /api/ {
+        gateway_route /api/ fn;
+        proxy_pass $gateway_target;
+    }
+
+    location /idp/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_IDP_CONTROL/;
+    }
+_EOC_
+
+    $config .= <<'_EOC_' if $with{front};
+
+    location /front/ {
+        proxy_set_header Authorization "Bearer $arg_t";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/;
+    }
+_EOC_
+
+    $config .= <<'_EOC_' if $with{status};
+
+    location = /status {
+        gateway_status;
+    }
+_EOC_
+
+    return $config;
+}
+
+# For a block preprocessor: every provider named starts the block alike
+# (serving the keys given, mode ok, no Cache-Control, counts at zero);
+# then "(keys: hs1,rsa1)", "(mode: ...)" or "(cache: ...)" in the block's
+# title sets the first one up for that block.
+sub begin_block {
+    my ($block, $keys, @names) = @_;
+
+    for my $name (@names) {
+        control($name, "/keys/$keys");
+        control($name, '/mode/ok');
+        control($name, '/cache/-');
+        control($name, '/reset');
+    }
+
+    my $title = $block->name;
+    while ($title =~ /\((keys|mode|cache): ([^)\s]+)\)/g) {
+        control($names[0], "/$1/$2");
+    }
+}
+
+# The block's http_config in a zone of its own (with reloads between
+# blocks, make check-reload, a source's schedule would outlive its
+# block), then $SERVICE.
+my $zone = 0;
+
+sub block_http_config {
+    my ($block) = @_;
+    $zone++;
+    $block->set_value("http_config", "    gateway_zone keys$zone 2m;\n"
+                                     . ($block->http_config // '')
+                                     . $SERVICE);
+}
+
 # stops one provider (its port refuses connections from then on)
 sub stop {
     my ($name) = @_;
