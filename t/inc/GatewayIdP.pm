@@ -21,6 +21,7 @@ use warnings;
 use File::Basename ();
 use File::Spec ();
 use File::Temp ();
+use GatewayProc ();
 use IO::Socket::INET;
 use Time::HiRes ();
 
@@ -73,15 +74,6 @@ sub _make_certs {
     $ENV{TEST_NGINX_IDP_CA} = "$d/ca.pem";
 }
 
-sub _free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, Proto => 'tcp')
-        or die "GatewayIdP: no free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
-
 sub start {
     my ($name, $cert) = @_;
     $name //= 'IDP';
@@ -91,8 +83,8 @@ sub start {
 
     _make_certs();
 
-    my $port = _free_port();
-    my $cport = _free_port();
+    my $port = GatewayProc::free_port();
+    my $cport = GatewayProc::free_port();
     my $script = File::Spec->catfile(
         File::Basename::dirname(File::Spec->rel2abs(__FILE__)), '..',
         'idp.pl');
