@@ -64,6 +64,14 @@ ngx_gateway_url_parse(ngx_str_t *url, ngx_gateway_url_t *u, char **err)
             *err = "a fragment (\"#\") is not allowed";
             return NGX_DECLINED;
         }
+
+        /* not in a URL (RFC 3986), and they would break status labels */
+
+        if (url->data[i] == '"' || url->data[i] == '\\') {
+            *err = "quotes and backslashes are not allowed "
+                   "(percent-encode them)";
+            return NGX_DECLINED;
+        }
     }
 
     p = url->data;

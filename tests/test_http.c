@@ -90,6 +90,8 @@ test_url(void **state)
     assert_int_equal(url("https:///x", &u), NGX_DECLINED);
     assert_int_equal(url("https://user:pw@a/", &u), NGX_DECLINED);
     assert_int_equal(url("https://a/#frag", &u), NGX_DECLINED);
+    assert_int_equal(url("https://a/\"k\"", &u), NGX_DECLINED);
+    assert_int_equal(url("https://a/b\\c", &u), NGX_DECLINED);
     assert_int_equal(url("https://a b/", &u), NGX_DECLINED);
     assert_int_equal(url("https://a/\r\nX: y", &u), NGX_DECLINED);
     assert_int_equal(url("https://a:0/", &u), NGX_DECLINED);
