@@ -351,7 +351,8 @@ ngx_http_gateway_sign_read(ngx_conf_t *cf, ngx_http_gateway_sign_t *sc)
 /*
  * After the http block and the services' authentication: the Host the
  * proxy sends ($proxy_host: the port only when not the scheme's own),
- * and the client's signing headers on the service's drop list.
+ * and the client's Authorization (and X-Amz-*, for SigV4) on the
+ * service's drop list.
  */
 
 ngx_int_t
@@ -409,17 +410,20 @@ ngx_http_gateway_sign_init(ngx_conf_t *cf, ngx_http_gateway_main_conf_t *gmcf)
             {
                 return NGX_ERROR;
             }
-
-            d = ngx_array_push(&s[i]->auth.drop);
-            if (d == NULL) {
-                return NGX_ERROR;
-            }
-
-            *d = sc->headers[j].lowcase;
         }
 
+        d = ngx_array_push(&s[i]->auth.drop);
+        if (d == NULL) {
+            return NGX_ERROR;
+        }
+
+        *d = sc->headers[NGX_HTTP_GATEWAY_SIGN_AUTHORIZATION].lowcase;
+
         if (sc->type == NGX_HTTP_GATEWAY_SIGN_AWS) {
-            /* X-Amz-Invocation-Type, -Log-Type, ...: the gateway's call */
+            /*
+             * the signing headers, and X-Amz-Invocation-Type, -Log-Type,
+             * ...: the gateway's call
+             */
             ngx_str_set(&s[i]->auth.drop_prefix, "x-amz-");
         }
     }
