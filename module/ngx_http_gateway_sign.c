@@ -470,9 +470,13 @@ ngx_http_gateway_sign_request(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* no body: none announced (HTTP/2 and 3 may send one unannounced) */
+    /*
+     * Signed at once: no body to hash, none announced (HTTP/2 and 3 may
+     * send one unannounced), or one read already (for a bulkhead's slot)
+     */
 
     if (sc->type == NGX_HTTP_GATEWAY_SIGN_GCP || sc->unsigned_payload
+        || r->request_body != NULL
         || r->headers_in.content_length_n == 0
         || (r->headers_in.content_length_n < 0 && !r->headers_in.chunked
             && r->http_version < NGX_HTTP_VERSION_20))
